@@ -1,0 +1,21 @@
+"""symvi: variational inference on PyTensor graphs with PyMC's modelling ergonomics.
+
+Example
+-------
+>>> import numpy as np, symvi as pm
+>>> with pm.Model() as m:
+...     mu = pm.Normal("mu", 0, 10)
+...     y = pm.Normal("y", mu, 1, observed=np.array([0.5, 1.5]))
+>>> sorted(m.initial_point())
+['mu']
+"""
+
+from pytensor import tensor as _pt
+
+from symvi import transforms
+from symvi.distributions import *  # noqa: F403
+from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set_data
+
+math = _pt  # ``pm.math.sin(x)`` etc.
+
+__version__ = "0.1.0"

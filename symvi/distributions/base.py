@@ -1,0 +1,231 @@
+"""The distribution protocol.
+
+A distribution is a small class with class-level hooks; ``Dist("x", ...)`` registers a random
+variable in the current model and ``Dist.dist(...)`` returns an unregistered one.  The returned
+object is a plain pytensor ``TensorVariable`` (a draw, made with pytensor's RandomVariable ops
+where they exist) whose ``tag.symvi`` holds a :class:`DistInfo` with the distribution class and
+its canonical parameters; the model reads it to build log densities.
+
+Subclasses define:
+
+* ``params``: canonical parameter names, in the order ``logp`` takes them;
+* ``parametrize(cls, *args, **kwargs) -> dict``: user arguments -> canonical parameters
+  (alternative parametrizations such as ``tau`` or ``logit_p`` are converted here);
+* ``rv_graph(cls, params, size, rng)``: the draw (defaults to ``rv_op`` on ``rv_params``);
+* ``logp(value, **params)``: elementwise log density (batch shape), -inf outside the support;
+* ``checks``: ``[(param names, predicate, "what is expected"), ...]`` - predicates work on
+  numpy and pytensor alike; constant invalid parameters raise ``ValueError`` at build time,
+  symbolic ones make the log density -inf at run time;
+* ``default_transform(cls, params)`` and ``support_point(cls, rv, **params)``.
+
+Example
+-------
+>>> import symvi as sv
+>>> x = sv.Normal.dist(0.0, 2.0, size=3)
+>>> x.eval().shape
+(3,)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Variable
+from pytensor.tensor.variable import TensorConstant
+
+from symvi.pytensorf import as_tensor, new_rng
+
+__all__ = ["Distribution", "Continuous", "Discrete", "DistInfo", "dist_info", "positive", "unit"]
+
+_UNSET: Any = object()
+
+
+def positive(x):
+    return x > 0
+
+
+def nonneg(x):
+    return x >= 0
+
+
+def unit(x):
+    return (x >= 0) & (x <= 1)
+
+
+@dataclass
+class DistInfo:
+    """What a model needs to know about a random variable beyond its draw."""
+
+    cls: type
+    params: dict
+    extra: dict = field(default_factory=dict)
+
+    def logp(self, value):
+        return self.cls.logp_checked(value, self.params)
+
+
+def dist_info(var) -> DistInfo | None:
+    """The :class:`DistInfo` attached to a symvi random variable (None for other tensors)."""
+    return getattr(getattr(var, "tag", None), "symvi", None)
+
+
+def _numeric(x):
+    if isinstance(x, np.ndarray | np.number | int | float | bool):
+        return np.asarray(x)
+    if isinstance(x, TensorConstant):
+        return np.asarray(x.data)
+    return None
+
+
+class Distribution:
+    """Base class of all distributions (see the module docstring for the protocol)."""
+
+    params: ClassVar[tuple[str, ...]] = ()
+    rv_op: ClassVar[Any] = None
+    rv_params: ClassVar[tuple[str, ...] | None] = None
+    ndim_supp: ClassVar[int] = 0
+    discrete: ClassVar[bool] = False
+    checks: ClassVar[list] = []
+
+    # ------------------------------------------------------------------ construction
+    def __new__(
+        cls,
+        name: str,
+        *args,
+        dims=None,
+        shape=None,
+        size=None,
+        observed=None,
+        total_size=None,
+        transform=_UNSET,
+        initval=None,
+        **kwargs,
+    ):
+        from symvi.model import modelcontext
+
+        if not isinstance(name, str):
+            raise TypeError(
+                f"{cls.__name__}: the first argument must be the variable's name (a str), got "
+                f"{type(name).__name__}. Use {cls.__name__}.dist(...) for an unnamed variable."
+            )
+        model = modelcontext(None, who=f"{cls.__name__}({name!r})")
+        shape, size, observed = model.resolve_shape(name, cls, dims, shape, size, observed)
+        rv = cls.dist(*args, shape=shape, size=size, _label=f"{name!r}", **kwargs)
+        return model.register_rv(
+            rv,
+            name,
+            observed=observed,
+            total_size=total_size,
+            dims=dims,
+            transform=transform,
+            initval=initval,
+        )
+
+    @classmethod
+    def dist(cls, *args, shape=None, size=None, _label: str | None = None, **kwargs) -> pt.TensorVariable:
+        """An unregistered random variable of this distribution (for mixtures, ``draw``)."""
+        label = _label or f"{cls.__name__}.dist"
+        params = cls.parametrize(*args, **kwargs)
+        params = {k: as_tensor(v, name=f"{label}: parameter {k}") for k, v in params.items()}
+        cls._check_constant_params(params, label)
+        if shape is not None:
+            shape = tuple(np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
+            size = shape[: len(shape) - cls.ndim_supp] if cls.ndim_supp else shape
+        if size is not None and not isinstance(size, Variable):
+            size = tuple(int(s) for s in np.atleast_1d(size))
+        rv = cls.rv_graph(params, size, new_rng())
+        if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
+            rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
+        rv.tag.symvi = DistInfo(cls, params)
+        return rv
+
+    @classmethod
+    def parametrize(cls, *args, **kwargs) -> dict:
+        names = cls.params
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__} takes at most {len(names)} parameters {names}, got {len(args)}")
+        out = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError(f"{cls.__name__}: unknown parameter {k!r}; expected one of {names}")
+            if k in out:
+                raise TypeError(f"{cls.__name__}: parameter {k!r} given twice")
+            out[k] = v
+        missing = [k for k in names if k not in out]
+        if missing:
+            raise TypeError(f"{cls.__name__}: missing parameter(s) {missing}")
+        return out
+
+    @classmethod
+    def rv_graph(cls, params: dict, size, rng):
+        names = cls.rv_params if cls.rv_params is not None else cls.params
+        return cls.rv_op(*[params[k] for k in names], size=size, rng=rng)
+
+    @classmethod
+    def _check_constant_params(cls, params: dict, label: str) -> None:
+        for names, pred, expected in cls.checks:
+            values = [_numeric(params[n]) for n in names]
+            if any(v is None for v in values):
+                continue
+            with np.errstate(all="ignore"):
+                ok = np.all(pred(*values))
+            if not ok:
+                shown = ", ".join(f"{n}={np.array2string(v, threshold=6)}" for n, v in zip(names, values))
+                raise ValueError(f"{cls.__name__} {label}: parameter {' and '.join(names)} must be {expected}, got {shown}")
+
+    # ------------------------------------------------------------------ density
+    @staticmethod
+    def logp(value, **params):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError  # abstract
+
+    @classmethod
+    def logp_checked(cls, value, params: dict):
+        """``logp`` with -inf where a symbolic parameter constraint fails."""
+        lp = cls.logp(value, **params)
+        conds = []
+        for names, pred, _ in cls.checks:
+            if all(_numeric(params[n]) is not None for n in names):
+                continue  # already validated at build time
+            cond = pred(*[params[n] for n in names])
+            if cls.ndim_supp:
+                cond = pt.all(cond)
+            conds.append(cond)
+        if conds:
+            ok = conds[0]
+            for c in conds[1:]:
+                ok = pt.and_(ok, c)
+            lp = pt.switch(ok, lp, -np.inf)
+        return lp
+
+    @classmethod
+    def default_transform(cls, params: dict):
+        return None
+
+    @classmethod
+    def support_point(cls, rv, **params):
+        return pt.zeros_like(rv, dtype="float64")
+
+
+class Continuous(Distribution):
+    """Distributions over real values (transformable, usable as VI latents)."""
+
+
+class Discrete(Distribution):
+    """Distributions over integers: allowed as observed variables, not as ADVI latents."""
+
+    discrete = True
+
+    @classmethod
+    def support_point(cls, rv, **params):
+        return pt.zeros_like(rv)
+
+
+def bound(logp, *conditions):
+    """``logp`` where every condition holds, -inf elsewhere (conditions broadcast)."""
+    ok = conditions[0]
+    for c in conditions[1:]:
+        ok = pt.and_(ok, c)
+    return pt.switch(ok, logp, -np.inf)

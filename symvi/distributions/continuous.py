@@ -1,0 +1,212 @@
+"""Continuous distributions (scalar support).
+
+Each class maps the user's parametrization to canonical parameters, draws with pytensor's
+RandomVariable ops and writes its own log density.
+
+Example
+-------
+>>> import symvi as sv
+>>> with sv.Model():
+...     s = sv.HalfNormal("s", sigma=2.0)
+>>> s.name
+'s'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+import pytensor.tensor.random.basic as rb
+
+from symvi import transforms
+from symvi.distributions.base import Continuous, bound, positive
+
+__all__ = ["Flat", "HalfFlat", "Normal", "HalfNormal", "Exponential", "Gamma", "Uniform"]
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def _sigma_from(sigma=None, tau=None, default=1.0):
+    if sigma is not None and tau is not None:
+        raise TypeError("give sigma or tau, not both")
+    if tau is not None:
+        return tau**-0.5 if not isinstance(tau, pt.Variable) else pt.pow(tau, -0.5)
+    return default if sigma is None else sigma
+
+
+class Flat(Continuous):
+    """Improper uniform density on the real line (logp 0)."""
+
+    params = ()
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        # Flat has no proper draw; prior draws return zeros of the right shape.
+        return pt.zeros(() if size is None else size, dtype="float64")
+
+    @staticmethod
+    def logp(value):
+        return pt.zeros_like(value, dtype="float64")
+
+
+class HalfFlat(Continuous):
+    """Improper uniform density on (0, inf)."""
+
+    params = ()
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return pt.ones(() if size is None else size, dtype="float64")
+
+    @staticmethod
+    def logp(value):
+        return bound(pt.zeros_like(value, dtype="float64"), value > 0)
+
+    @classmethod
+    def default_transform(cls, params):
+        return transforms.log
+
+    @classmethod
+    def support_point(cls, rv, **params):
+        return pt.ones_like(rv, dtype="float64")
+
+
+class Normal(Continuous):
+    """Normal(mu, sigma) or Normal(mu, tau=precision)."""
+
+    params = ("mu", "sigma")
+    rv_op = rb.normal
+    checks = [(("sigma",), positive, "> 0")]
+
+    @classmethod
+    def parametrize(cls, mu=0.0, sigma=None, tau=None):
+        return {"mu": mu, "sigma": _sigma_from(sigma, tau)}
+
+    @staticmethod
+    def logp(value, mu, sigma):
+        z = (value - mu) / sigma
+        return -0.5 * z**2 - pt.log(sigma) - 0.5 * LOG_2PI
+
+    @classmethod
+    def support_point(cls, rv, mu, sigma):
+        return mu
+
+
+class HalfNormal(Continuous):
+    """|Normal(0, sigma)|, or with tau=precision."""
+
+    params = ("sigma",)
+    rv_op = rb.halfnormal
+    checks = [(("sigma",), positive, "> 0")]
+
+    @classmethod
+    def parametrize(cls, sigma=None, tau=None):
+        return {"sigma": _sigma_from(sigma, tau)}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.halfnormal(0.0, params["sigma"], size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, sigma):
+        z = value / sigma
+        lp = -0.5 * z**2 - pt.log(sigma) + 0.5 * np.log(2 / np.pi)
+        return bound(lp, value >= 0)
+
+    @classmethod
+    def default_transform(cls, params):
+        return transforms.log
+
+    @classmethod
+    def support_point(cls, rv, sigma):
+        return sigma
+
+
+class Exponential(Continuous):
+    """Exponential(lam) (rate) or Exponential(scale=1/lam)."""
+
+    params = ("lam",)
+    checks = [(("lam",), positive, "> 0")]
+
+    @classmethod
+    def parametrize(cls, lam=None, *, scale=None):
+        if (lam is None) == (scale is None):
+            raise TypeError("Exponential: give exactly one of lam or scale")
+        if scale is not None:
+            lam = 1 / (scale if isinstance(scale, pt.Variable) else np.asarray(scale, dtype="float64"))
+        return {"lam": lam}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.exponential(1 / params["lam"], size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, lam):
+        return bound(pt.log(lam) - lam * value, value >= 0)
+
+    @classmethod
+    def default_transform(cls, params):
+        return transforms.log
+
+    @classmethod
+    def support_point(cls, rv, lam):
+        return 1 / lam
+
+
+class Gamma(Continuous):
+    """Gamma(alpha, beta) (shape, rate) or Gamma(mu=, sigma=)."""
+
+    params = ("alpha", "beta")
+    checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0")]
+
+    @classmethod
+    def parametrize(cls, alpha=None, beta=None, *, mu=None, sigma=None):
+        if mu is not None or sigma is not None:
+            if alpha is not None or beta is not None or mu is None or sigma is None:
+                raise TypeError("Gamma: give (alpha, beta) or (mu, sigma)")
+            return {"alpha": mu**2 / sigma**2, "beta": mu / sigma**2}
+        if alpha is None or beta is None:
+            raise TypeError("Gamma: give (alpha, beta) or (mu, sigma)")
+        return {"alpha": alpha, "beta": beta}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.gamma(params["alpha"], scale=1 / params["beta"], size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, alpha, beta):
+        lp = alpha * pt.log(beta) - pt.gammaln(alpha) + (alpha - 1) * pt.log(value) - beta * value
+        return bound(lp, value > 0)
+
+    @classmethod
+    def default_transform(cls, params):
+        return transforms.log
+
+    @classmethod
+    def support_point(cls, rv, alpha, beta):
+        return alpha / beta
+
+
+class Uniform(Continuous):
+    """Uniform(lower, upper)."""
+
+    params = ("lower", "upper")
+    rv_op = rb.uniform
+    checks = [(("lower", "upper"), lambda lo, up: up > lo, "ordered: upper > lower")]
+
+    @classmethod
+    def parametrize(cls, lower=0.0, upper=1.0):
+        return {"lower": lower, "upper": upper}
+
+    @staticmethod
+    def logp(value, lower, upper):
+        lp = -pt.log(upper - lower) + pt.zeros_like(value)
+        return bound(lp, value >= lower, value <= upper)
+
+    @classmethod
+    def default_transform(cls, params):
+        return transforms.Interval(params["lower"], params["upper"])
+
+    @classmethod
+    def support_point(cls, rv, lower, upper):
+        return (lower + upper) / 2

@@ -1,0 +1,230 @@
+"""Model log density: from the registry in :class:`symvi.Model` to PyTensor graphs.
+
+Every free random variable ``x`` has an unconstrained value variable ``v``; its term is
+``logp(backward(v) | params) + log|J(v)|``.  Observed variables contribute ``logp(data)``
+scaled by ``total_size``.  Random variables inside parameters are replaced by their
+(constrained) values in one ``graph_replace``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.graph.replace import graph_replace, vectorize_graph
+
+from symvi.distributions.base import dist_info
+from symvi.pytensorf import compile_fn, find_rngs, reseed_rngs
+
+__all__ = ["model_logp", "compile_logp", "compile_dlogp", "point_logps", "initial_point"]
+
+
+# ---------------------------------------------------------------------- total_size
+def validate_total_size(name, total_size, ndim):
+    """Check ``total_size`` (int, or tuple of int/None with at most one Ellipsis)."""
+    if total_size is None:
+        return None
+    if isinstance(total_size, numbers.Integral) and not isinstance(total_size, bool):
+        entries = (int(total_size),)
+    elif isinstance(total_size, (tuple, list)):
+        entries = tuple(total_size)
+    else:
+        raise TypeError(f"{name!r}: total_size must be an int or a tuple of ints/None/Ellipsis, got {total_size!r}")
+    if sum(e is Ellipsis for e in entries) > 1:
+        raise ValueError(f"{name!r}: total_size may contain at most one Ellipsis, got {total_size!r}")
+    n_dims = sum(e is not Ellipsis for e in entries)
+    if n_dims > ndim:
+        raise ValueError(f"{name!r}: total_size {total_size!r} names {n_dims} dimensions but the variable has only {ndim}")
+    for e in entries:
+        if e is None or e is Ellipsis:
+            continue
+        if not isinstance(e, numbers.Integral) or isinstance(e, bool) or e <= 0:
+            raise ValueError(f"{name!r}: total_size entries must be positive integers, got {e!r} in {total_size!r}")
+    return entries
+
+
+def total_size_scale(entries, value):
+    """Symbolic factor prod(total_i / batch_i) over the dimensions ``entries`` names."""
+    if entries is None:
+        return None
+    if Ellipsis in entries:
+        k = entries.index(Ellipsis)
+        begin, end = entries[:k], entries[k + 1 :]
+    else:
+        begin, end = entries, ()
+    scale = pt.constant(1.0, dtype="float64")
+    for i, t in enumerate(begin):
+        if t is not None:
+            scale = scale * (t / value.shape[i].astype("float64"))
+    for j, t in enumerate(end):
+        if t is not None:
+            scale = scale * (t / value.shape[value.ndim - len(end) + j].astype("float64"))
+    return scale
+
+
+# ---------------------------------------------------------------------- log density
+def _select(model, vars):
+    if vars is None:
+        return model.free_RVs + model.observed_RVs, list(model.potentials)
+    vars = vars if isinstance(vars, (list, tuple)) else [vars]
+    rvs, pots = [], []
+    values_to_rvs = {v: rv for rv, v in model.rvs_to_values.items()}
+    for v in vars:
+        v = model[v] if isinstance(v, str) else v
+        v = values_to_rvs.get(v, v)
+        if v in model.potentials:
+            pots.append(v)
+        elif v in model.rvs_to_values:
+            rvs.append(v)
+        else:
+            raise ValueError(f"logp: {v} is neither a random variable nor a potential of this model")
+    return rvs, pots
+
+
+def rv_replacements(model) -> dict:
+    """Map every random variable to its constrained value (free) or its data (observed)."""
+    repl = {}
+    for rv in model.free_RVs:
+        value = model.rvs_to_values[rv]
+        tr = model.rvs_to_transforms[rv]
+        repl[rv] = tr.backward(value) if tr is not None else value
+    for rv in model.observed_RVs:
+        repl[rv] = model.rvs_to_values[rv]
+    return repl
+
+
+def _rv_term(model, rv, jacobian):
+    info = dist_info(rv)
+    value = model.rvs_to_values[rv]
+    tr = model.rvs_to_transforms[rv]
+    if rv in model.observed_RVs:
+        lp = info.logp(value)
+        scale = total_size_scale(model.rvs_to_total_sizes.get(rv), value)
+        return lp if scale is None else lp * scale
+    x = tr.backward(value) if tr is not None else value
+    lp = info.logp(x)
+    if tr is not None and jacobian:
+        extra = tr.ndim_event - info.cls.ndim_supp
+        if extra > 0:
+            lp = pt.sum(lp, axis=tuple(range(-extra, 0)))
+        lp = lp + tr.log_jac_det(value)
+    scale = total_size_scale(model.rvs_to_total_sizes.get(rv), x)
+    return lp if scale is None else lp * scale
+
+
+def model_logp(model, vars=None, jacobian=True, sum=True):
+    """Log density of ``model`` (or of ``vars``) as a graph over the value variables.
+
+    With ``sum=False`` a list of elementwise terms (one per variable / potential).
+    """
+    rvs, pots = _select(model, vars)
+    terms = [_rv_term(model, rv, jacobian) for rv in rvs] + list(pots)
+    if not terms:
+        return pt.constant(0.0, dtype="float64") if sum else []
+    terms = graph_replace(terms, rv_replacements(model), strict=False)
+    if not sum:
+        return terms
+    return pt.add(*[pt.sum(t) for t in terms]).astype("float64")
+
+
+class PointFunction:
+    """A compiled function over value variables that takes a point dict (or keywords)."""
+
+    def __init__(self, fn, names):
+        self.fn = fn
+        self.names = names
+
+    def __call__(self, point=None, **kwargs):
+        point = dict(point or {}, **kwargs)
+        missing = [n for n in self.names if n not in point]
+        if missing:
+            raise KeyError(f"point is missing value(s) for {missing}; expected keys {self.names}")
+        return self.fn(*[point[n] for n in self.names])
+
+
+def _value_inputs(model):
+    return model.value_vars
+
+
+def compile_logp(model, vars=None, jacobian=True, sum=True, batched=False, mode=None):
+    out = model_logp(model, vars=vars, jacobian=jacobian, sum=sum)
+    inputs = _value_inputs(model)
+    if batched:
+        batched_inputs = [pt.tensor(v.name, dtype=v.dtype, shape=(None,) + v.type.shape) for v in inputs]
+        out = vectorize_graph(out, dict(zip(inputs, batched_inputs)))
+        inputs = batched_inputs
+    fn = compile_fn(inputs, out, mode=mode)
+    return PointFunction(fn, [v.name for v in inputs])
+
+
+def compile_dlogp(model, vars=None, jacobian=True, mode=None):
+    logp = model_logp(model, vars=vars, jacobian=jacobian)
+    inputs = _value_inputs(model)
+    grads = pt.grad(logp, inputs, disconnected_inputs="ignore")
+    flat = pt.concatenate([g.flatten() for g in grads]) if grads else pt.zeros(0)
+    fn = compile_fn(inputs, flat, mode=mode)
+    return PointFunction(fn, [v.name for v in inputs])
+
+
+def point_logps(model, point=None, round_vals=2):
+    point = model.initial_point() if point is None else point
+    names = [rv.name for rv in model.free_RVs + model.observed_RVs] + [p.name for p in model.potentials]
+    terms = model_logp(model, sum=False)
+    fn = compile_fn(model.value_vars, [pt.sum(t) for t in terms])
+    vals = fn(*[point[v.name] for v in model.value_vars])
+    return {n: float(np.round(v, round_vals)) for n, v in zip(names, vals)}
+
+
+# ---------------------------------------------------------------------- initial point
+def initial_point(model, random_seed=None):
+    """Unconstrained start values: ``initval`` where given, else each distribution's support point.
+
+    ``initval="prior"`` draws that variable from its prior (seeded by ``random_seed``).
+    """
+    if not model.free_RVs:
+        return {}
+    shapes = compile_fn([], [rv.shape for rv in model.free_RVs])()
+    resolved = {}
+    for rv, shape in zip(model.free_RVs, shapes):
+        info = dist_info(rv)
+        init = model.rvs_to_initial_values.get(rv)
+        if init is None:
+            expr = pt.broadcast_to(info.cls.support_point(rv, **info.params), tuple(int(s) for s in shape))
+        elif isinstance(init, str) and init == "prior":
+            expr = rv
+        else:
+            arr = np.asarray(init, dtype=rv.dtype)
+            try:
+                arr = np.broadcast_to(arr, tuple(shape))
+            except ValueError:
+                raise ValueError(f"{rv.name!r}: initval of shape {arr.shape} does not fit the variable's shape {tuple(shape)}") from None
+            expr = pt.constant(arr)
+        expr = expr.astype(rv.dtype)
+        if resolved:
+            expr = graph_replace(expr, resolved, strict=False)
+        resolved[rv] = expr
+    outs = []
+    for rv in model.free_RVs:
+        tr = model.rvs_to_transforms[rv]
+        outs.append(tr.forward(resolved[rv]) if tr is not None else resolved[rv])
+    obs_repl = {rv: model.rvs_to_values[rv] for rv in model.observed_RVs}
+    if obs_repl:
+        outs = graph_replace(outs, obs_repl, strict=False)
+    rngs = find_rngs(outs)
+    saved = [r.get_value() for r in rngs]
+    reseed_rngs(rngs, random_seed)
+    try:
+        vals = pytensor.function([], outs, on_unused_input="ignore")()
+    finally:
+        for r, s in zip(rngs, saved):
+            r.set_value(s)
+    point = {}
+    for rv, val in zip(model.free_RVs, vals):
+        name = model.rvs_to_values[rv].name
+        val = np.asarray(val, dtype=model.rvs_to_values[rv].dtype)
+        if not np.all(np.isfinite(val)):
+            raise ValueError(f"{rv.name!r}: initial value is not finite ({val}); pass initval=")
+        point[name] = val
+    return point

@@ -1,0 +1,442 @@
+"""The model context: a registry of named random variables over one PyTensor graph.
+
+Example
+-------
+>>> import numpy as np, symvi as sv
+>>> with sv.Model(coords={"obs": range(3)}) as m:
+...     mu = sv.Normal("mu", 0, 1)
+...     y = sv.Normal("y", mu, 1, observed=np.zeros(3), dims="obs")
+>>> sorted(m.named_vars)
+['mu', 'y']
+>>> round(float(m.compile_logp()({"mu": 0.0})), 3)
+-3.676
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Variable
+
+from symvi import logprob
+from symvi.distributions.base import _UNSET, dist_info
+from symvi.pytensorf import as_tensor
+
+__all__ = ["Model", "modelcontext", "Deterministic", "Potential", "Data", "set_data"]
+
+_stack = threading.local()
+
+
+def _contexts() -> list:
+    if not hasattr(_stack, "models"):
+        _stack.models = []
+    return _stack.models
+
+
+def modelcontext(model: Model | None = None, who: str = "this call") -> Model:
+    """The model passed in, or the innermost ``with Model():`` block.
+
+    >>> with Model() as m:
+    ...     assert modelcontext() is m
+    """
+    if model is not None:
+        return model
+    stack = _contexts()
+    if not stack:
+        raise TypeError(
+            f"No model on the context stack: {who} must be created inside a `with symvi.Model():` "
+            "block (or pass model=...)."
+        )
+    return stack[-1]
+
+
+def _as_dims(dims) -> tuple | None:
+    if dims is None:
+        return None
+    if isinstance(dims, str):
+        return (dims,)
+    return tuple(dims)
+
+
+class Model:
+    """A probabilistic model: named random variables, data, deterministics and potentials.
+
+    Parameters
+    ----------
+    coords : mapping of dimension name -> coordinate values (or None)
+    name : optional prefix for every variable name (``"name::var"``)
+
+    Example
+    -------
+    >>> import symvi as sv
+    >>> with sv.Model() as m:
+    ...     x = sv.Normal("x", 0, 1)
+    >>> m["x"] is m.x is x
+    True
+    """
+
+    def __init__(self, coords: Mapping[str, Any] | None = None, name: str = ""):
+        self.name = name
+        self.coords: dict[str, tuple | None] = {}
+        self.dim_lengths: dict[str, Any] = {}
+        self.free_RVs: list = []
+        self.observed_RVs: list = []
+        self.deterministics: list = []
+        self.potentials: list = []
+        self.data_vars: list = []
+        self.rvs_to_values: dict = {}
+        self.rvs_to_transforms: dict = {}
+        self.rvs_to_total_sizes: dict = {}
+        self.rvs_to_initial_values: dict = {}
+        self.named_vars: dict[str, Variable] = {}
+        self.named_vars_to_dims: dict[str, tuple] = {}
+        self.version = 0  # bumped on every change; compiled caches key on it
+        if coords:
+            self.add_coords(coords)
+
+    # ------------------------------------------------------------------ context
+    def __enter__(self) -> Model:
+        _contexts().append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _contexts().pop()
+
+    def __getitem__(self, key: str):
+        try:
+            return self.named_vars[key]
+        except KeyError:
+            try:
+                return self.named_vars[self._full(key)]
+            except KeyError:
+                raise KeyError(f"{key!r} is not a variable of this model; known: {sorted(self.named_vars)}") from None
+
+    def __getattr__(self, key: str):
+        named = self.__dict__.get("named_vars")
+        if named is not None and key in named:
+            return named[key]
+        raise AttributeError(f"Model has no attribute or variable {key!r}")
+
+    def _full(self, name: str) -> str:
+        return f"{self.name}::{name}" if self.name else name
+
+    @property
+    def value_vars(self) -> list:
+        """Unconstrained value variables of the free random variables, in registration order."""
+        return [self.rvs_to_values[rv] for rv in self.free_RVs]
+
+    @property
+    def basic_RVs(self) -> list:
+        return self.free_RVs + self.observed_RVs
+
+    def __repr__(self) -> str:
+        lines = [f"<symvi.Model{' ' + self.name if self.name else ''}:"]
+        for rv in self.basic_RVs:
+            info = dist_info(rv)
+            kind = "observed" if rv in self.observed_RVs else "free"
+            lines.append(f"  {rv.name} ~ {info.cls.__name__} ({kind})")
+        return "\n".join(lines) + ">"
+
+    # ------------------------------------------------------------------ coords
+    def add_coord(self, name: str, values=None, *, length=None) -> None:
+        """Add a dimension with coordinate ``values`` (or just a ``length``)."""
+        if name in self.coords:
+            raise ValueError(f"Dimension {name!r} already exists with coords {self.coords[name]!r}")
+        if values is None and length is None:
+            raise ValueError(f"add_coord({name!r}): give values or length")
+        if values is not None:
+            values = tuple(np.asarray(values).tolist()) if not isinstance(values, str) else (values,)
+            if length is not None and int(length) != len(values):
+                raise ValueError(f"add_coord({name!r}): length {length} != len(values) {len(values)}")
+            length = len(values)
+        self.coords[name] = values
+        self.dim_lengths[name] = int(length)
+        self.version += 1
+
+    def add_coords(self, coords: Mapping[str, Any]) -> None:
+        for k, v in coords.items():
+            self.add_coord(k, v)
+
+    def _dims_shape(self, owner: str, dims: tuple, observed_shape=None) -> tuple:
+        shape = []
+        for i, d in enumerate(dims):
+            if d is None:
+                if observed_shape is None:
+                    raise ValueError(f"{owner}: dims entry {i} is None but no observed data gives its length")
+                shape.append(int(observed_shape[i]))
+            elif d in self.dim_lengths:
+                shape.append(self.dim_lengths[d])
+            elif observed_shape is not None and i < len(observed_shape):
+                self.add_coord(d, length=int(observed_shape[i]))
+                shape.append(int(observed_shape[i]))
+            else:
+                raise ValueError(
+                    f"{owner}: unknown dimension {d!r}; known coords: {sorted(self.coords)}. "
+                    "Add it with Model(coords={...}) or model.add_coord()."
+                )
+        return tuple(shape)
+
+    # ------------------------------------------------------------------ registration
+    def _check_name(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Variable names must be non-empty strings, got {name!r}")
+        full = self._full(name)
+        if full in self.named_vars:
+            raise ValueError(f"Variable name {full!r} already exists in this model; names must be unique")
+        return full
+
+    def resolve_shape(self, name, cls, dims, shape, size, observed):
+        """Turn dims/shape/size/observed into (shape, size, observed tensor) and validate them."""
+        owner = f"{cls.__name__}({name!r})"
+        dims = _as_dims(dims)
+        obs = None
+        obs_shape = None
+        if observed is not None:
+            obs = self._observed_tensor(name, observed)
+            if isinstance(obs, pt.TensorConstant):
+                obs_shape = obs.data.shape
+            elif isinstance(obs, SharedVariable):
+                obs_shape = obs.get_value(borrow=True).shape
+            elif hasattr(obs.type, "shape") and None not in obs.type.shape:
+                obs_shape = obs.type.shape
+        if dims is not None:
+            dshape = self._dims_shape(owner, dims, obs_shape)
+            if shape is not None and tuple(np.atleast_1d(shape)) != dshape:
+                raise ValueError(f"{owner}: shape={shape} contradicts dims={dims} (lengths {dshape})")
+            shape = dshape
+        if shape is not None and size is not None:
+            raise ValueError(f"{owner}: give shape= or size=, not both")
+        if shape is not None:
+            shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, Variable) else shape
+        if obs is not None:
+            if shape is not None and obs_shape is not None and tuple(obs_shape) != tuple(shape):
+                raise ValueError(
+                    f"{owner}: observed data has shape {tuple(obs_shape)}, incompatible with shape {tuple(shape)}"
+                )
+            if shape is None and size is None:
+                if obs_shape is not None:
+                    shape = tuple(int(s) for s in obs_shape)
+                else:
+                    nb = obs.ndim - cls.ndim_supp
+                    size = tuple(obs.shape[i] for i in range(nb)) if nb > 0 else None
+                    if size is not None:
+                        size = pt.stack(size)
+        return shape, size, obs
+
+    def _observed_tensor(self, name, observed):
+        if isinstance(observed, Variable):
+            if isinstance(observed, SharedVariable):
+                self._check_finite(name, observed.get_value(borrow=True))
+            elif isinstance(observed, pt.TensorConstant):
+                self._check_finite(name, observed.data)
+            return observed
+        try:
+            arr = np.asarray(observed)
+        except Exception as err:  # noqa: BLE001
+            raise TypeError(f"{name!r}: observed must be array-like, got {type(observed).__name__}") from err
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{name!r}: observed must be numeric, got dtype {arr.dtype}")
+        self._check_finite(name, arr)
+        if arr.dtype == bool:
+            arr = arr.astype("int64")
+        return pt.as_tensor_variable(arr)
+
+    @staticmethod
+    def _check_finite(name, arr):
+        arr = np.asarray(arr)
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[:5].tolist()
+            raise ValueError(
+                f"{name!r}: observed data contains NaN or inf (e.g. at index {bad}); "
+                "symvi does not impute missing values - drop or fill them first"
+            )
+
+    def register_rv(self, rv, name, observed=None, total_size=None, dims=None, transform=_UNSET, initval=None):
+        """Add a random variable made by ``Dist.dist`` to the model (``Dist(name, ...)`` calls this)."""
+        full = self._check_name(name)
+        info = dist_info(rv)
+        if info is None:
+            raise TypeError(f"{full!r}: register_rv needs a symvi distribution variable")
+        rv.name = full
+        dims = _as_dims(dims)
+        if observed is not None:
+            self.rvs_to_total_sizes[rv] = logprob.validate_total_size(full, total_size, observed.ndim)
+            self.observed_RVs.append(rv)
+            self.rvs_to_values[rv] = observed
+            self.rvs_to_transforms[rv] = None
+        else:
+            if total_size is not None:
+                self.rvs_to_total_sizes[rv] = logprob.validate_total_size(full, total_size, rv.ndim)
+            if transform is _UNSET:
+                transform = None if info.cls.discrete else info.cls.default_transform(info.params)
+            if transform is None:
+                value = rv.type()
+                value.name = full
+            else:
+                value = transform.forward(rv).type()
+                value.name = f"{full}_{transform.name}__"
+            self.free_RVs.append(rv)
+            self.rvs_to_values[rv] = value
+            self.rvs_to_transforms[rv] = transform
+            if initval is not None:
+                self.rvs_to_initial_values[rv] = initval
+        self._add_named(rv, full, dims)
+        return rv
+
+    def _add_named(self, var, full, dims):
+        if dims is not None:
+            self._dims_shape(f"{full!r}", dims)
+            self.named_vars_to_dims[full] = dims
+        self.named_vars[full] = var
+        self.version += 1
+
+    # ------------------------------------------------------------------ densities
+    def logp(self, vars=None, jacobian: bool = True, sum: bool = True):
+        """Symbolic log density over the value variables (see :mod:`symvi.logprob`)."""
+        return logprob.model_logp(self, vars=vars, jacobian=jacobian, sum=sum)
+
+    def compile_logp(self, vars=None, jacobian: bool = True, sum: bool = True, batched: bool = False):
+        """Compiled log density taking a point dict ``{value var name: array}``.
+
+        With ``batched=True`` every array carries an extra leading axis of B points and the
+        result has shape (B,) - one compiled call, built with ``vectorize_graph``.
+        """
+        return logprob.compile_logp(self, vars=vars, jacobian=jacobian, sum=sum, batched=batched)
+
+    def compile_dlogp(self, vars=None, jacobian: bool = True):
+        """Compiled gradient of the log density, flattened and concatenated over ``vars``."""
+        return logprob.compile_dlogp(self, vars=vars, jacobian=jacobian)
+
+    def point_logps(self, point=None, round_vals: int = 2) -> dict[str, float]:
+        """Log density of each variable (observed ones included) at ``point``."""
+        return logprob.point_logps(self, point, round_vals)
+
+    def initial_point(self, random_seed=None) -> dict[str, np.ndarray]:
+        """Starting values on the unconstrained space, keyed by value-variable name."""
+        return logprob.initial_point(self, random_seed)
+
+    def rvs_to_dims(self, var) -> tuple | None:
+        return self.named_vars_to_dims.get(var.name)
+
+
+# ---------------------------------------------------------------------- free functions
+def _check_tensor(kind: str, name: str, expr):
+    if isinstance(expr, Variable):
+        return expr
+    try:
+        arr = np.asarray(expr)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError
+    except Exception:  # noqa: BLE001
+        raise TypeError(f"{kind}({name!r}): expected a tensor expression or numeric array, got {type(expr).__name__}") from None
+    return pt.as_tensor_variable(arr)
+
+
+def Deterministic(name: str, var, dims=None, model: Model | None = None):
+    """Name an expression so that it is recorded in posterior and prior draws.
+
+    >>> import symvi as sv
+    >>> with sv.Model():
+    ...     x = sv.Normal("x", 0, 1)
+    ...     y = sv.Deterministic("y", 2 * x)
+    >>> y.name
+    'y'
+    """
+    model = modelcontext(model, who=f"Deterministic({name!r})")
+    full = model._check_name(name)
+    var = _check_tensor("Deterministic", full, var)
+    var = pt.identity(var) if var.name is not None or var.owner is None else var
+    var.name = full
+    model.deterministics.append(var)
+    model._add_named(var, full, _as_dims(dims))
+    return var
+
+
+def Potential(name: str, var, model: Model | None = None):
+    """Add an arbitrary term to the model's log density.
+
+    >>> import symvi as sv
+    >>> with sv.Model() as m:
+    ...     x = sv.Normal("x", 0, 1)
+    ...     _ = sv.Potential("pen", -x**2)
+    >>> len(m.potentials)
+    1
+    """
+    model = modelcontext(model, who=f"Potential({name!r})")
+    full = model._check_name(name)
+    var = _check_tensor("Potential", full, var)
+    var = pt.identity(var) if var.name is not None or var.owner is None else var
+    var.name = full
+    model.potentials.append(var)
+    model._add_named(var, full, None)
+    return var
+
+
+def Data(name: str, value, dims=None, model: Model | None = None):
+    """A shared data container whose value can be swapped with :func:`set_data`.
+
+    >>> import numpy as np, symvi as sv
+    >>> with sv.Model() as m:
+    ...     x = sv.Data("x", np.arange(3.0))
+    >>> sv.set_data({"x": np.ones(5)}, model=m); m["x"].get_value().shape
+    (5,)
+    """
+    model = modelcontext(model, who=f"Data({name!r})")
+    full = model._check_name(name)
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        raise TypeError(f"Data({full!r}): expected a numeric array, got dtype object")
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(pytensor.config.floatX)
+    shared = pytensor.shared(arr, name=full, shape=(None,) * arr.ndim)
+    dims = _as_dims(dims)
+    if dims is not None:
+        if len(dims) != arr.ndim:
+            raise ValueError(f"Data({full!r}): {len(dims)} dims given for a {arr.ndim}-d array")
+        for d, n in zip(dims, arr.shape):
+            if d not in model.dim_lengths:
+                model.add_coord(d, length=n)
+            elif model.dim_lengths[d] != n:
+                raise ValueError(f"Data({full!r}): dim {d!r} has length {model.dim_lengths[d]}, data has {n}")
+    model.data_vars.append(shared)
+    model._add_named(shared, full, dims)
+    return shared
+
+
+def set_data(new_data: Mapping[str, Any], model: Model | None = None, coords: Mapping[str, Sequence] | None = None):
+    """Swap the values of ``Data`` containers without rebuilding the model.
+
+    Dimensions whose length changes get new coordinates (``coords``) or a fresh ``range``.
+    """
+    model = modelcontext(model, who="set_data")
+    for name, value in new_data.items():
+        var = model[name]
+        if var not in model.data_vars:
+            raise TypeError(f"set_data: {name!r} is not a Data container")
+        arr = np.asarray(value)
+        old = var.get_value(borrow=True)
+        if arr.ndim != old.ndim:
+            raise ValueError(f"set_data: {name!r} has {old.ndim} dimensions, new value has {arr.ndim}")
+        if np.issubdtype(old.dtype, np.floating):
+            arr = arr.astype(old.dtype)
+        var.set_value(arr)
+        for d, n in zip(model.named_vars_to_dims.get(var.name, ()), arr.shape):
+            if coords and d in coords:
+                model.coords[d] = tuple(np.asarray(coords[d]).tolist())
+            elif model.dim_lengths.get(d) != n:
+                model.coords[d] = tuple(range(n))
+            model.dim_lengths[d] = n
+    for d, vals in (coords or {}).items():
+        model.coords[d] = tuple(np.asarray(vals).tolist())
+        model.dim_lengths[d] = len(model.coords[d])
+    model.version += 1
+
+
+def as_model_tensor(x, name="value"):
+    return as_tensor(x, name=name)

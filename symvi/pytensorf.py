@@ -1,0 +1,114 @@
+"""Small PyTensor helpers shared by the model and the inference code.
+
+Random draws in symvi are pytensor ``RandomVariable`` nodes, each with its own shared
+generator.  :func:`compile_fn` finds every such node in the outputs' graph and adds the
+"advance the generator" updates, so every call of the compiled function gives fresh draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Variable
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.op import RandomVariable
+from pytensor.tensor.random.type import RandomGeneratorType
+
+__all__ = ["compile_fn", "rng_updates", "find_rngs", "reseed_rngs", "new_rng", "floatX"]
+
+
+def floatX(x):
+    """Cast to pytensor's configured float type."""
+    return np.asarray(x, dtype=pytensor.config.floatX)
+
+
+def new_rng(seed=None) -> SharedVariable:
+    """A fresh shared numpy Generator for one RandomVariable."""
+    return pytensor.shared(np.random.default_rng(seed))
+
+
+def _rv_nodes(outputs: Iterable[Variable]):
+    seen = set()
+    for var in ancestors(list(outputs)):
+        node = var.owner
+        if node is not None and node not in seen and isinstance(node.op, RandomVariable):
+            seen.add(node)
+            yield node
+
+
+def rng_updates(outputs: Iterable[Variable]) -> dict:
+    """Map each shared generator feeding a RandomVariable in ``outputs`` to its next state."""
+    updates = {}
+    for node in _rv_nodes(outputs):
+        rng = node.inputs[0]
+        if isinstance(rng, SharedVariable) and rng not in updates:
+            updates[rng] = node.outputs[0]
+    return updates
+
+
+def find_rngs(outputs: Iterable[Variable]) -> list[SharedVariable]:
+    """All shared random generators that ``outputs`` depend on, in a stable order."""
+    out = []
+    for var in ancestors(list(outputs)):
+        if isinstance(var, SharedVariable) and isinstance(var.type, RandomGeneratorType):
+            if var not in out:
+                out.append(var)
+    return out
+
+
+def reseed_rngs(rngs: Sequence[SharedVariable], seed) -> None:
+    """Give every generator an independent stream derived from ``seed`` (None: fresh entropy)."""
+    children = np.random.SeedSequence(seed).spawn(len(rngs))
+    for rng, child in zip(rngs, children):
+        rng.set_value(np.random.default_rng(child), borrow=True)
+
+
+def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwargs):
+    """``pytensor.function`` that also advances every random generator it uses.
+
+    Example
+    -------
+    >>> import pytensor.tensor as pt
+    >>> x = pt.random.normal(size=3, rng=new_rng(1))
+    >>> f = compile_fn([], x)
+    >>> bool((f() != f()).all())
+    True
+    """
+    outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    all_updates = rng_updates(list(outs) + list((updates or {}).values()))
+    all_updates.update(updates or {})
+    if random_seed is not None:
+        reseed_rngs([r for r in all_updates if isinstance(r.type, RandomGeneratorType)], random_seed)
+    kwargs.setdefault("on_unused_input", "ignore")
+    return pytensor.function(inputs, outputs, updates=all_updates, mode=mode, **kwargs)
+
+
+def as_tensor(x, name: str = "value", dtype=None):
+    """``pt.as_tensor_variable`` with an error that names the offending argument."""
+    try:
+        if dtype is not None and not isinstance(x, Variable):
+            x = np.asarray(x, dtype=dtype)
+        return pt.as_tensor_variable(x)
+    except Exception as err:  # noqa: BLE001 - re-raised with context
+        raise TypeError(f"{name}: expected a number, array or tensor, got {type(x).__name__}: {err}") from None
+
+
+def constant_value(x):
+    """Numeric value of ``x`` if it has no free inputs (a constant expression), else None."""
+    if isinstance(x, np.ndarray | float | int | np.number):
+        return np.asarray(x)
+    if not isinstance(x, Variable):
+        return None
+    if isinstance(x, SharedVariable):
+        return None
+    for v in ancestors([x]):
+        if v.owner is None and not isinstance(v, pt.TensorConstant):
+            return None
+    try:
+        return np.asarray(x.eval())
+    except Exception:  # noqa: BLE001 - non-evaluable graphs are simply "not constant"
+        return None
