@@ -16,7 +16,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.distributions.base import dist_info
-from symvi.pytensorf import compile_fn, find_rngs, reseed_rngs
+from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, find_rngs, reseed_rngs
 
 __all__ = ["model_logp", "compile_logp", "compile_dlogp", "point_logps", "initial_point"]
 
@@ -185,7 +185,7 @@ def initial_point(model, random_seed=None):
     """
     if not model.free_RVs:
         return {}
-    shapes = compile_fn([], [rv.shape for rv in model.free_RVs])()
+    shapes = compile_fn([], [rv.shape for rv in model.free_RVs], mode=ONE_SHOT_MODE)()
     resolved = {}
     for rv, shape in zip(model.free_RVs, shapes):
         info = dist_info(rv)
@@ -216,7 +216,7 @@ def initial_point(model, random_seed=None):
     saved = [r.get_value() for r in rngs]
     reseed_rngs(rngs, random_seed)
     try:
-        vals = pytensor.function([], outs, on_unused_input="ignore")()
+        vals = pytensor.function([], outs, on_unused_input="ignore", mode=ONE_SHOT_MODE)()
     finally:
         for r, s in zip(rngs, saved):
             r.set_value(s)

@@ -18,7 +18,19 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["compile_fn", "rng_updates", "find_rngs", "reseed_rngs", "new_rng", "floatX"]
+__all__ = ["ONE_SHOT_MODE", "compile_fn", "rng_updates", "find_rngs", "reseed_rngs", "new_rng", "floatX"]
+
+
+def _one_shot_mode():
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_compile")
+
+
+# For functions evaluated once or a few times (initial points, posterior/prior draws): the
+# Python linker with light rewrites compiles in milliseconds, where a cold Numba/C compile
+# of a new graph takes seconds; the work inside is vectorised numpy either way.
+ONE_SHOT_MODE = _one_shot_mode()
 
 
 def floatX(x):

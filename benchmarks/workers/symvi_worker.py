@@ -1,0 +1,50 @@
+"""symvi side of bench_vi.py: prints one JSON row per (workload, method)."""
+
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+import symvi as pm  # noqa: E402
+from timing import emit, median_time  # noqa: E402
+from workloads import CASES, MIX_MU, MIX_SD, MIX_W, gamma_data, logreg_data  # noqa: E402
+
+
+def build(workload):
+    with pm.Model() as model:
+        if workload == "gamma":
+            alpha = pm.Exponential("alpha", 0.1)
+            beta = pm.Exponential("beta", 0.1)
+            pm.Gamma("y", alpha, beta, observed=gamma_data())
+        elif workload == "mixture":
+            pm.NormalMixture("x", w=MIX_W, mu=MIX_MU, sigma=MIX_SD)
+        elif workload == "logreg":
+            X, y = logreg_data()
+            b = pm.Normal("b", 0, 10, shape=10)
+            pm.Bernoulli("y", logit_p=pm.math.dot(X, b), observed=y)
+    return model
+
+
+def run_case(workload, method, n_first, n_long, repeats):
+    opt = pm.adam(learning_rate=0.01)
+    cls = pm.ADVI if method == "advi" else pm.FullRankADVI
+    model = build(workload)
+    t0 = time.perf_counter()
+    inf = cls(model=model, random_seed=1)
+    inf.fit(n_first, obj_optimizer=opt, progressbar=False)
+    first = time.perf_counter() - t0
+    steady = median_time(lambda: inf.refine(n_long, progressbar=False), repeats) / n_long
+    refine10 = median_time(lambda: inf.refine(10, progressbar=False), repeats)
+    final = float(np.mean(inf.hist[n_first - 1000 : n_first]))
+    return {"framework": "symvi", "workload": workload, "method": method, "us_per_step": steady * 1e6,
+            "first_fit_s": first, "refine10_s": refine10, "final_loss": final}
+
+
+def main():
+    n_first, n_long, repeats = (int(a) for a in sys.argv[1:4])
+    emit([run_case(w, m, n_first, n_long, repeats) for w, m in CASES])
+
+
+if __name__ == "__main__":
+    main()

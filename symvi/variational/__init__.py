@@ -1,0 +1,43 @@
+"""Variational inference: approximations, objectives, optimizers, callbacks and ``fit``."""
+
+from symvi.variational import callbacks, optimizers
+from symvi.variational.approximations import Approximation, FullRank, MeanField
+from symvi.variational.callbacks import CheckParametersConvergence, Tracker
+from symvi.variational.inference import ADVI, FullRankADVI, Inference, KLqp, fit
+from symvi.variational.optimizers import (
+    adadelta,
+    adagrad,
+    adagrad_window,
+    adam,
+    adamax,
+    momentum,
+    nesterov_momentum,
+    rmsprop,
+    sgd,
+    total_norm_constraint,
+)
+
+__all__ = [
+    "callbacks",
+    "optimizers",
+    "Approximation",
+    "MeanField",
+    "FullRank",
+    "Tracker",
+    "CheckParametersConvergence",
+    "Inference",
+    "KLqp",
+    "ADVI",
+    "FullRankADVI",
+    "fit",
+    "sgd",
+    "momentum",
+    "nesterov_momentum",
+    "adagrad",
+    "adagrad_window",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamax",
+    "total_norm_constraint",
+]

@@ -1,0 +1,311 @@
+"""Gaussian approximations over the model's flattened unconstrained space.
+
+``MeanField`` (``mu``, ``rho``; std = softplus(rho)) and ``FullRank`` (``mu``, packed
+lower-triangular ``L_tril``).  Both keep their parameters in pytensor shared variables
+(``approx.shared_params``) so ``approx.mean.eval()`` always shows the current state.
+
+Example
+-------
+>>> import symvi as pm
+>>> with pm.Model():
+...     x = pm.Normal("x", 0.34, 1)
+...     approx = pm.MeanField()
+>>> approx.mean.eval(), approx.std.eval().round(4)
+(array([0.34]), array([0.6931]))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from pytensor.graph.replace import graph_replace, vectorize_graph
+
+from symvi.logprob import rv_replacements
+from symvi.model import modelcontext
+from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
+
+__all__ = ["Layout", "Approximation", "MeanField", "FullRank"]
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+class Layout:
+    """Where each value variable lives in the flat vector that the approximation is over."""
+
+    def __init__(self, model, point: dict):
+        self.model = model
+        self.vars = list(model.value_vars)
+        self.names = [v.name for v in self.vars]
+        self.shapes = [tuple(np.shape(point[n])) for n in self.names]
+        self.sizes = [int(np.prod(s, dtype=int)) for s in self.shapes]
+        stops = np.cumsum([0] + self.sizes)
+        self.slices = [slice(int(a), int(b)) for a, b in zip(stops[:-1], stops[1:])]
+        self.size = int(stops[-1])
+
+    def ravel(self, point: dict) -> np.ndarray:
+        return np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in self.names]) if self.names else np.zeros(0)
+
+    def unravel(self, flat: np.ndarray) -> dict:
+        flat = np.asarray(flat)
+        lead = flat.shape[:-1]
+        return {n: flat[..., sl].reshape(lead + sh) for n, sl, sh in zip(self.names, self.slices, self.shapes)}
+
+    def replacements(self, theta) -> dict:
+        """``{value var: theta[slice].reshape(shape)}`` for a symbolic flat vector ``theta``."""
+        return {v: theta[sl].reshape(sh).astype(v.dtype) for v, sl, sh in zip(self.vars, self.slices, self.shapes)}
+
+    def expression(self, node, theta):
+        """``node`` (a graph over model random variables) as a graph over ``theta``."""
+        node = graph_replace(node, rv_replacements(self.model), strict=False)
+        return graph_replace(node, self.replacements(theta), strict=False)
+
+
+def _check_model(model):
+    if not model.free_RVs:
+        raise ValueError("The model has no free random variables: there is nothing to approximate")
+    discrete = [rv.name for rv in model.free_RVs if rv.dtype.startswith(("int", "uint", "bool"))]
+    if discrete:
+        raise TypeError(
+            f"Variational inference needs continuous latent variables, but {discrete} are discrete. "
+            "Marginalise them out or make them observed."
+        )
+
+
+def _resolve_keys(model, mapping: dict, what: str) -> dict:
+    """Accept both random-variable names and value-variable names; return value-var keyed."""
+    out = {}
+    by_rv = {rv.name: model.rvs_to_values[rv].name for rv in model.free_RVs}
+    values = set(by_rv.values())
+    for key, val in mapping.items():
+        if key in values:
+            out[key] = (val, False)
+        elif key in by_rv:
+            out[by_rv[key]] = (val, True)
+        else:
+            raise KeyError(f"{what}: {key!r} is not a free variable of the model; expected one of {sorted(by_rv)}")
+    return out
+
+
+class Approximation:
+    """Base of the approximating families (see :class:`MeanField`, :class:`FullRank`)."""
+
+    def __init__(self, model=None, start: dict | None = None, random_seed=None):
+        self.model = modelcontext(model, who=type(self).__name__)
+        _check_model(self.model)
+        point = self.model.initial_point()
+        if start:
+            point = self._apply_start(point, start)
+        self.layout = Layout(self.model, point)
+        self.rng = new_rng(random_seed)
+        self._start = self.layout.ravel(point)
+        self._sampler = None
+        self.hist = np.array([])
+
+    def _apply_start(self, point, start):
+        point = dict(point)
+        rv_of = {self.model.rvs_to_values[rv].name: rv for rv in self.model.free_RVs}
+        for name, (val, constrained) in _resolve_keys(self.model, start, "start").items():
+            rv = rv_of[name]
+            val = np.asarray(val, dtype="float64")
+            tr = self.model.rvs_to_transforms[rv]
+            if constrained and tr is not None:
+                val = np.asarray(tr.forward(pt.as_tensor(val)).eval())
+            if val.shape != np.shape(point[name]):
+                try:
+                    val = np.broadcast_to(val, np.shape(point[name])).copy()
+                except ValueError:
+                    raise ValueError(f"start: {rv.name!r} has shape {np.shape(point[name])}, got an array of shape {val.shape}") from None
+            point[name] = val
+        return point
+
+    # ---- interface of each family
+    shared_params: dict
+
+    def draw_from_noise(self, eps):  # eps (..., D) standard normal -> q draws
+        raise NotImplementedError  # abstract
+
+    def entropy(self):
+        raise NotImplementedError  # abstract
+
+    @property
+    def mean(self):
+        return self.shared_params["mu"]
+
+    @property
+    def std(self):
+        raise NotImplementedError  # abstract
+
+    @property
+    def cov(self):
+        raise NotImplementedError  # abstract
+
+    @property
+    def ndim(self) -> int:
+        return self.layout.size
+
+    def random(self, size=None):
+        """Symbolic draws from q: shape (D,) or (size, D); fresh on every compiled call."""
+        shape = (self.ndim,) if size is None else (size, self.ndim)
+        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng))
+
+    def logq(self, z):
+        """Log density of q at flat points ``z`` (..., D)."""
+        raise NotImplementedError  # abstract
+
+    # ---- state
+    def get_params(self) -> dict:
+        return {k: v.get_value().copy() for k, v in self.shared_params.items()}
+
+    def set_params(self, values: dict) -> None:
+        for k, v in values.items():
+            self.shared_params[k].set_value(np.asarray(v))
+
+    # ---- summaries
+    def _dataset(self, flat):
+        model = self.model
+        data = {}
+        for name, arr in self.layout.unravel(flat).items():
+            rv = next(r for r in model.free_RVs if model.rvs_to_values[r].name == name)
+            dims = model.named_vars_to_dims.get(rv.name)
+            if dims is None or arr.ndim != len(dims):
+                dims = tuple(f"{name}_dim_{i}" for i in range(arr.ndim))
+                coords = {}
+            else:
+                coords = {d: list(model.coords[d]) for d in dims if model.coords.get(d) is not None}
+            data[name] = xr.DataArray(arr, dims=dims, coords=coords)
+        return xr.Dataset(data)
+
+    @property
+    def mean_data(self) -> xr.Dataset:
+        """Mean of q per value variable (unconstrained space), with the model's coords."""
+        return self._dataset(np.asarray(self.mean.eval()))
+
+    @property
+    def std_data(self) -> xr.Dataset:
+        """Standard deviation of q per value variable (unconstrained space)."""
+        return self._dataset(np.asarray(self.std.eval()))
+
+    # ---- draws in the model's space
+    def _build_sampler(self):
+        model = self.model
+        n = pt.iscalar("draws")
+        theta = pt.vector("theta", dtype="float64")
+        rvs = list(model.free_RVs)
+        dets = list(model.deterministics)
+        outs = self.layout.expression(rvs + dets, theta)
+        batched = vectorize_graph(outs, {theta: self.random(n)})
+        return compile_fn([n], batched, mode=ONE_SHOT_MODE), [v.name for v in rvs + dets]
+
+    def sample(self, draws: int = 500, random_seed=None, return_inferencedata: bool = True):
+        """Draws of every free variable (constrained) and Deterministic under q.
+
+        Returns ``arviz.InferenceData`` (posterior with chain=1, plus observed/constant data),
+        or a dict of arrays with ``return_inferencedata=False``.
+        """
+        if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws < 1:
+            raise ValueError(f"sample: draws must be a positive integer, got {draws!r}")
+        if self._sampler is None:
+            self._sampler = self._build_sampler()
+        fn, names = self._sampler
+        if random_seed is not None:
+            saved = self.rng.get_value()
+            reseed_rngs([self.rng], random_seed)
+        try:
+            values = fn(int(draws))
+        finally:
+            if random_seed is not None:
+                self.rng.set_value(saved)
+        result = {n: np.asarray(v) for n, v in zip(names, values)}
+        if not return_inferencedata:
+            return result
+        from symvi.sampling import to_inference_data
+
+        return to_inference_data({"posterior": result}, self.model, add_chain_dim=True)
+
+
+class MeanField(Approximation):
+    """Independent Gaussians: ``q(z) = N(mu, diag(softplus(rho)^2))``.
+
+    ``start_sigma`` sets the initial standard deviations (unconstrained space).
+    """
+
+    def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
+        super().__init__(model, start, random_seed)
+        rho = np.zeros(self.ndim)
+        if start_sigma:
+            for name, (val, _) in _resolve_keys(self.model, start_sigma, "start_sigma").items():
+                k = self.layout.names.index(name)
+                val = np.asarray(val, dtype="float64")
+                if np.any(val <= 0):
+                    raise ValueError(f"start_sigma: {name!r} must be positive, got {val}")
+                rho[self.layout.slices[k]] = np.broadcast_to(np.log(np.expm1(val)), self.layout.shapes[k]).ravel()
+        self.shared_params = {
+            "mu": pytensor.shared(self._start.copy(), name="mu"),
+            "rho": pytensor.shared(rho, name="rho"),
+        }
+
+    @property
+    def std(self):
+        return pt.softplus(self.shared_params["rho"])
+
+    @property
+    def cov(self):
+        return pt.diag(self.std**2)
+
+    def draw_from_noise(self, eps):
+        return self.mean + self.std * eps
+
+    def entropy(self):
+        return pt.sum(pt.log(self.std)) + 0.5 * self.ndim * (1.0 + LOG_2PI)
+
+    def logq(self, z):
+        s = self.std
+        return pt.sum(-0.5 * ((z - self.mean) / s) ** 2 - pt.log(s) - 0.5 * LOG_2PI, axis=-1)
+
+
+class FullRank(Approximation):
+    """Correlated Gaussian: ``q(z) = N(mu, L L^T)`` with ``L`` lower-triangular."""
+
+    def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
+        super().__init__(model, start, random_seed)
+        d = self.ndim
+        self._tril = np.tril_indices(d)
+        diag = np.ones(d)
+        if start_sigma:
+            for name, (val, _) in _resolve_keys(self.model, start_sigma, "start_sigma").items():
+                k = self.layout.names.index(name)
+                diag[self.layout.slices[k]] = np.broadcast_to(np.asarray(val, dtype="float64"), self.layout.shapes[k]).ravel()
+        packed = np.eye(d)[self._tril] * 0.0
+        packed[self._tril[0] == self._tril[1]] = diag
+        self.shared_params = {
+            "mu": pytensor.shared(self._start.copy(), name="mu"),
+            "L_tril": pytensor.shared(packed, name="L_tril"),
+        }
+
+    @property
+    def L(self):
+        d = self.ndim
+        return pt.set_subtensor(pt.zeros((d, d))[self._tril], self.shared_params["L_tril"])
+
+    @property
+    def cov(self):
+        L = self.L
+        return L @ L.T
+
+    @property
+    def std(self):
+        return pt.sqrt(pt.sum(self.L**2, axis=1))
+
+    def draw_from_noise(self, eps):
+        return self.mean + eps @ self.L.T
+
+    def entropy(self):
+        return pt.sum(pt.log(pt.abs(pt.diag(self.L)))) + 0.5 * self.ndim * (1.0 + LOG_2PI)
+
+    def logq(self, z):
+        L = self.L
+        diff = z - self.mean
+        sol = pt.linalg.solve_triangular(L, diff.T, lower=True).T if diff.ndim > 1 else pt.linalg.solve_triangular(L, diff, lower=True)
+        return -0.5 * pt.sum(sol**2, axis=-1) - pt.sum(pt.log(pt.abs(pt.diag(L)))) - 0.5 * self.ndim * LOG_2PI

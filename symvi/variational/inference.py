@@ -1,0 +1,295 @@
+"""Inference objects and ``fit``: the training loop around a compiled :class:`StepFunction`.
+
+``Inference.fit(n)`` runs ``n`` steps in chunks of K steps per compiled call (K picked from
+the measured step time and the callbacks' ``every``), calls callbacks between chunks exactly
+at the steps they ask for, and keeps one loss per step in ``hist``.  The compiled step is
+cached per approximation and optimizer settings, so ``refine`` starts without recompiling.
+
+Example
+-------
+>>> import numpy as np, symvi as pm
+>>> with pm.Model():
+...     mu = pm.Normal("mu", 0, 10)
+...     y = pm.Normal("y", mu, 1, observed=np.array([0.9, 1.1]))
+...     approx = pm.fit(2000, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.05))
+>>> round(float(approx.mean.eval()[0]), 1)
+1.0
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import time
+
+import numpy as np
+
+from symvi.variational import objective as objectives
+from symvi.variational.approximations import FullRank, MeanField
+from symvi.variational.callbacks import every_of
+from symvi.variational.optimizers import adagrad_window
+from symvi.variational.progress import FitProgress, average_loss
+from symvi.variational.step import StepFunction
+
+__all__ = ["Inference", "KLqp", "ADVI", "FullRankADVI", "fit"]
+
+_CHUNK_SECONDS = 0.1
+_MAX_CHUNK = 20000
+
+
+def _key(obj):
+    """A hashable description of fit settings (partials compare by function + arguments)."""
+    if isinstance(obj, functools.partial):
+        return ("partial", obj.func, obj.args, tuple(sorted((k, _key(v)) for k, v in obj.keywords.items())))
+    if isinstance(obj, dict):
+        return tuple((id(k), id(v)) for k, v in obj.items())
+    if isinstance(obj, list | tuple):
+        return tuple(_key(o) for o in obj)
+    try:
+        hash(obj)
+        return obj
+    except TypeError:
+        return id(obj)
+
+
+def _check_n(n):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n (number of steps) must be an integer, got {n!r}")
+    if n < 0:
+        raise ValueError(f"n (number of steps) must be >= 0, got {n}")
+    return int(n)
+
+
+class Inference:
+    """Optimise an approximation's parameters by minimising an objective.
+
+    Subclasses give the approximation and the objective (``loss_and_grads``).
+    """
+
+    loss_label = "Average Loss"
+
+    def __init__(self, approx):
+        self.approx = approx
+        self.hist = np.array([], dtype="float64")
+        self._steps: dict = {}
+        self._state = None  # (step function, callbacks, progressbar) of the last fit
+
+    # ---- objective
+    def loss_and_grads(self, n_mc, more_replacements):
+        """(loss, params, grads or None) of the objective; grads None means autodiff."""
+        loss = objectives.kl_loss(self.approx, n_mc=n_mc, more_replacements=more_replacements)
+        return loss, list(self.approx.shared_params.values()), None
+
+    def step_function(
+        self,
+        obj_optimizer=None,
+        obj_n_mc=1,
+        total_grad_norm_constraint=None,
+        more_obj_params=None,
+        more_updates=None,
+        more_replacements=None,
+        mode=None,
+    ) -> StepFunction:
+        """The compiled K-step update for these settings (built once, then cached)."""
+        obj_optimizer = obj_optimizer if obj_optimizer is not None else adagrad_window()
+        if not callable(obj_optimizer):
+            raise TypeError(f"obj_optimizer must be an optimizer such as symvi.adam(...), got {type(obj_optimizer).__name__}")
+        if isinstance(obj_n_mc, bool) or not isinstance(obj_n_mc, numbers.Integral) or obj_n_mc < 1:
+            raise ValueError(f"obj_n_mc must be a positive integer, got {obj_n_mc!r}")
+        key = tuple(
+            _key(x)
+            for x in (obj_optimizer, obj_n_mc, total_grad_norm_constraint, more_obj_params, more_updates, more_replacements, mode)
+        )
+        if key not in self._steps:
+            loss, params, grads = self.loss_and_grads(int(obj_n_mc), more_replacements)
+            extra = list(more_obj_params or [])
+            if extra and grads is not None:
+                raise TypeError(f"{type(self).__name__} does not support more_obj_params")
+            self._steps[key] = StepFunction(
+                loss,
+                params + extra,
+                obj_optimizer,
+                grads=grads,
+                total_grad_norm_constraint=total_grad_norm_constraint,
+                more_updates=more_updates,
+                mode=mode,
+            )
+        return self._steps[key]
+
+    # ---- public loop
+    def fit(self, n: int = 10000, score=None, callbacks=None, progressbar: bool = True, **kwargs):
+        """Run ``n`` optimisation steps; returns the approximation.
+
+        Keyword arguments: ``obj_optimizer``, ``obj_n_mc``, ``total_grad_norm_constraint``,
+        ``more_obj_params``, ``more_updates``, ``more_replacements``, ``mode`` (a pytensor
+        mode or backend name).  ``score=False`` runs without recording ``hist``.
+        """
+        n = _check_n(n)
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables f(approx, losses, i), got {cb!r}")
+            every_of(cb)
+        unknown = set(kwargs) - {
+            "obj_optimizer",
+            "obj_n_mc",
+            "total_grad_norm_constraint",
+            "more_obj_params",
+            "more_updates",
+            "more_replacements",
+            "mode",
+        }
+        if unknown:
+            raise TypeError(f"fit() got unknown keyword argument(s) {sorted(unknown)}")
+        step = self.step_function(**kwargs)
+        self._state = (step, callbacks, score)
+        return self._iterate(n, step, callbacks, progressbar, score)
+
+    def refine(self, n: int, progressbar: bool = True):
+        """Continue the last ``fit`` for ``n`` more steps (same optimizer state and callbacks)."""
+        if self._state is None:
+            raise TypeError("refine() needs a previous fit(); call .fit() first")
+        step, callbacks, score = self._state
+        return self._iterate(_check_n(n), step, callbacks, progressbar, score)
+
+    # ---- the loop
+    def _iterate(self, n, step, callbacks, progressbar, score):
+        start = len(self.hist)
+        buf = np.empty(start + n, dtype="float64")
+        buf[:start] = self.hist
+        done = 0
+        everys = [every_of(cb) for cb in callbacks]
+        progress = FitProgress(n, enabled=progressbar, loss_label=self.loss_label)
+        per_step = None
+        interrupted_at = None
+        error = None
+        try:
+            while done < n:
+                i = start + done
+                k = n - done
+                if everys:
+                    k = min(k, min(e - i % e for e in everys))
+                target = _CHUNK_SECONDS if (progressbar or callbacks) else 5 * _CHUNK_SECONDS
+                k = min(k, _MAX_CHUNK, 50 if per_step is None else max(1, int(target / per_step)))
+                snap = step.snapshot()
+                before = done
+                try:
+                    t0 = time.perf_counter()
+                    losses, bad = step.run(k)
+                    buf[start + done : start + done + len(losses)] = losses
+                    done += len(losses)
+                except KeyboardInterrupt:
+                    if done == before:
+                        step.restore(snap)
+                    raise
+                if bad is not None:
+                    error = FloatingPointError(
+                        f"NaN or inf occurred in optimization at step {start + done + 1}: non-finite {', '.join(bad)}. "
+                        f"The approximation keeps the last finite state (after step {start + done}); "
+                        "try a smaller learning rate, obj_n_mc > 1 or total_grad_norm_constraint."
+                    )
+                    break
+                if k > 0:
+                    measured = (time.perf_counter() - t0) / k
+                    per_step = measured if per_step is None else 0.5 * (per_step + measured)
+                i = start + done
+                for cb, e in zip(callbacks, everys):
+                    if i % e == 0:
+                        try:
+                            cb(self.approx, buf[:i], i)
+                        except StopIteration:
+                            raise
+                        except Exception as err:
+                            err.add_note(f"raised by callback {cb!r} at step {i}; the fit state up to step {i} is kept")
+                            raise
+                progress.update(done, average_loss(buf[start : start + done]))
+        except StopIteration as stop:
+            interrupted_at = start + done
+            if str(stop):
+                print(stop)
+        except KeyboardInterrupt:
+            interrupted_at = start + done
+        finally:
+            if score is not False:
+                self.hist = buf[: start + done].copy()
+            self.approx.hist = self.hist
+            line_avg = average_loss(buf[start : start + done])
+            progress.close(done, line_avg, interrupted_at if interrupted_at is not None or done < n else None)
+        if error is not None:
+            raise error
+        return self.approx
+
+
+class KLqp(Inference):
+    """Minimise KL(q || p), i.e. maximise the ELBO, for any approximation ``approx``."""
+
+
+class ADVI(KLqp):
+    """Mean-field ADVI: ``KLqp(MeanField(...))``.
+
+    >>> import symvi as pm
+    >>> with pm.Model():
+    ...     x = pm.Normal("x", 0, 1)
+    ...     advi = pm.ADVI()
+    >>> sorted(advi.approx.shared_params)
+    ['mu', 'rho']
+    """
+
+    def __init__(self, model=None, random_seed=None, start=None, start_sigma=None):
+        super().__init__(MeanField(model=model, start=start, start_sigma=start_sigma, random_seed=random_seed))
+
+
+class FullRankADVI(KLqp):
+    """Full-rank ADVI: ``KLqp(FullRank(...))`` - learns posterior correlations."""
+
+    def __init__(self, model=None, random_seed=None, start=None, start_sigma=None):
+        super().__init__(FullRank(model=model, start=start, start_sigma=start_sigma, random_seed=random_seed))
+
+
+_METHODS = {"advi": ADVI, "fullrank_advi": FullRankADVI}
+
+
+def register_method(name: str, factory) -> None:
+    """Make ``fit(method=name)`` build ``factory(model=, random_seed=, start=, ...)``."""
+    _METHODS[name] = factory
+
+
+def fit(
+    n: int = 10000,
+    method="advi",
+    model=None,
+    random_seed=None,
+    start=None,
+    start_sigma=None,
+    inf_kwargs=None,
+    **kwargs,
+):
+    """Fit an approximation to the model's posterior; returns the approximation.
+
+    ``method`` is a name (``"advi"``, ``"fullrank_advi"``, ...) or an :class:`Inference`.
+
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model():
+    ...     x = pm.Normal("x", 1.0, 0.5)
+    ...     approx = pm.fit(3000, random_seed=3, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.05))
+    >>> bool(abs(approx.mean.eval()[0] - 1.0) < 0.1)
+    True
+    """
+    inf_kwargs = dict(inf_kwargs or {})
+    if isinstance(method, str):
+        key = method.lower()
+        if key not in _METHODS:
+            raise KeyError(f"method {method!r} is not known; choose one of {sorted(_METHODS)} or pass an Inference object")
+        if start is not None:
+            inf_kwargs["start"] = start
+        if start_sigma is not None:
+            inf_kwargs["start_sigma"] = start_sigma
+        inference = _METHODS[key](model=model, random_seed=random_seed, **inf_kwargs)
+    elif isinstance(method, Inference):
+        inference = method
+    else:
+        raise TypeError(f"method must be one of {sorted(_METHODS)} or an Inference instance, got {type(method).__name__}")
+    approx = inference.fit(n, **kwargs)
+    approx.inference = inference
+    return approx
+

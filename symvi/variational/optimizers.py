@@ -1,0 +1,275 @@
+"""Optimizers as small gradient transforms.
+
+A :class:`GradientTransform` is a pair of pure pieces: ``init(value) -> [state arrays]`` and
+``update(grad, states, t) -> (direction, new_states)``.  Transforms compose with :func:`chain`;
+every public optimizer is a chain of a "scale by ..." transform and a learning-rate scale.
+
+Each public optimizer follows one calling convention:
+
+* ``adam(loss_or_grads, params, learning_rate=...)`` returns an updates dict
+  ``{shared variable: new value expression}`` (parameters and optimizer state);
+* ``adam(learning_rate=0.1)`` (no loss/params) returns a configured partial.
+
+Example
+-------
+>>> import numpy as np, pytensor, pytensor.tensor as pt
+>>> w = pytensor.shared(np.ones(2), name="w")
+>>> updates = sgd(pt.sum(w**2), [w], learning_rate=0.1)
+>>> f = pytensor.function([], [], updates=updates); f()
+[]
+>>> w.get_value()
+array([0.8, 0.8])
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+__all__ = [
+    "GradientTransform",
+    "chain",
+    "scale",
+    "sgd",
+    "momentum",
+    "nesterov_momentum",
+    "adagrad",
+    "adagrad_window",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamax",
+    "total_norm_constraint",
+    "apply_transform",
+]
+
+
+@dataclass(frozen=True)
+class GradientTransform:
+    """``init(value) -> list of initial state arrays``; ``update(g, states, t) -> (d, new_states)``."""
+
+    init: Callable
+    update: Callable
+
+
+def chain(*transforms: GradientTransform) -> GradientTransform:
+    """Apply transforms one after another (each sees the previous one's output)."""
+
+    def init(value):
+        return [s for t in transforms for s in t.init(value)]
+
+    def update(g, states, t):
+        new, k = [], 0
+        for tr in transforms:
+            n = len(tr.init(np.zeros(0)))
+            g, st = tr.update(g, states[k : k + n], t)
+            new += st
+            k += n
+        return g, new
+
+    return GradientTransform(init, update)
+
+
+def scale(factor) -> GradientTransform:
+    return GradientTransform(lambda v: [], lambda g, s, t: (factor * g, []))
+
+
+def _zeros(v):
+    return [np.zeros_like(v)]
+
+
+def scale_by_momentum(mu, nesterov=False) -> GradientTransform:
+    def update(g, states, t):
+        v = mu * states[0] + g
+        return (mu * v + g if nesterov else v), [v]
+
+    return GradientTransform(_zeros, update)
+
+
+def scale_by_rss(eps) -> GradientTransform:
+    """Adagrad: divide by the root of the running sum of squared gradients."""
+
+    def update(g, states, t):
+        acc = states[0] + g**2
+        return g / pt.sqrt(acc + eps), [acc]
+
+    return GradientTransform(_zeros, update)
+
+
+def scale_by_window_rss(n_win, eps) -> GradientTransform:
+    """Adagrad over a sliding window of the last ``n_win`` squared gradients."""
+
+    def init(v):
+        return [np.zeros((n_win,) + np.shape(v), dtype=np.asarray(v).dtype)]
+
+    def update(g, states, t):
+        slot = pt.cast((t - 1) % n_win, "int64")
+        acc = pt.set_subtensor(states[0][slot], g**2)
+        return g / pt.sqrt(acc.sum(0) + eps), [acc]
+
+    return GradientTransform(init, update)
+
+
+def scale_by_rms(rho, eps) -> GradientTransform:
+    def update(g, states, t):
+        acc = rho * states[0] + (1 - rho) * g**2
+        return g / pt.sqrt(acc + eps), [acc]
+
+    return GradientTransform(_zeros, update)
+
+
+def scale_by_adadelta(rho, eps) -> GradientTransform:
+    def init(v):
+        return [np.zeros_like(v), np.zeros_like(v)]
+
+    def update(g, states, t):
+        acc, delta_acc = states
+        acc = rho * acc + (1 - rho) * g**2
+        d = g * pt.sqrt(delta_acc + eps) / pt.sqrt(acc + eps)
+        return d, [acc, rho * delta_acc + (1 - rho) * d**2]
+
+    return GradientTransform(init, update)
+
+
+def scale_by_adam(b1, b2, eps) -> GradientTransform:
+    def init(v):
+        return [np.zeros_like(v), np.zeros_like(v)]
+
+    def update(g, states, t):
+        m = b1 * states[0] + (1 - b1) * g
+        v = b2 * states[1] + (1 - b2) * g**2
+        step = pt.sqrt(1 - b2**t) / (1 - b1**t)
+        return step * m / (pt.sqrt(v) + eps), [m, v]
+
+    return GradientTransform(init, update)
+
+
+def scale_by_adamax(b1, b2, eps) -> GradientTransform:
+    def init(v):
+        return [np.zeros_like(v), np.zeros_like(v)]
+
+    def update(g, states, t):
+        m = b1 * states[0] + (1 - b1) * g
+        u = pt.maximum(b2 * states[1], abs(g))
+        return m / ((1 - b1**t) * (u + eps)), [m, u]
+
+    return GradientTransform(init, update)
+
+
+# ---------------------------------------------------------------------- plumbing
+def _grads(loss_or_grads, params):
+    if isinstance(loss_or_grads, (list, tuple)):
+        if len(loss_or_grads) != len(params):
+            raise ValueError(f"got {len(loss_or_grads)} gradients for {len(params)} parameters")
+        return list(loss_or_grads)
+    return pt.grad(loss_or_grads, params)
+
+
+def apply_transform(transform: GradientTransform, loss_or_grads, params: Sequence) -> dict:
+    """Updates dict for ``params`` (shared variables) from a transform's descent direction.
+
+    State lives in new shared variables; one shared step counter ``t`` is shared by all.
+    """
+    params = list(params)
+    grads = _grads(loss_or_grads, params)
+    t_prev = pytensor.shared(np.asarray(0.0), name="opt_t")
+    t = t_prev + 1.0
+    updates = {}
+    for p, g in zip(params, grads):
+        value = p.get_value(borrow=True)
+        states = [pytensor.shared(np.asarray(s, dtype=value.dtype), name=f"{p.name}_opt{i}") for i, s in enumerate(transform.init(value))]
+        d, new_states = transform.update(g, states, t)
+        updates[p] = (p + d).astype(p.dtype)
+        for s, ns in zip(states, new_states):
+            updates[s] = ns.astype(s.dtype)
+    updates[t_prev] = t
+    return updates
+
+
+def _optimizer(make: Callable[..., GradientTransform]):
+    """Wrap a transform factory into the ``opt(loss_or_grads, params, **hyper)`` convention."""
+
+    @functools.wraps(make)
+    def opt(loss_or_grads=None, params=None, **hyper):
+        if loss_or_grads is None and params is None:
+            make(**hyper)  # validate the hyper-parameters now
+            return functools.partial(opt, **hyper)
+        if loss_or_grads is None or params is None:
+            raise ValueError(f"{make.__name__}: give both loss_or_grads and params, or neither (for a partial)")
+        return apply_transform(make(**hyper), loss_or_grads, params)
+
+    return opt
+
+
+@_optimizer
+def sgd(learning_rate=1e-3):
+    """Plain gradient descent: ``p -= learning_rate * g``."""
+    return scale(-learning_rate)
+
+
+@_optimizer
+def momentum(learning_rate=1e-3, momentum=0.9):
+    """Heavy-ball momentum."""
+    return chain(scale_by_momentum(momentum), scale(-learning_rate))
+
+
+@_optimizer
+def nesterov_momentum(learning_rate=1e-3, momentum=0.9):
+    """Nesterov accelerated momentum."""
+    return chain(scale_by_momentum(momentum, nesterov=True), scale(-learning_rate))
+
+
+@_optimizer
+def adagrad(learning_rate=1.0, epsilon=1e-6):
+    """Adagrad with the full history of squared gradients."""
+    return chain(scale_by_rss(epsilon), scale(-learning_rate))
+
+
+@_optimizer
+def adagrad_window(learning_rate=1e-3, epsilon=0.1, n_win=10):
+    """Adagrad over the last ``n_win`` squared gradients (PyMC's default ADVI optimizer)."""
+    if int(n_win) < 1:
+        raise ValueError(f"adagrad_window: n_win must be >= 1, got {n_win}")
+    return chain(scale_by_window_rss(int(n_win), epsilon), scale(-learning_rate))
+
+
+@_optimizer
+def rmsprop(learning_rate=1.0, rho=0.9, epsilon=1e-6):
+    """RMSProp."""
+    return chain(scale_by_rms(rho, epsilon), scale(-learning_rate))
+
+
+@_optimizer
+def adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-6):
+    """Adadelta."""
+    return chain(scale_by_adadelta(rho, epsilon), scale(-learning_rate))
+
+
+@_optimizer
+def adam(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam with bias correction."""
+    return chain(scale_by_adam(beta1, beta2, epsilon), scale(-learning_rate))
+
+
+@_optimizer
+def adamax(learning_rate=2e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adamax (Adam with the infinity norm)."""
+    return chain(scale_by_adamax(beta1, beta2, epsilon), scale(-learning_rate))
+
+
+def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float = 1e-7):
+    """Rescale a list of gradients so that their joint L2 norm is at most ``max_norm``.
+
+    >>> import pytensor.tensor as pt
+    >>> g = total_norm_constraint([pt.as_tensor([3.0, 4.0])], 1.0)
+    >>> [round(float(v), 3) for v in g[0].eval()]
+    [0.6, 0.8]
+    """
+    norm = pt.sqrt(sum(pt.sum(g**2) for g in tensor_vars))
+    factor = pt.minimum(1.0, max_norm / (norm + epsilon))
+    return [g * factor for g in tensor_vars]

@@ -1,0 +1,62 @@
+"""Progress display for fits: a rich bar (terminals and notebooks) and PyMC's final line."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["FitProgress", "average_loss"]
+
+
+def average_loss(losses: np.ndarray, window: int = 1000) -> float:
+    """Mean of the finite losses among the last ``window`` (NaN when there are none)."""
+    tail = np.asarray(losses[-window:], dtype="float64")
+    tail = tail[np.isfinite(tail)]
+    return float(tail.mean()) if tail.size else math.nan
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:,.5g}"
+
+
+class FitProgress:
+    """Show steps done and the running average loss; print one closing line."""
+
+    def __init__(self, total: int, enabled: bool = True, loss_label: str = "Average Loss"):
+        self.total = int(total)
+        self.loss_label = loss_label
+        self._bar = None
+        if enabled and total > 0:
+            try:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                self._bar = Progress(
+                    TextColumn("[progress.description]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[loss]}"),
+                    TimeRemainingColumn(),
+                    transient=True,
+                )
+                self._task = self._bar.add_task("Fitting", total=self.total, loss="")
+                self._bar.start()
+            except Exception:  # noqa: BLE001 - no rich display available: fall back to silence
+                self._bar = None
+        self.enabled = enabled
+
+    def update(self, done: int, avg: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, loss=f"{self.loss_label} = {_fmt(avg)}")
+
+    def close(self, done: int, avg: float, interrupted_at: int | None = None) -> str:
+        if self._bar is not None:
+            self._bar.stop()
+        pct = 100.0 * done / self.total if self.total else 100.0
+        if interrupted_at is None:
+            line = f"Finished [100%]: {self.loss_label} = {_fmt(avg)}"
+        else:
+            line = f"Interrupted at {interrupted_at:,d} [{pct:.0f}%]: {self.loss_label} = {_fmt(avg)}"
+        if self.enabled:
+            print(line)
+        return line
