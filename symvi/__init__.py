@@ -12,9 +12,12 @@ Example
 
 from pytensor import tensor as _pt
 
-from symvi import transforms
+from symvi import numba_kernels, transforms
 from symvi.distributions import *  # noqa: F403
 from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set_data
+from symvi.sampling import draw, sample_prior_predictive, to_inference_data
+from symvi.variational import *  # noqa: F403
+from symvi.variational import callbacks, optimizers
 
 math = _pt  # ``pm.math.sin(x)`` etc.
 

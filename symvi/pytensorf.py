@@ -18,7 +18,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["ONE_SHOT_MODE", "compile_fn", "rng_updates", "find_rngs", "reseed_rngs", "new_rng", "floatX"]
+__all__ = ["ONE_SHOT_MODE", "compile_fn", "lift_constants", "rng_updates", "find_rngs", "reseed_rngs", "new_rng", "floatX"]
 
 
 def _one_shot_mode():
@@ -77,6 +77,27 @@ def reseed_rngs(rngs: Sequence[SharedVariable], seed) -> None:
     children = np.random.SeedSequence(seed).spawn(len(rngs))
     for rng, child in zip(rngs, children):
         rng.set_value(np.random.default_rng(child), borrow=True)
+
+
+def lift_constants(outputs, min_size: int = 2):
+    """Replace array constants (``size >= min_size``) in the graphs by shared variables.
+
+    Numba cannot cache a compiled function that embeds large arrays as globals, so a model
+    whose data live in constants would be recompiled (seconds) in every new process.  As
+    shared inputs the arrays keep their static shapes and the compiled code is cacheable.
+    """
+    from pytensor.graph.replace import graph_replace
+    from pytensor.tensor.variable import TensorConstant
+
+    single = not isinstance(outputs, (list, tuple))
+    outs = [outputs] if single else list(outputs)
+    repl = {}
+    for var in ancestors(outs):
+        if isinstance(var, TensorConstant) and var.data.size >= min_size and var not in repl:
+            repl[var] = pytensor.shared(var.data, shape=var.type.shape, name=var.name)
+    if repl:
+        outs = graph_replace(outs, repl, strict=True)
+    return outs[0] if single else outs
 
 
 def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwargs):

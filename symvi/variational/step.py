@@ -21,7 +21,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.replace import graph_replace
 from pytensor.tensor.random.type import RandomGeneratorType
 
-from symvi.pytensorf import rng_updates
+from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational.optimizers import total_norm_constraint
 
 __all__ = ["StepFunction"]
@@ -66,6 +66,9 @@ class StepFunction:
         for var, expr in list(updates.items()):
             if not isinstance(var, SharedVariable):
                 raise TypeError(f"updates must be keyed by shared variables, got {var!r}")
+        keys = list(updates)
+        lifted = lift_constants([loss] + [updates[k] for k in keys])
+        loss, updates = lifted[0], dict(zip(keys, lifted[1:]))
         rngs = rng_updates([loss] + list(updates.values()))
         for r, nxt in rngs.items():
             updates.setdefault(r, nxt)
