@@ -22,8 +22,23 @@ __all__ = ["model_logp", "compile_logp", "compile_dlogp", "point_logps", "initia
 
 
 # ---------------------------------------------------------------------- total_size
-def validate_total_size(name, total_size, ndim):
-    """Check ``total_size`` (int, or tuple of int/None with at most one Ellipsis)."""
+def _static_batch_shape(var) -> tuple | None:
+    """Static shape of ``var`` (None where unknown); a Minibatch's row count comes from its tag."""
+    shape = getattr(getattr(var, "type", None), "shape", None)
+    if shape is None:
+        return None
+    info = getattr(getattr(var, "tag", None), "minibatch", None)
+    if info is not None and len(shape) > 0:
+        shape = (info.batch_size, *shape[1:])
+    return tuple(shape)
+
+
+def validate_total_size(name, total_size, ndim, var=None):
+    """Check ``total_size`` (int, or tuple of int/None with at most one Ellipsis).
+
+    With ``var`` (the observed data or the variable), a total smaller than a statically
+    known batch length is rejected: the scale total/batch would be below one.
+    """
     if total_size is None:
         return None
     if isinstance(total_size, numbers.Integral) and not isinstance(total_size, bool):
@@ -42,6 +57,16 @@ def validate_total_size(name, total_size, ndim):
             continue
         if not isinstance(e, numbers.Integral) or isinstance(e, bool) or e <= 0:
             raise ValueError(f"{name!r}: total_size entries must be positive integers, got {e!r} in {total_size!r}")
+    shape = _static_batch_shape(var) if var is not None else None
+    if shape is not None:
+        k = entries.index(Ellipsis) if Ellipsis in entries else len(entries)
+        axes = list(enumerate(entries[:k])) + [(len(shape) - len(entries) + k + 1 + j, e) for j, e in enumerate(entries[k + 1 :])]
+        for axis, e in axes:
+            if e is not None and 0 <= axis < len(shape) and shape[axis] is not None and e < shape[axis]:
+                raise ValueError(
+                    f"{name!r}: total_size {total_size!r} is smaller than the batch: dimension {axis} has "
+                    f"length {shape[axis]} > {e}. total_size is the size of the full data set"
+                )
     return entries
 
 

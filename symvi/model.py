@@ -205,6 +205,7 @@ class Model:
                 obs_shape = obs.get_value(borrow=True).shape
             elif hasattr(obs.type, "shape") and None not in obs.type.shape:
                 obs_shape = obs.type.shape
+        explicit = shape is not None or size is not None
         if dims is not None:
             dshape = self._dims_shape(owner, dims, obs_shape)
             if shape is not None and tuple(np.atleast_1d(shape)) != dshape:
@@ -219,8 +220,17 @@ class Model:
                 raise ValueError(
                     f"{owner}: observed data has shape {tuple(obs_shape)}, incompatible with shape {tuple(shape)}"
                 )
+            if size is not None and obs_shape is not None and not isinstance(size, Variable):
+                batch = tuple(obs_shape[: len(obs_shape) - cls.ndim_supp])
+                if tuple(int(s) for s in np.atleast_1d(size)) != batch:
+                    raise ValueError(
+                        f"{owner}: observed data has shape {tuple(obs_shape)}, incompatible with size {size}"
+                    )
+            if isinstance(obs, SharedVariable) and not explicit:
+                # a Data container's length may change with set_data: follow it symbolically
+                shape = None
             if shape is None and size is None:
-                if obs_shape is not None:
+                if obs_shape is not None and not isinstance(obs, SharedVariable):
                     shape = tuple(int(s) for s in obs_shape)
                 else:
                     nb = obs.ndim - cls.ndim_supp
@@ -266,13 +276,13 @@ class Model:
         rv.name = full
         dims = _as_dims(dims)
         if observed is not None:
-            self.rvs_to_total_sizes[rv] = logprob.validate_total_size(full, total_size, observed.ndim)
+            self.rvs_to_total_sizes[rv] = logprob.validate_total_size(full, total_size, observed.ndim, observed)
             self.observed_RVs.append(rv)
             self.rvs_to_values[rv] = observed
             self.rvs_to_transforms[rv] = None
         else:
             if total_size is not None:
-                self.rvs_to_total_sizes[rv] = logprob.validate_total_size(full, total_size, rv.ndim)
+                self.rvs_to_total_sizes[rv] = logprob.validate_total_size(full, total_size, rv.ndim, rv)
             if transform is _UNSET:
                 transform = None if info.cls.discrete else info.cls.default_transform(info.params)
             if transform is None:
@@ -291,7 +301,14 @@ class Model:
 
     def _add_named(self, var, full, dims):
         if dims is not None:
-            self._dims_shape(f"{full!r}", dims)
+            lengths = self._dims_shape(f"{full!r}", tuple(d for d in dims if d is not None))
+            ndim = getattr(var, "ndim", None)
+            if ndim is not None and ndim != len(dims):
+                raise ValueError(f"{full!r}: {len(dims)} dims {dims} given for a {ndim}-d variable")
+            static = [s for s, d in zip(getattr(var.type, "shape", ()), dims) if d is not None]
+            for d, n, s in zip([d for d in dims if d is not None], lengths, static):
+                if s is not None and s != n:
+                    raise ValueError(f"{full!r}: dimension {d!r} has length {n} but the variable's has {s}")
             self.named_vars_to_dims[full] = dims
         self.named_vars[full] = var
         self.version += 1

@@ -94,7 +94,7 @@ def lift_constants(outputs, min_size: int = 2):
     repl = {}
     for var in ancestors(outs):
         if isinstance(var, TensorConstant) and var.data.size >= min_size and var not in repl:
-            repl[var] = pytensor.shared(var.data, shape=var.type.shape, name=var.name)
+            repl[var] = pytensor.shared(var.data, shape=var.type.shape, name=var.name, borrow=True)
     if repl:
         outs = graph_replace(outs, repl, strict=True)
     return outs[0] if single else outs
@@ -111,6 +111,9 @@ def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwa
     >>> bool((f() != f()).all())
     True
     """
+    if mode is not ONE_SHOT_MODE:  # keep Numba's disk cache usable (see lift_constants)
+        lifted = lift_constants(list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])
+        outputs = lifted if isinstance(outputs, (list, tuple)) else lifted[0]
     outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     all_updates = rng_updates(list(outs) + list((updates or {}).values()))
     all_updates.update(updates or {})

@@ -147,7 +147,8 @@ class SimplexTransform(Transform):
     ndim_event = 1
 
     def forward(self, x):
-        return pt.log(x[..., :-1]) - pt.log(x[..., -1:])
+        # x[..., -1:] would not be broadcastable when the length is only known at run time
+        return pt.log(x[..., :-1]) - pt.shape_padright(pt.log(x[..., -1]))
 
     def backward(self, y):
         z = pt.concatenate([y, pt.zeros_like(y[..., :1])], axis=-1)

@@ -267,3 +267,23 @@ def test_approx_sample_dict_and_deterministic():
     assert abs(d["x"].mean() - 1.0) < 0.05
     with pytest.raises(ValueError, match="draws"):
         approx.sample(0)
+
+
+def test_seed003_poisson_gamma_conjugate_posterior():
+    """Seed 003: Gamma(a=2*x0, b=2) prior on 64 pixel rates, Poisson pixels; exact posterior is
+    Gamma(a + sum x, b + m) per pixel."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:8, 0:8]
+    ring = np.exp(-((np.hypot(yy - 3.5, xx - 3.5) - 2.5) ** 2))  # a "zero"-like ring
+    x0 = (0.5 + 12 * ring).ravel()  # domain-knowledge image
+    X = rng.poisson(0.3 + 14 * ring.ravel(), size=(60, 64))
+    a, b = 2.0 * x0, 2.0
+    with pm.Model():
+        theta = pm.Gamma("theta", a, b, shape=64)
+        pm.Poisson("x", theta, observed=X)
+        approx = pm.fit(30000, random_seed=4, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.005))
+    post_a, post_b = a + X.sum(0), b + X.shape[0]
+    exact_mean = post_a / post_b
+    draws = approx.sample(4000, random_seed=1).posterior["theta"].values[0]
+    np.testing.assert_allclose(draws.mean(0), exact_mean, rtol=0.05)
+    np.testing.assert_allclose(draws.std(0), np.sqrt(post_a) / post_b, rtol=0.25)

@@ -72,6 +72,18 @@ def dist_info(var) -> DistInfo | None:
     return getattr(getattr(var, "tag", None), "symvi", None)
 
 
+def _widen(x):
+    """Numeric parameters -> float64 / int64 arrays (pytensor would make 2.0 float32, 3 int8)."""
+    if isinstance(x, Variable) or x is None:
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f":
+        return arr.astype("float64")
+    if arr.dtype.kind in "iub":
+        return arr.astype("int64")
+    return arr
+
+
 def _numeric(x):
     if isinstance(x, np.ndarray | np.number | int | float | bool):
         return np.asarray(x)
@@ -129,7 +141,7 @@ class Distribution:
         """An unregistered random variable of this distribution (for mixtures, ``draw``)."""
         label = _label or f"{cls.__name__}.dist"
         params = cls.parametrize(*args, **kwargs)
-        params = {k: as_tensor(v, name=f"{label}: parameter {k}") for k, v in params.items()}
+        params = {k: as_tensor(_widen(v), name=f"{label}: parameter {k}") for k, v in params.items()}
         cls._check_constant_params(params, label)
         if shape is not None:
             shape = tuple(np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape

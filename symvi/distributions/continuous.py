@@ -15,10 +15,13 @@ Example
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
+from pytensor.graph.basic import Variable
 
 from symvi import transforms
+from symvi.distributions.dist_math import xlog1py, xlogy  # noqa: F401 - re-exported
 from symvi.distributions.base import Continuous, bound, positive
 
 __all__ = ["Flat", "HalfFlat", "Normal", "HalfNormal", "Exponential", "Gamma", "Uniform"]
@@ -26,12 +29,38 @@ __all__ = ["Flat", "HalfFlat", "Normal", "HalfNormal", "Exponential", "Gamma", "
 LOG_2PI = float(np.log(2 * np.pi))
 
 
-def _sigma_from(sigma=None, tau=None, default=1.0):
+def _f(x):
+    """Numeric parameters -> float arrays; tensors and None pass through.
+
+    ``pt.as_tensor_variable`` turns python ints into int8 and exactly representable python
+    floats (2.0) into float32 constants, which drags ``log``/``gammaln`` down to float32.
+    """
+    if x is None or isinstance(x, Variable):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        return arr.astype(pytensor.config.floatX)
+    return arr
+
+
+def _floats(params: dict) -> dict:
+    return {k: _f(v) for k, v in params.items()}
+
+
+def _inv_sqrt(x):
+    """x ** -0.5, nan (not complex) for negative numeric x so that the checks reject it."""
+    if isinstance(x, Variable):
+        return pt.pow(x, -0.5)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(x, dtype="float64") ** -0.5
+
+
+def _sigma_from(sigma=None, tau=None, default=1.0, tau_name="tau"):
     if sigma is not None and tau is not None:
-        raise TypeError("give sigma or tau, not both")
+        raise TypeError(f"give sigma or {tau_name}, not both")
     if tau is not None:
-        return tau**-0.5 if not isinstance(tau, pt.Variable) else pt.pow(tau, -0.5)
-    return default if sigma is None else sigma
+        return _inv_sqrt(tau)
+    return _f(default if sigma is None else sigma)
 
 
 class Flat(Continuous):
@@ -80,7 +109,7 @@ class Normal(Continuous):
 
     @classmethod
     def parametrize(cls, mu=0.0, sigma=None, tau=None):
-        return {"mu": mu, "sigma": _sigma_from(sigma, tau)}
+        return {"mu": _f(mu), "sigma": _sigma_from(sigma, tau)}
 
     @staticmethod
     def logp(value, mu, sigma):
@@ -126,7 +155,7 @@ class Exponential(Continuous):
     """Exponential(lam) (rate) or Exponential(scale=1/lam)."""
 
     params = ("lam",)
-    checks = [(("lam",), positive, "> 0")]
+    checks = [(("lam",), lambda lam: (lam > 0) & (lam < np.inf), "> 0 and finite (scale > 0)")]
 
     @classmethod
     def parametrize(cls, lam=None, *, scale=None):
@@ -134,7 +163,7 @@ class Exponential(Continuous):
             raise TypeError("Exponential: give exactly one of lam or scale")
         if scale is not None:
             lam = 1 / (scale if isinstance(scale, pt.Variable) else np.asarray(scale, dtype="float64"))
-        return {"lam": lam}
+        return {"lam": _f(lam)}
 
     @classmethod
     def rv_graph(cls, params, size, rng):
@@ -164,10 +193,11 @@ class Gamma(Continuous):
         if mu is not None or sigma is not None:
             if alpha is not None or beta is not None or mu is None or sigma is None:
                 raise TypeError("Gamma: give (alpha, beta) or (mu, sigma)")
+            mu, sigma = _f(mu), _f(sigma)
             return {"alpha": mu**2 / sigma**2, "beta": mu / sigma**2}
         if alpha is None or beta is None:
             raise TypeError("Gamma: give (alpha, beta) or (mu, sigma)")
-        return {"alpha": alpha, "beta": beta}
+        return _floats({"alpha": alpha, "beta": beta})
 
     @classmethod
     def rv_graph(cls, params, size, rng):
@@ -175,8 +205,9 @@ class Gamma(Continuous):
 
     @staticmethod
     def logp(value, alpha, beta):
-        lp = alpha * pt.log(beta) - pt.gammaln(alpha) + (alpha - 1) * pt.log(value) - beta * value
-        return bound(lp, value > 0)
+        # xlogy: finite density at 0 when alpha == 1 (the exponential case), as scipy/PyMC
+        lp = alpha * pt.log(beta) - pt.gammaln(alpha) + xlogy(alpha - 1, value) - beta * value
+        return bound(lp, value >= 0)
 
     @classmethod
     def default_transform(cls, params):
@@ -196,7 +227,7 @@ class Uniform(Continuous):
 
     @classmethod
     def parametrize(cls, lower=0.0, upper=1.0):
-        return {"lower": lower, "upper": upper}
+        return _floats({"lower": lower, "upper": upper})
 
     @staticmethod
     def logp(value, lower, upper):

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytensor.tensor as pt
 
 __all__ = ["xlogy", "xlog1py"]
 
 
-def xlogy(x, y):
-    """``x * log(y)`` with 0 where ``x == 0`` (gradients broadcast correctly).
+def xlogy(a, x):
+    """``a * log(x)`` with the limit 0 at ``a == 0, x == 0`` (and -inf * sign(a) otherwise).
 
-    pytensor's ``special.xlogy`` returns an unreduced gradient when ``x`` is broadcast
-    against ``y``; this switch-based form differentiates cleanly.
+    Not ``pt.special.xlogy``: its gradient is unreduced when ``a`` is broadcast against
+    ``x``, and pytensor rewrites it into ``a*log(x)`` and distributes a constant ``a = k - 1``
+    into ``k*log(x) - log(x)``, which is nan at ``x = 0``.
 
     >>> float(xlogy(0.0, 0.0).eval())
     0.0
     """
-    x = pt.as_tensor_variable(x)
-    y = pt.as_tensor_variable(y)
-    return pt.switch(pt.eq(x, 0), pt.zeros_like(x * y), x * pt.log(pt.switch(pt.eq(x, 0), 1, y)))
+    at_zero = pt.eq(x, 0)
+    limit = pt.switch(pt.eq(a, 0), 0.0, -np.inf * pt.sign(a))
+    return pt.switch(at_zero, limit, a * pt.log(pt.switch(at_zero, 1.0, x)))
 
 
-def xlog1py(x, y):
-    """``x * log1p(y)`` with 0 where ``x == 0``."""
-    x = pt.as_tensor_variable(x)
-    y = pt.as_tensor_variable(y)
-    return pt.switch(pt.eq(x, 0), pt.zeros_like(x * y), x * pt.log1p(pt.switch(pt.eq(x, 0), 0, y)))
+def xlog1py(a, y):
+    """``a * log1p(y)`` with the limit 0 at ``a == 0, y == -1`` (see :func:`xlogy`)."""
+    at_edge = pt.eq(y, -1)
+    limit = pt.switch(pt.eq(a, 0), 0.0, -np.inf * pt.sign(a))
+    return pt.switch(at_edge, limit, a * pt.log1p(pt.switch(at_edge, 0.0, y)))

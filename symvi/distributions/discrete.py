@@ -1,0 +1,328 @@
+"""Discrete distributions (integer support).
+
+Parameter names and parametrizations follow PyMC.  Draws use pytensor's RandomVariable ops;
+log mass functions are written as pytensor expressions and are -inf outside the support.
+Parameters are cast to float64 inside ``logp``: integer constants (``n``, bounds) arrive as
+``int8`` and would overflow, and exactly representable floats such as ``2.5`` arrive as
+``float32`` and would lose precision.
+
+Example
+-------
+>>> import numpy as np, symvi as sv
+>>> with sv.Model() as m:
+...     p = sv.Uniform("p", 0, 1)
+...     y = sv.Bernoulli("y", p=p, observed=np.array([0, 1, 1]))
+>>> round(float(m.compile_logp()({"p_interval__": 0.0})), 3)
+-3.466
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+import pytensor.tensor.random.basic as rb
+from scipy import special as sps
+
+from symvi.distributions.dist_math import xlog1py, xlogy
+from symvi.distributions.base import Discrete, bound, nonneg, positive, unit
+from symvi.pytensorf import new_rng
+
+__all__ = [
+    "Bernoulli",
+    "Binomial",
+    "Poisson",
+    "NegativeBinomial",
+    "Geometric",
+    "Categorical",
+    "DiscreteUniform",
+    "BetaBinomial",
+    "ZeroInflatedPoisson",
+]
+
+
+def _is_numeric(x) -> bool:
+    return isinstance(x, np.ndarray | np.number | int | float) and not isinstance(x, bool)
+
+
+def _f(x):
+    """Float64 view of a (possibly integer) tensor."""
+    return pt.as_tensor_variable(x).astype("float64")
+
+
+def _prob_from(p, logit_p, who):
+    """``p`` from exactly one of ``p`` / ``logit_p`` (numeric input stays numeric)."""
+    if (p is None) == (logit_p is None):
+        raise TypeError(f"{who}: give exactly one of p or logit_p")
+    if logit_p is None:
+        return p
+    if _is_numeric(logit_p):
+        return sps.expit(np.asarray(logit_p, dtype="float64"))
+    return pt.sigmoid(logit_p)
+
+
+def _open_unit_right(p):
+    return (p > 0) & (p <= 1)
+
+
+def _log_binom_coef(n, k):
+    return pt.gammaln(n + 1) - pt.gammaln(k + 1) - pt.gammaln(n - k + 1)
+
+
+def _all_last(x):
+    """``all`` over the trailing (category) axis; works for numpy and pytensor alike."""
+    return x.all(axis=-1)
+
+
+class Bernoulli(Discrete):
+    """Bernoulli(p) or Bernoulli(logit_p=...) on {0, 1}."""
+
+    params = ("p",)
+    rv_op = rb.bernoulli
+    checks = [(("p",), unit, "in [0, 1]")]
+
+    @classmethod
+    def parametrize(cls, p=None, logit_p=None):
+        return {"p": _prob_from(p, logit_p, "Bernoulli")}
+
+    @staticmethod
+    def logp(value, p):
+        k, p = _f(value), _f(p)
+        lp = pt.switch(pt.eq(k, 1), pt.log(p), pt.log1p(-p))
+        return bound(lp, pt.or_(pt.eq(k, 0), pt.eq(k, 1)))
+
+    @classmethod
+    def support_point(cls, rv, p):
+        return pt.broadcast_to(pt.ge(p, 0.5).astype(rv.dtype), rv.shape)
+
+
+class Binomial(Discrete):
+    """Binomial(n, p) or Binomial(n, logit_p=...): successes in ``n`` trials."""
+
+    params = ("n", "p")
+    checks = [(("n",), nonneg, ">= 0"), (("p",), unit, "in [0, 1]")]
+
+    @classmethod
+    def parametrize(cls, n, p=None, logit_p=None):
+        return {"n": n, "p": _prob_from(p, logit_p, "Binomial")}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.binomial(params["n"].astype("int64"), params["p"], size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, n, p):
+        k, n, p = _f(value), _f(n), _f(p)
+        lp = _log_binom_coef(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
+        return bound(lp, k >= 0, k <= n)
+
+    @classmethod
+    def support_point(cls, rv, n, p):
+        return pt.broadcast_to(pt.floor(_f(n) * p).astype(rv.dtype), rv.shape)
+
+
+class Poisson(Discrete):
+    """Poisson(mu) on {0, 1, 2, ...}."""
+
+    params = ("mu",)
+    rv_op = rb.poisson
+    checks = [(("mu",), nonneg, ">= 0")]
+
+    @staticmethod
+    def logp(value, mu):
+        k, mu = _f(value), _f(mu)
+        lp = xlogy(k, mu) - mu - pt.gammaln(k + 1)
+        return bound(lp, k >= 0)
+
+    @classmethod
+    def support_point(cls, rv, mu):
+        return pt.broadcast_to(pt.floor(mu).astype(rv.dtype), rv.shape)
+
+
+class NegativeBinomial(Discrete):
+    """NegativeBinomial(mu, alpha) (mean, overdispersion) or NegativeBinomial(n=, p=).
+
+    The variance is ``mu + mu**2 / alpha``; ``(n, p)`` is scipy's ``nbinom`` (failures before
+    the ``n``-th success) and maps to ``alpha = n``, ``mu = n (1 - p) / p``.  Canonical
+    parameters are ``(mu, alpha)``.
+    """
+
+    params = ("mu", "alpha")
+    checks = [(("mu",), nonneg, ">= 0"), (("alpha",), positive, "> 0")]
+
+    @classmethod
+    def parametrize(cls, mu=None, alpha=None, *, n=None, p=None):
+        if n is not None or p is not None:
+            if mu is not None or alpha is not None or n is None or p is None:
+                raise TypeError("NegativeBinomial: give (mu, alpha) or (n, p)")
+            if _is_numeric(n) and _is_numeric(p):
+                n, p = np.asarray(n, dtype="float64"), np.asarray(p, dtype="float64")
+                with np.errstate(all="ignore"):
+                    return {"mu": n * (1 - p) / p, "alpha": n}
+            n, p = _f(n), _f(p)
+            return {"mu": n * (1 - p) / p, "alpha": n}
+        if mu is None or alpha is None:
+            raise TypeError("NegativeBinomial: give (mu, alpha) or (n, p)")
+        return {"mu": mu, "alpha": alpha}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        mu, alpha = _f(params["mu"]), _f(params["alpha"])
+        return rb.negative_binomial(alpha, alpha / (mu + alpha), size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, mu, alpha):
+        k, mu, alpha = _f(value), _f(mu), _f(alpha)
+        lp = (
+            pt.gammaln(k + alpha)
+            - pt.gammaln(k + 1)
+            - pt.gammaln(alpha)
+            + alpha * (pt.log(alpha) - pt.log(mu + alpha))
+            + xlogy(k, mu)
+            - k * pt.log(mu + alpha)
+        )
+        return bound(lp, k >= 0)
+
+    @classmethod
+    def support_point(cls, rv, mu, alpha):
+        return pt.broadcast_to(pt.floor(mu).astype(rv.dtype), rv.shape)
+
+
+class Geometric(Discrete):
+    """Geometric(p): number of trials up to and including the first success (support 1, 2, ...)."""
+
+    params = ("p",)
+    rv_op = rb.geometric
+    checks = [(("p",), _open_unit_right, "in (0, 1]")]
+
+    @staticmethod
+    def logp(value, p):
+        k, p = _f(value), _f(p)
+        lp = xlog1py(k - 1, -p) + pt.log(p)
+        return bound(lp, k >= 1)
+
+    @classmethod
+    def support_point(cls, rv, p):
+        return pt.ones_like(rv)
+
+
+class Categorical(Discrete):
+    """Categorical(p) or Categorical(logit_p=...) on {0, ..., K-1}.
+
+    ``p`` has a trailing category axis of length K that is *not* part of the variable's shape:
+    ``p`` of shape (N, K) gives a variable of shape (N,).  ``p`` is normalised along that axis;
+    ``logit_p`` goes through a softmax.
+    """
+
+    params = ("p",)
+    checks = [(("p",), lambda p: _all_last(p >= 0), "non-negative (along the last axis)")]
+
+    @classmethod
+    def parametrize(cls, p=None, logit_p=None):
+        if (p is None) == (logit_p is None):
+            raise TypeError("Categorical: give exactly one of p or logit_p")
+        if logit_p is not None:
+            if _is_numeric(logit_p):
+                return {"p": sps.softmax(np.asarray(logit_p, dtype="float64"), axis=-1)}
+            return {"p": pt.special.softmax(logit_p, axis=-1)}
+        return {"p": p}
+
+    @staticmethod
+    def _normalised(p):
+        p = _f(p)
+        return p / pt.sum(p, axis=-1, keepdims=True)
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.categorical(cls._normalised(params["p"]), size=size, rng=rng)
+
+    @classmethod
+    def logp(cls, value, p):
+        p = cls._normalised(p)
+        k = pt.as_tensor_variable(value)
+        n_cat = p.shape[-1]
+        onehot = pt.eq(k[..., None], pt.arange(n_cat))
+        picked = pt.sum(pt.switch(onehot, p, 0.0), axis=-1)
+        return bound(pt.log(picked), k >= 0, k <= n_cat - 1)
+
+    @classmethod
+    def support_point(cls, rv, p):
+        return pt.broadcast_to(pt.argmax(p, axis=-1).astype(rv.dtype), rv.shape)
+
+
+class DiscreteUniform(Discrete):
+    """DiscreteUniform(lower, upper): equally likely integers lower, ..., upper (inclusive)."""
+
+    params = ("lower", "upper")
+    checks = [(("lower", "upper"), lambda lo, up: up >= lo, "ordered: upper >= lower")]
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        lo = params["lower"].astype("int64")
+        up = params["upper"].astype("int64")
+        return rb.integers(lo, up + 1, size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, lower, upper):
+        k, lo, up = _f(value), _f(lower), _f(upper)
+        lp = -pt.log(up - lo + 1) + pt.zeros_like(k)
+        return bound(lp, k >= lo, k <= up)
+
+    @classmethod
+    def support_point(cls, rv, lower, upper):
+        return pt.broadcast_to(pt.floor((_f(lower) + _f(upper)) / 2).astype(rv.dtype), rv.shape)
+
+
+class BetaBinomial(Discrete):
+    """BetaBinomial(alpha, beta, n): Binomial(n, p) with p ~ Beta(alpha, beta)."""
+
+    params = ("alpha", "beta", "n")
+    checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0"), (("n",), nonneg, ">= 0")]
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.betabinom(params["n"].astype("int64"), params["alpha"], params["beta"], size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, alpha, beta, n):
+        k, n, alpha, beta = _f(value), _f(n), _f(alpha), _f(beta)
+        lp = _log_binom_coef(n, k) + pt.special.betaln(k + alpha, n - k + beta) - pt.special.betaln(alpha, beta)
+        return bound(lp, k >= 0, k <= n)
+
+    @classmethod
+    def support_point(cls, rv, alpha, beta, n):
+        return pt.broadcast_to(pt.floor(_f(n) * alpha / (alpha + beta)).astype(rv.dtype), rv.shape)
+
+
+class ZeroInflatedPoisson(Discrete):
+    """ZeroInflatedPoisson(psi, mu): with probability ``psi`` a Poisson(mu) draw, else 0.
+
+    (PyMC's convention: ``psi`` is the probability of the Poisson component.)
+    """
+
+    params = ("psi", "mu")
+    checks = [(("psi",), unit, "in [0, 1]"), (("mu",), nonneg, ">= 0")]
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        psi, mu = params["psi"], params["mu"]
+        if size is None:  # both draws need the joint batch shape
+            bshape = pt.broadcast_shape(psi, mu)
+            size = bshape if bshape else None
+        keep = rb.bernoulli(psi, size=size, rng=rng)
+        counts = rb.poisson(mu, size=size, rng=new_rng())
+        return keep * counts
+
+    @staticmethod
+    def logp(value, psi, mu):
+        k, psi, mu = _f(value), _f(psi), _f(mu)
+        log_pois = xlogy(k, mu) - mu - pt.gammaln(k + 1)
+        lp = pt.switch(
+            pt.eq(k, 0),
+            pt.log1p(psi * pt.expm1(-mu)),
+            pt.log(psi) + log_pois,
+        )
+        return bound(lp, k >= 0)
+
+    @classmethod
+    def support_point(cls, rv, psi, mu):
+        return pt.broadcast_to(pt.floor(psi * mu).astype(rv.dtype), rv.shape)

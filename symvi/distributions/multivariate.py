@@ -1,0 +1,181 @@
+"""Multivariate distributions (``ndim_supp = 1``: the last axis is the event axis).
+
+``logp`` returns one value per event (the batch shape); parameter constraints are reduced
+to a single condition by :meth:`Distribution.logp_checked`.
+
+Example
+-------
+>>> import numpy as np, symvi as sv
+>>> x = sv.MvNormal.dist(mu=np.zeros(2), cov=np.eye(2), size=5)
+>>> x.eval().shape
+(5, 2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+import pytensor.tensor.random.basic as rb
+from pytensor.tensor.linalg import cholesky, solve_triangular
+
+from symvi import transforms
+from symvi.distributions.dist_math import xlogy
+from symvi.distributions.base import Continuous, Discrete, bound, nonneg, positive
+
+__all__ = ["MvNormal", "Dirichlet", "Multinomial"]
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def _is_numeric(x) -> bool:
+    return isinstance(x, np.ndarray | np.number | int | float) and not isinstance(x, bool)
+
+
+def _f(x):
+    return pt.as_tensor_variable(x).astype("float64")
+
+
+def _numpy_chol(mat, what):
+    """Cholesky factor of a constant matrix; NaN where it is not positive definite."""
+    mat = np.asarray(mat, dtype="float64")
+    if mat.ndim < 2 or mat.shape[-1] != mat.shape[-2]:
+        raise ValueError(f"MvNormal: {what} must be a square matrix (..., k, k), got shape {mat.shape}")
+    try:
+        return np.linalg.cholesky(mat)
+    except np.linalg.LinAlgError:
+        return np.full(mat.shape, np.nan)
+
+
+def _valid_chol(chol):
+    """Finite lower-triangular factor with a positive diagonal (numpy or pytensor input)."""
+    if isinstance(chol, np.ndarray):
+        diag = np.diagonal(chol, axis1=-2, axis2=-1)
+        return np.all(np.isfinite(chol)) and np.all(diag > 0)
+    diag = pt.diagonal(chol, axis1=-2, axis2=-1)
+    return pt.all(pt.isfinite(chol)) & pt.all(diag > 0)
+
+
+class MvNormal(Continuous):
+    """MvNormal(mu, cov=) | MvNormal(mu, chol=) | MvNormal(mu, tau=) (precision).
+
+    The canonical parameters are ``mu`` and the lower Cholesky factor ``chol`` of the
+    covariance: ``cov`` and ``tau`` are factorised once at build time (in numpy when they are
+    constants - a constant matrix that is not positive definite raises ``ValueError``).
+    Batch dimensions of ``value``, ``mu`` and ``chol`` broadcast.
+    """
+
+    params = ("mu", "chol")
+    ndim_supp = 1
+    checks = [(("chol",), _valid_chol, "a Cholesky factor with positive diagonal (cov/tau positive definite)")]
+
+    @classmethod
+    def parametrize(cls, mu=None, cov=None, *, chol=None, tau=None, lower=True):
+        given = [n for n, v in (("cov", cov), ("chol", chol), ("tau", tau)) if v is not None]
+        if len(given) != 1:
+            raise TypeError(f"MvNormal: give exactly one of cov, chol or tau (got {given or 'none'})")
+        if mu is None:
+            raise TypeError("MvNormal: missing parameter mu")
+        if chol is not None:
+            if _is_numeric(chol):
+                chol = np.asarray(chol, dtype="float64")
+                chol = np.tril(chol) if lower else np.swapaxes(np.triu(chol), -1, -2)
+            else:
+                chol = pt.tril(chol) if lower else pt.swapaxes(pt.triu(chol), -1, -2)
+        elif cov is not None:
+            chol = _numpy_chol(cov, "cov") if _is_numeric(cov) else cholesky(_f(cov), lower=True)
+        else:
+            if _is_numeric(tau):
+                tau = np.asarray(tau, dtype="float64")
+                chol = _numpy_chol(tau, "tau")  # NaN unless tau is positive definite
+                if np.all(np.isfinite(chol)):
+                    chol = _numpy_chol(np.linalg.inv(tau), "tau")
+            else:
+                chol = cholesky(pt.linalg.inv(_f(tau)), lower=True)
+        return {"mu": mu, "chol": chol}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        mu, chol = _f(params["mu"]), params["chol"]
+        mu = mu + pt.zeros((chol.shape[-1],), dtype="float64")  # a scalar mu fills the event axis
+        cov = chol @ pt.swapaxes(chol, -1, -2)
+        return rb.multivariate_normal(mu, cov, size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, mu, chol):
+        delta = _f(value) - _f(mu)
+        chol = _f(chol)
+        k = delta.shape[-1].astype("float64")
+        # Blockwise solve: batch dims of chol and delta broadcast.
+        z = solve_triangular(chol, delta, lower=True, b_ndim=1)
+        diag = pt.diagonal(chol, axis1=-2, axis2=-1)
+        lp = -0.5 * pt.sum(z**2, axis=-1) - pt.sum(pt.log(diag), axis=-1) - 0.5 * k * LOG_2PI
+        return bound(lp, pt.all(diag > 0, axis=-1))
+
+    @classmethod
+    def support_point(cls, rv, mu, chol):
+        return pt.broadcast_to(mu, rv.shape)
+
+
+class Dirichlet(Continuous):
+    """Dirichlet(a) on the probability simplex (last axis); default transform ``simplex``."""
+
+    params = ("a",)
+    ndim_supp = 1
+    checks = [(("a",), positive, "> 0")]
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.dirichlet(_f(params["a"]), size=size, rng=rng)
+
+    @staticmethod
+    def logp(value, a):
+        x, a = _f(value), _f(a)
+        lp = (
+            pt.gammaln(pt.sum(a, axis=-1))
+            - pt.sum(pt.gammaln(a), axis=-1)
+            + pt.sum(xlogy(a - 1, x), axis=-1)
+        )
+        on_simplex = pt.and_(pt.all(x >= 0, axis=-1), pt.all(x <= 1, axis=-1))
+        on_simplex = pt.and_(on_simplex, pt.abs(pt.sum(x, axis=-1) - 1) <= 1e-6)
+        return bound(lp, on_simplex)
+
+    @classmethod
+    def default_transform(cls, params):
+        return transforms.simplex
+
+    @classmethod
+    def support_point(cls, rv, a):
+        a = _f(a)
+        return pt.broadcast_to(a / pt.sum(a, axis=-1, keepdims=True), rv.shape)
+
+
+class Multinomial(Discrete):
+    """Multinomial(n, p): counts of ``n`` draws over K categories (``p`` normalised, last axis)."""
+
+    params = ("n", "p")
+    ndim_supp = 1
+    checks = [(("n",), nonneg, ">= 0"), (("p",), lambda p: p >= 0, ">= 0")]
+
+    @staticmethod
+    def _normalised(p):
+        p = _f(p)
+        return p / pt.sum(p, axis=-1, keepdims=True)
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return rb.multinomial(params["n"].astype("int64"), cls._normalised(params["p"]), size=size, rng=rng)
+
+    @classmethod
+    def logp(cls, value, n, p):
+        x, n, p = _f(value), _f(n), cls._normalised(p)
+        lp = pt.gammaln(n + 1) - pt.sum(pt.gammaln(x + 1), axis=-1) + pt.sum(xlogy(x, p), axis=-1)
+        return bound(lp, pt.all(x >= 0, axis=-1), pt.eq(pt.sum(x, axis=-1), n))
+
+    @classmethod
+    def support_point(cls, rv, n, p):
+        p = cls._normalised(p)
+        base = pt.floor(_f(n)[..., None] * p)
+        # put the remainder in the first category so that the counts sum to n
+        rest = _f(n) - pt.sum(base, axis=-1)
+        base = pt.inc_subtensor(base[..., 0], rest)
+        return pt.broadcast_to(base.astype(rv.dtype), rv.shape)
