@@ -287,3 +287,44 @@ def test_seed003_poisson_gamma_conjugate_posterior():
     draws = approx.sample(4000, random_seed=1).posterior["theta"].values[0]
     np.testing.assert_allclose(draws.mean(0), exact_mean, rtol=0.05)
     np.testing.assert_allclose(draws.std(0), np.sqrt(post_a) / post_b, rtol=0.25)
+
+
+def test_more_replacements_swaps_data_for_the_fit():
+    import pytensor
+
+    rng = np.random.default_rng(11)
+    real = rng.normal(3.0, 1.0, size=40)
+    placeholder = pytensor.shared(np.zeros(40), name="placeholder")
+    with pm.Model():
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, 1.0, observed=placeholder)
+        approx = pm.fit(4000, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.02),
+                        more_replacements={placeholder: real})
+    exact = real.sum() / (40 + 0.01)
+    assert abs(approx.mean.eval()[0] - exact) < 0.1
+
+
+def test_more_obj_params_are_optimised_jointly():
+    import pytensor
+
+    rng = np.random.default_rng(12)
+    data = rng.normal(0.0, 2.5, size=400)
+    log_sigma = pytensor.shared(np.array(0.0), name="log_sigma")
+    with pm.Model():
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, pm.math.exp(log_sigma), observed=data)
+        pm.fit(4000, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.02), more_obj_params=[log_sigma])
+    assert abs(np.exp(log_sigma.get_value()) - data.std()) < 0.1
+
+
+def test_more_updates_run_every_step_and_score_false_skips_hist():
+    import pytensor
+
+    counter = pytensor.shared(np.array(0.0), name="counter")
+    model, *_ = normal_normal()
+    with model:
+        advi = pm.ADVI(random_seed=1)
+        advi.fit(123, progressbar=False, more_updates={counter: counter + 1})
+        assert counter.get_value() == 123
+        advi.fit(10, progressbar=False, score=False)
+    assert len(advi.hist) == 123

@@ -1,0 +1,76 @@
+"""Optimizers: the calling convention, each update rule against numpy, and convergence."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import symvi as pm
+from symvi.variational import optimizers as opt
+
+MODE = "FAST_COMPILE"  # tiny graphs: the Python linker compiles instantly
+ALL = ["sgd", "momentum", "nesterov_momentum", "adagrad", "adagrad_window", "rmsprop", "adadelta", "adam", "adamax"]
+
+
+def run(optimizer, steps, start=(3.0, -2.0)):
+    w = pytensor.shared(np.array(start), name="w")
+    loss = pt.sum((w - np.array([1.0, 0.5])) ** 2)
+    f = pytensor.function([], loss, updates=optimizer(loss, [w]), mode=MODE)
+    losses = [f() for _ in range(steps)]
+    return w.get_value(), losses
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_optimizer_minimises_a_quadratic(name):
+    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov_momentum": 0.05, "adagrad": 0.5, "adagrad_window": 0.1, "rmsprop": 0.05, "adadelta": 1.0, "adam": 0.1, "adamax": 0.1}[name]
+    w, losses = run(getattr(pm, name)(learning_rate=lr), 3000 if name == "adadelta" else 600)
+    assert losses[-1] < 1e-3 * losses[0]
+    np.testing.assert_allclose(w, [1.0, 0.5], atol=0.05)
+
+
+def test_partial_convention_and_bad_calls():
+    configured = pm.adam(learning_rate=0.3)
+    assert callable(configured) and configured.keywords == {"learning_rate": 0.3}
+    w = pytensor.shared(np.zeros(2), name="w")
+    updates = configured(pt.sum(w**2), [w])
+    assert w in updates and len(updates) == 4  # w, two moments, step counter
+    with pytest.raises(ValueError, match="both"):
+        pm.adam(pt.sum(w**2))
+    with pytest.raises(ValueError, match="n_win"):
+        pm.adagrad_window(n_win=0)
+    with pytest.raises(ValueError, match="gradients"):
+        pm.sgd([pt.ones(2), pt.ones(2)], [w])
+
+
+def test_adam_first_steps_match_numpy():
+    g_fn = lambda w: 2 * (w - np.array([1.0, 0.5]))  # noqa: E731
+    w_np, m, v = np.array([3.0, -2.0]), np.zeros(2), np.zeros(2)
+    for t in range(1, 4):
+        g = g_fn(w_np)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g**2
+        w_np = w_np - 0.1 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-8)
+    w, _ = run(pm.adam(learning_rate=0.1), 3)
+    np.testing.assert_allclose(w, w_np, rtol=1e-12)
+
+
+def test_adagrad_window_uses_only_the_last_n_gradients():
+    # with n_win=1 the step is lr * g / sqrt(g^2 + eps): ~lr in the direction of -sign(g)
+    w, _ = run(pm.adagrad_window(learning_rate=0.01, n_win=1, epsilon=1e-12), 1)
+    np.testing.assert_allclose(w, [3.0 - 0.01, -2.0 + 0.01], rtol=1e-9)
+
+
+def test_total_norm_constraint():
+    g = opt.total_norm_constraint([pt.as_tensor([3.0, 0.0]), pt.as_tensor([4.0])], max_norm=1.0)
+    out = [x.eval() for x in g]
+    assert abs(np.sqrt(sum((o**2).sum() for o in out)) - 1.0) < 1e-6
+    small = opt.total_norm_constraint([pt.as_tensor([0.3])], max_norm=1.0)[0].eval()
+    np.testing.assert_allclose(small, [0.3], rtol=1e-6)
+
+
+def test_chain_composes_transforms():
+    t = opt.chain(opt.scale(2.0), opt.scale(-0.5))
+    w = pytensor.shared(np.array([1.0]), name="w")
+    updates = opt.apply_transform(t, [pt.as_tensor([4.0])], [w])
+    pytensor.function([], [], updates=updates, mode=MODE)()
+    np.testing.assert_allclose(w.get_value(), [1.0 - 4.0])
