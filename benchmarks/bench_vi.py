@@ -27,6 +27,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _has_jax() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("jax") is not None
+
+
 def run_worker(python, name, args):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     cmd = [python, str(HERE / "workers" / f"{name}_worker.py"), *map(str, args)]
@@ -41,16 +47,16 @@ def table(rows):
     keys = sorted({(r["workload"], r["method"]) for r in rows})
     by = {(r["framework"], r["workload"], r["method"]): r for r in rows}
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-    lines = ["| workload | method | framework | us/step | first fit s | refine(10) s | final loss | PyMC/symvi per step |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| workload | method | framework | us/step | first fit s | refine(10) s | final loss | peak MB | PyMC/this per step |", "|---|---|---|---|---|---|---|---|---|"]
     for w, m in keys:
         base = by.get(("pymc", w, m))
-        for fw in ("symvi", "pymc", "numpyro"):
+        for fw in ("symvi-numba", "symvi-c", "symvi-jax", "pymc", "numpyro"):
             r = by.get((fw, w, m))
             if r is None:
                 continue
-            ratio = base["us_per_step"] / r["us_per_step"] if base and fw == "symvi" else None
+            ratio = base["us_per_step"] / r["us_per_step"] if base and fw.startswith("symvi") else None
             lines.append(f"| {w} | {m} | {fw} | {fmt(r['us_per_step'], '.1f')} | {fmt(r['first_fit_s'], '.2f')} | "
-                         f"{fmt(r['refine10_s'], '.3f')} | {fmt(r['final_loss'], '.2f')} | {fmt(ratio, '.1f')} |")
+                         f"{fmt(r['refine10_s'], '.3f')} | {fmt(r['final_loss'], '.2f')} | {fmt(r.get('peak_mb'), '.0f')} | {fmt(ratio, '.1f')} |")
     return "\n".join(lines)
 
 
@@ -59,9 +65,12 @@ def main(argv=None):
     p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
     p.add_argument("--numpyro-python", default=os.environ.get("NUMPYRO_PYTHON", "/tmp/venv-numpyro/bin/python"))
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (smoke run)")
+    p.add_argument("--backends", default="numba,c" + (",jax" if _has_jax() else ""), help="symvi backends, comma-separated")
     a = p.parse_args(argv)
     args = (2000, 4000, 1) if a.quick else (10000, 20000, 5)
-    rows = run_worker(sys.executable, "symvi", args)
+    rows = []
+    for backend in a.backends.split(","):
+        rows += run_worker(sys.executable, "symvi", (*args, backend))
     for name, python in (("pymc", a.pymc_python), ("numpyro", a.numpyro_python)):
         if Path(python).exists():
             rows += run_worker(python, name, args)

@@ -13,7 +13,9 @@ Example
 from pytensor import tensor as _pt
 
 from symvi import numba_kernels, transforms
+from symvi.backends import backend
 from symvi.distributions import *  # noqa: F403
+from symvi.minibatch import Minibatch
 from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set_data
 from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.variational import *  # noqa: F403

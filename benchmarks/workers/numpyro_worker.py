@@ -1,5 +1,6 @@
 """NumPyro 0.22 side of bench_vi.py (run in its own virtual environment)."""
 
+import resource
 import sys
 import time
 
@@ -59,7 +60,9 @@ def run_case(key, n_first, n_long, repeats):
 
 def main():
     n_first, n_long, repeats = (int(a) for a in sys.argv[1:4])
-    emit([run_case(k, n_first, n_long, repeats) for k in CASES])
+    rows = [run_case(k, n_first, n_long, repeats) for k in CASES]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    emit([dict(r, peak_mb=peak) for r in rows])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """PyMC 5.28 side of bench_vi.py (run in its own virtual environment)."""
 
+import resource
 import sys
 import time
 
@@ -48,7 +49,9 @@ def run_case(workload, method, n_first, n_long, repeats):
 
 def main():
     n_first, n_long, repeats = (int(a) for a in sys.argv[1:4])
-    emit([run_case(w, m, n_first, n_long, repeats) for w, m in CASES])
+    rows = [run_case(w, m, n_first, n_long, repeats) for w, m in CASES]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    emit([dict(r, peak_mb=peak) for r in rows])
 
 
 if __name__ == "__main__":

@@ -202,8 +202,9 @@ class Distribution:
             if all(_numeric(params[n]) is not None for n in names):
                 continue  # already validated at build time
             cond = pred(*[params[n] for n in names])
-            if cls.ndim_supp:
-                cond = pt.all(cond)
+            cond = pt.all(cond)  # one scalar check: no data-sized mask in the loop
+
+
             conds.append(cond)
         if conds:
             ok = conds[0]

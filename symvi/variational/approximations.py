@@ -22,6 +22,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
+from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.logprob import rv_replacements
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
@@ -100,7 +101,7 @@ class Approximation:
         self.layout = Layout(self.model, point)
         self.rng = new_rng(random_seed)
         self._start = self.layout.ravel(point)
-        self._sampler = None
+        self._samplers: dict = {}
         self.hist = np.array([])
 
     def _apply_start(self, point, start):
@@ -188,17 +189,18 @@ class Approximation:
         return self._dataset(np.asarray(self.std.eval()))
 
     # ---- draws in the model's space
-    def _build_sampler(self):
+    def _build_sampler(self, backend=None, static_draws=None):
         model = self.model
         n = pt.iscalar("draws")
         theta = pt.vector("theta", dtype="float64")
         rvs = list(model.free_RVs)
         dets = list(model.deterministics)
         outs = self.layout.expression(rvs + dets, theta)
-        batched = vectorize_graph(outs, {theta: self.random(n)})
-        return compile_fn([n], batched, mode=ONE_SHOT_MODE), [v.name for v in rvs + dets]
+        batched = vectorize_graph(outs, {theta: self.random(n if static_draws is None else static_draws)})
+        mode = ONE_SHOT_MODE if backend is None else get_mode(backend)
+        return compile_fn([n], batched, mode=mode), [v.name for v in rvs + dets]
 
-    def sample(self, draws: int = 500, random_seed=None, return_inferencedata: bool = True):
+    def sample(self, draws: int = 500, random_seed=None, return_inferencedata: bool = True, backend: str | None = None):
         """Draws of every free variable (constrained) and Deterministic under q.
 
         Returns ``arviz.InferenceData`` (posterior with chain=1, plus observed/constant data),
@@ -206,9 +208,11 @@ class Approximation:
         """
         if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws < 1:
             raise ValueError(f"sample: draws must be a positive integer, got {draws!r}")
-        if self._sampler is None:
-            self._sampler = self._build_sampler()
-        fn, names = self._sampler
+        backend = None if backend is None else resolve_backend(backend)
+        key = (backend, int(draws) if backend is not None and fixed_length_loops(backend) else None)
+        if key not in self._samplers:  # backend None: Python linker, compiles in milliseconds
+            self._samplers[key] = self._build_sampler(*key)
+        fn, names = self._samplers[key]
         if random_seed is not None:
             saved = self.rng.get_value()
             reseed_rngs([self.rng], random_seed)

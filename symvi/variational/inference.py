@@ -18,12 +18,17 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
+import signal
+import threading
 import time
 
 import numpy as np
 
+from symvi.streaming import chunk_hooks
+from symvi.backends import resolve_backend
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
 from symvi.variational.callbacks import every_of
@@ -50,6 +55,35 @@ def _key(obj):
         return obj
     except TypeError:
         return id(obj)
+
+
+@contextlib.contextmanager
+def _sigint_between_chunks():
+    """Defer Ctrl-C to the end of the running compiled chunk.
+
+    A SIGINT that lands inside compiled Numba code surfaces as a ``SystemError`` from deep in
+    the call, leaving the shared state half-updated.  Instead, the first Ctrl-C only sets a
+    flag that the loop checks between chunks (a chunk lasts ~0.1 s); a second one interrupts
+    at once.  Only the main thread can install signal handlers; elsewhere nothing changes.
+    """
+    flag = {"hit": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if flag["hit"]:
+            if callable(previous):
+                previous(signum, frame)
+            raise KeyboardInterrupt
+        flag["hit"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_n(n):
@@ -88,7 +122,6 @@ class Inference:
         more_obj_params=None,
         more_updates=None,
         more_replacements=None,
-        mode=None,
     ) -> StepFunction:
         """The compiled K-step update for these settings (built once, then cached)."""
         obj_optimizer = obj_optimizer if obj_optimizer is not None else adagrad_window()
@@ -98,31 +131,40 @@ class Inference:
             raise ValueError(f"obj_n_mc must be a positive integer, got {obj_n_mc!r}")
         key = tuple(
             _key(x)
-            for x in (obj_optimizer, obj_n_mc, total_grad_norm_constraint, more_obj_params, more_updates, more_replacements, mode)
+            for x in (obj_optimizer, obj_n_mc, total_grad_norm_constraint, more_obj_params, more_updates, more_replacements)
         )
         if key not in self._steps:
             loss, params, grads = self.loss_and_grads(int(obj_n_mc), more_replacements)
             extra = list(more_obj_params or [])
             if extra and grads is not None:
                 raise TypeError(f"{type(self).__name__} does not support more_obj_params")
-            self._steps[key] = StepFunction(
+            # data streams in the loss (symvi.streaming): their per-step updates join the step,
+            # and _iterate calls their before_chunk(k) before each compiled call
+            hooks = chunk_hooks([loss])
+            step_updates = dict(more_updates or {})
+            for hook in hooks:
+                step_updates.update(hook.step_updates())
+            step = StepFunction(
                 loss,
                 params + extra,
                 obj_optimizer,
                 grads=grads,
                 total_grad_norm_constraint=total_grad_norm_constraint,
-                more_updates=more_updates,
-                mode=mode,
+                more_updates=step_updates,
             )
+            step.chunk_hooks = hooks
+            self._steps[key] = step
         return self._steps[key]
 
     # ---- public loop
-    def fit(self, n: int = 10000, score=None, callbacks=None, progressbar: bool = True, **kwargs):
+    def fit(self, n: int = 10000, score=None, callbacks=None, progressbar: bool = True, backend: str | None = None, **kwargs):
         """Run ``n`` optimisation steps; returns the approximation.
 
         Keyword arguments: ``obj_optimizer``, ``obj_n_mc``, ``total_grad_norm_constraint``,
-        ``more_obj_params``, ``more_updates``, ``more_replacements``, ``mode`` (a pytensor
-        mode or backend name).  ``score=False`` runs without recording ``hist``.
+        ``more_obj_params``, ``more_updates``, ``more_replacements``.  ``backend`` ("numba",
+        "c" or "jax"; default from :func:`symvi.backend` / ``SYMVI_BACKEND``) picks the
+        compiler; parameters and optimizer state carry over when it changes.
+        ``score=False`` runs without recording ``hist``.
         """
         n = _check_n(n)
         callbacks = list(callbacks or [])
@@ -137,22 +179,51 @@ class Inference:
             "more_obj_params",
             "more_updates",
             "more_replacements",
-            "mode",
         }
         if unknown:
             raise TypeError(f"fit() got unknown keyword argument(s) {sorted(unknown)}")
         step = self.step_function(**kwargs)
+        step.backend = resolve_backend(backend)
         self._state = (step, callbacks, score)
         return self._iterate(n, step, callbacks, progressbar, score)
 
-    def refine(self, n: int, progressbar: bool = True):
+    def refine(self, n: int, progressbar: bool = True, backend: str | None = None):
         """Continue the last ``fit`` for ``n`` more steps (same optimizer state and callbacks)."""
         if self._state is None:
             raise TypeError("refine() needs a previous fit(); call .fit() first")
         step, callbacks, score = self._state
+        if backend is not None:
+            step.backend = resolve_backend(backend)
         return self._iterate(_check_n(n), step, callbacks, progressbar, score)
 
     # ---- the loop
+    @staticmethod
+    def _chunk_length(step, remaining, i, everys, per_step, busy):
+        """Steps for the next compiled call: up to the next callback step, ~0.1 s of work."""
+        k = remaining
+        if everys:
+            k = min(k, min(e - i % e for e in everys))
+        target = _CHUNK_SECONDS if busy else 5 * _CHUNK_SECONDS
+        first = 1000 if step.fixed_length else 50
+        k = min(k, _MAX_CHUNK, first if per_step is None else max(1, int(target / per_step)))
+        hooks = getattr(step, "chunk_hooks", ())
+        k = step.chunk_sizes(min([k] + [h.max_steps for h in hooks]))
+        for hook in hooks:
+            k = hook.before_chunk(k)  # loads the data of the next k steps (fewer at the end)
+        return k
+
+    def _call_callbacks(self, callbacks, everys, losses, i):
+        for cb, e in zip(callbacks, everys):
+            if i % e:
+                continue
+            try:
+                cb(self.approx, losses, i)
+            except StopIteration:
+                raise
+            except Exception as err:
+                err.add_note(f"raised by callback {cb!r} at step {i}; the fit state up to step {i} is kept")
+                raise
+
     def _iterate(self, n, step, callbacks, progressbar, score):
         start = len(self.hist)
         buf = np.empty(start + n, dtype="float64")
@@ -164,45 +235,34 @@ class Inference:
         interrupted_at = None
         error = None
         try:
-            while done < n:
-                i = start + done
-                k = n - done
-                if everys:
-                    k = min(k, min(e - i % e for e in everys))
-                target = _CHUNK_SECONDS if (progressbar or callbacks) else 5 * _CHUNK_SECONDS
-                k = min(k, _MAX_CHUNK, 50 if per_step is None else max(1, int(target / per_step)))
-                snap = step.snapshot()
-                before = done
-                try:
-                    t0 = time.perf_counter()
-                    losses, bad = step.run(k)
-                    buf[start + done : start + done + len(losses)] = losses
-                    done += len(losses)
-                except KeyboardInterrupt:
-                    if done == before:
-                        step.restore(snap)
-                    raise
-                if bad is not None:
-                    error = FloatingPointError(
-                        f"NaN or inf occurred in optimization at step {start + done + 1}: non-finite {', '.join(bad)}. "
-                        f"The approximation keeps the last finite state (after step {start + done}); "
-                        "try a smaller learning rate, obj_n_mc > 1 or total_grad_norm_constraint."
-                    )
-                    break
-                if k > 0:
-                    measured = (time.perf_counter() - t0) / k
-                    per_step = measured if per_step is None else 0.5 * (per_step + measured)
-                i = start + done
-                for cb, e in zip(callbacks, everys):
-                    if i % e == 0:
-                        try:
-                            cb(self.approx, buf[:i], i)
-                        except StopIteration:
-                            raise
-                        except Exception as err:
-                            err.add_note(f"raised by callback {cb!r} at step {i}; the fit state up to step {i} is kept")
-                            raise
-                progress.update(done, average_loss(buf[start : start + done]))
+            with _sigint_between_chunks() as sigint:
+                while done < n:
+                    k = self._chunk_length(step, n - done, start + done, everys, per_step, progressbar or callbacks)
+                    snap = step.snapshot()
+                    before = done
+                    try:
+                        t0 = time.perf_counter()
+                        losses, bad = step.run(k)
+                        buf[start + done : start + done + len(losses)] = losses
+                        done += len(losses)
+                    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+                        if done == before:
+                            step.restore(snap)
+                        raise
+                    if bad is not None:
+                        error = FloatingPointError(
+                            f"NaN or inf occurred in optimization at step {start + done + 1}: non-finite {', '.join(bad)}. "
+                            f"The approximation keeps the last finite state (after step {start + done}); "
+                            "try a smaller learning rate, obj_n_mc > 1 or total_grad_norm_constraint."
+                        )
+                        break
+                    if not step.compiled_now:
+                        measured = (time.perf_counter() - t0) / k
+                        per_step = measured if per_step is None else 0.5 * (per_step + measured)
+                    self._call_callbacks(callbacks, everys, buf[: start + done], start + done)
+                    progress.update(done, average_loss(buf[start : start + done]))
+                    if sigint["hit"]:
+                        raise KeyboardInterrupt
         except StopIteration as stop:
             interrupted_at = start + done
             if str(stop):

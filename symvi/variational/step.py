@@ -13,14 +13,16 @@ A step whose loss or new parameters are not finite is not applied: the scan carr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.mode import get_default_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.replace import graph_replace
 from pytensor.tensor.random.type import RandomGeneratorType
 
+from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational.optimizers import total_norm_constraint
 
@@ -52,7 +54,6 @@ class StepFunction:
         grads=None,
         total_grad_norm_constraint=None,
         more_updates=None,
-        mode=None,
     ):
         params = list(params)
         if grads is None:
@@ -74,10 +75,20 @@ class StepFunction:
             updates.setdefault(r, nxt)
         self.params = params
         self.state = list(updates)
-        self._compile(loss, updates, mode)
+        self._loss, self._updates = loss, updates
+        self._fns: dict = {}
+        self.backend: str | None = None  # None: resolved at each run (context / env / numba)
 
-    def _compile(self, loss, updates, mode):
-        state = self.state
+    def _compiled(self, backend: str, k: int):
+        """The compiled loop for ``backend``; JAX needs the loop length ``k`` fixed."""
+        key = (backend, k if fixed_length_loops(backend) else None)
+        self.compiled_now = key not in self._fns  # lets the caller leave compile time out of timings
+        if self.compiled_now:
+            self._fns[key] = self._compile(backend, key[1])
+        return self._fns[key]
+
+    def _compile(self, backend, static_k):
+        loss, updates, state = self._loss, self._updates, self.state
         param_idx = [state.index(p) for p in self.params]
 
         def one_step(*inner):
@@ -98,24 +109,46 @@ class StepFunction:
             return [*out, ok, reported, flags]
 
         n_steps = pt.iscalar("K")
+        length = n_steps if static_k is None else static_k
         init = [*state, pt.constant(np.bool_(True))]
         results = pytensor.scan(
             one_step,
             outputs_info=init + [None, None],
-            n_steps=n_steps,
+            n_steps=length,
             return_updates=False,
         )
         finals = results[: len(state)]
         losses, flags = results[-2], results[-1]
         fn_updates = {s: (r if _is_rng(s) else r[-1]) for s, r in zip(state, finals)}
-        if mode is None:
-            # scan's in-place rewrite costs ~0.4 s of compile time and gains nothing measurable here
-            mode = get_default_mode().excluding("scan_make_inplace")
-        self._fn = pytensor.function([n_steps], [losses, flags], updates=fn_updates, mode=mode)
+        mode = get_mode(backend, for_scan=True)
+        inputs = [n_steps] if static_k is None else []
+        with warnings.catch_warnings():
+            # JAX keeps its own copy of each generator and advances it between calls: expected
+            warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
+            fn = pytensor.function(inputs, [losses, flags], updates=fn_updates, mode=mode, on_unused_input="ignore")
+        return fn if static_k is None else (lambda k: fn())
+
+    @property
+    def fixed_length(self) -> bool:
+        """Whether each loop length is a separate compile (JAX)."""
+        return fixed_length_loops(resolve_backend(self.backend))
+
+    def chunk_sizes(self, k: int) -> int:
+        """Largest loop length <= k that the backend runs without a new compile."""
+        if not self.fixed_length:
+            return k
+        # JAX: lengths 1000, 100, 10, 1 only - one compile each, a 10 000-step fit needs one
+        return min(1000, 10 ** int(np.floor(np.log10(max(k, 1)))))
 
     def run(self, k: int):
         """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step)."""
-        losses, flags = self._fn(int(k))
+        backend = resolve_backend(self.backend)
+        losses, flags = self._compiled(backend, int(k))(int(k))
+        if fixed_length_loops(backend):  # JAX leaves read-only buffers that Numba cannot take
+            for s in self.state:
+                if not _is_rng(s):
+                    s.set_value(np.array(s.get_value()), borrow=True)
+            losses, flags = np.asarray(losses), np.asarray(flags)
         bad = ~np.isfinite(losses)
         if not bad.any():
             return losses, None

@@ -1,0 +1,282 @@
+"""Minibatch speed: the seed notebook's 40000 x 100 Normal model, symvi vs PyMC vs NumPyro.
+
+Usage::
+
+    python benchmarks/bench_minibatch.py [--quick] [--pymc-python PATH] [--numpyro-python PATH]
+                                         [--zarr-gb 2.0 | --no-zarr]
+
+Model (as in the seed): ``mu ~ Normal(0, 1e5, shape=100)``, ``sd ~ HalfNormal(shape=100)``,
+``Normal(mu, sd, observed=X, total_size=data.shape)`` with mean-field ADVI and Adam.
+
+Workloads: ``minibatch500`` (random 500-row batches each step), ``fixed500`` (symvi only: a
+constant 500-row batch, i.e. the cost without drawing/gathering rows), ``stream500`` (symvi
+only: :class:`symvi.streaming.StreamingMinibatch` over the in-memory array, buffer refills
+included) and ``full`` (all 40 000 rows every step).
+
+Steady-state microseconds per step, median of repeats.  symvi: ``refine(N) / N`` on the
+compiled K-step loop.  PyMC / NumPyro (each in its own interpreter, default
+``/tmp/venv-pymc/bin/python`` and ``/tmp/venv-numpyro/bin/python``): the difference of a long
+and a short fit divided by the difference in steps, which cancels their per-fit compile.
+BLAS threads are pinned to 1.  Writes ``benchmarks/results/minibatch.json``.
+
+``--zarr-gb`` additionally writes a zarr array of that many GB (float64, 100 columns) to a
+temporary directory and streams one full epoch of it through a fit in a fresh process,
+reporting the resident memory (VmRSS after warm-up, VmHWM peak) next to the data size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+N_ROWS, N_COLS, BATCH = 40000, 100, 500
+
+
+def seed_data(seed=0):
+    """The seed notebook's data: uniform columns, scaled and shifted per column."""
+    r = np.random.default_rng(seed)
+    data = r.random((N_ROWS, N_COLS))
+    data *= r.integers(1, 10, size=(N_COLS,))
+    data += r.random(N_COLS) * 10
+    return data
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _proc_status(key):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024  # MiB
+    return None
+
+
+# ---------------------------------------------------------------------- workers
+def worker_symvi(steps):
+    import symvi as pm
+    from symvi.streaming import StreamingMinibatch
+
+    data = seed_data()
+    rows = []
+    for workload in ("minibatch500", "fixed500", "stream500", "full"):
+        if workload == "minibatch500":
+            obs, total = pm.Minibatch(data, batch_size=BATCH, random_seed=1), data.shape
+        elif workload == "fixed500":
+            obs, total = data[:BATCH], data.shape
+        elif workload == "stream500":
+            obs, total = StreamingMinibatch(data, batch_size=BATCH, random_seed=1).tensor, data.shape
+        else:
+            obs, total = data, None
+        with pm.Model() as model:
+            mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+            sd = pm.HalfNormal("sd", shape=(N_COLS,))
+            pm.Normal("likelihood", mu, sigma=sd, observed=obs, total_size=total)
+        n_long, _, repeats = steps[workload == "full"]
+        t0 = time.perf_counter()
+        inf = pm.ADVI(model=model, random_seed=1)
+        inf.fit(max(10, n_long // 10), obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
+        first = time.perf_counter() - t0
+        steady = median_time(lambda: inf.refine(n_long, progressbar=False), repeats) / n_long
+        rows.append({"framework": "symvi", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
+    return rows
+
+
+def worker_pymc(steps):
+    import pymc as pm
+
+    data = seed_data()
+    rows = []
+    for workload in ("minibatch500", "full"):
+        obs = pm.Minibatch(data, batch_size=BATCH) if workload == "minibatch500" else data
+        with pm.Model():
+            mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+            sd = pm.HalfNormal("sd", shape=(N_COLS,))
+            pm.Normal("likelihood", mu, sigma=sd, observed=obs, total_size=N_ROWS if workload != "full" else None)
+            # (an int: PyMC 5.28 raises IndexError for a tuple total_size on a 2-D minibatch)
+            n_long, n_short, repeats = steps[workload == "full"]
+            t0 = time.perf_counter()
+            inf = pm.ADVI(random_seed=1)
+            inf.fit(n_short, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
+            first = time.perf_counter() - t0
+            # each PyMC fit call compiles again: long minus short cancels that fixed cost
+            t_long = median_time(lambda: inf.fit(n_long, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False), repeats)
+            t_short = median_time(lambda: inf.fit(n_short, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False), repeats)
+        steady = (t_long - t_short) / (n_long - n_short)
+        rows.append({"framework": "pymc", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
+    return rows
+
+
+def worker_numpyro(steps):
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import SVI, Trace_ELBO
+    from numpyro.infer.autoguide import AutoNormal
+
+    jax.config.update("jax_enable_x64", True)
+    data = jnp.asarray(seed_data())
+
+    def model(x, subsample):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 1e5).expand([N_COLS]).to_event(1))
+        sd = numpyro.sample("sd", dist.HalfNormal(1.0).expand([N_COLS]).to_event(1))
+        with numpyro.plate("rows", N_ROWS, subsample_size=subsample) as idx:
+            numpyro.sample("likelihood", dist.Normal(mu, sd).to_event(1), obs=x[idx])
+
+    rows = []
+    for workload in ("minibatch500", "full"):
+        subsample = BATCH if workload == "minibatch500" else None
+        n_long, n_short, repeats = steps[workload == "full"]
+
+        def run(n):
+            svi = SVI(model, AutoNormal(model), numpyro.optim.Adam(0.01), Trace_ELBO())
+            return svi.run(jax.random.PRNGKey(1), n, data, subsample, progress_bar=False).losses.block_until_ready()
+
+        t0 = time.perf_counter()
+        run(n_short)
+        first = time.perf_counter() - t0
+        t_long = median_time(lambda: run(n_long), repeats)
+        t_short = median_time(lambda: run(n_short), repeats)
+        steady = (t_long - t_short) / (n_long - n_short)
+        rows.append({"framework": "numpyro", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
+    return rows
+
+
+def worker_zarr_write(path, gb):
+    import zarr
+
+    n = int(gb * 2**30 / (8 * N_COLS))
+    chunk = 20000
+    z = zarr.create_array(store=path, shape=(n, N_COLS), chunks=(chunk, N_COLS), dtype="float64")
+    r = np.random.default_rng(0)
+    shift = r.random(N_COLS) * 10
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        z[a:b] = r.random((b - a, N_COLS)) + shift
+    return [{"rows": n, "bytes": n * N_COLS * 8}]
+
+
+def worker_zarr_stream(path):
+    import symvi as pm
+    from symvi.streaming import StreamingMinibatch
+
+    s = StreamingMinibatch.from_zarr(path, batch_size=BATCH, epochs=1, prefetch=8, random_seed=1)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+        sd = pm.HalfNormal("sd", shape=(N_COLS,))
+        pm.Normal("likelihood", mu, sigma=sd, observed=s.tensor, total_size=(s.total_size, N_COLS))
+    inf = pm.ADVI(model=model, random_seed=1)
+    inf.fit(20, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)  # compile
+    rss_warm = _proc_status("VmRSS:")
+    t0 = time.perf_counter()
+    inf.refine(10**9, progressbar=False)  # stops when the epoch ends
+    wall = time.perf_counter() - t0
+    steps = len(inf.hist) - 20
+    return [{
+        "rows": s.total_size, "data_mib": s.total_size * N_COLS * 8 / 2**20, "rows_delivered": s.rows_delivered,
+        "steps": steps, "us_per_step": wall / steps * 1e6, "epoch_s": wall,
+        "rss_after_warmup_mib": rss_warm, "rss_end_mib": _proc_status("VmRSS:"), "rss_peak_mib": _proc_status("VmHWM:"),
+        "buffer_mib": sum(b.get_value(borrow=True).nbytes for b in s.buffers) / 2**20,
+    }]
+
+
+# ---------------------------------------------------------------------- driver
+def run_worker(python, args):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    cmd = [python, str(Path(__file__).resolve()), "--worker", *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        print(f"[{args[0]}] failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+        return []
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows):
+    order = ["minibatch500", "fixed500", "stream500", "full"]
+    by = {(r["framework"], r["workload"]): r for r in rows}
+    lines = ["| workload | framework | us/step | first fit s | vs symvi |", "|---|---|---|---|---|"]
+    for w in order:
+        base = by.get(("symvi", w))
+        for fw in ("symvi", "pymc", "numpyro"):
+            r = by.get((fw, w))
+            if r is None:
+                continue
+            ratio = f"{r['us_per_step'] / base['us_per_step']:.2f}x" if base else "-"
+            lines.append(f"| {w} | {fw} | {r['us_per_step']:.1f} | {r['first_fit_s']:.2f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        name, rest = argv[1], argv[2:]
+        steps = json.loads(rest[0]) if name in ("symvi", "pymc", "numpyro") else None
+        fn = {"symvi": worker_symvi, "pymc": worker_pymc, "numpyro": worker_numpyro}.get(name)
+        if fn is not None:
+            out = fn(steps)
+        elif name == "zarr_write":
+            out = worker_zarr_write(rest[0], float(rest[1]))
+        else:
+            out = worker_zarr_stream(rest[0])
+        print(json.dumps(out))
+        return
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
+    p.add_argument("--numpyro-python", default=os.environ.get("NUMPYRO_PYTHON", "/tmp/venv-numpyro/bin/python"))
+    p.add_argument("--quick", action="store_true", help="fewer steps and repeats (smoke run)")
+    p.add_argument("--zarr-gb", type=float, default=2.0, help="size of the streamed zarr array (GB)")
+    p.add_argument("--no-zarr", action="store_true", help="skip the zarr streaming memory measurement")
+    a = p.parse_args(argv)
+    # (n_long, n_short, repeats) for the 500-row workloads and for the full-data one
+    steps = [[1000, 100, 1], [20, 5, 1]] if a.quick else [[5000, 500, 5], [60, 10, 3]]
+    rows = run_worker(sys.executable, ["symvi", json.dumps(steps)])
+    for name, python in (("pymc", a.pymc_python), ("numpyro", a.numpyro_python)):
+        if Path(python).exists():
+            rows += run_worker(python, [name, json.dumps(steps)])
+        else:
+            print(f"[{name}] interpreter {python} not found: skipped", file=sys.stderr)
+    print(table(rows))
+    result = {"steps_long_short_repeats": steps, "rows": rows}
+    if not a.no_zarr:
+        try:
+            import zarr  # noqa: F401
+        except ImportError:
+            print("[zarr] not installed: streaming memory measurement skipped", file=sys.stderr)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "big.zarr")
+                written = run_worker(sys.executable, ["zarr_write", path, a.zarr_gb])
+                streamed = run_worker(sys.executable, ["zarr_stream", path]) if written else []
+            if streamed:
+                z = streamed[0]
+                print(f"\nzarr streaming: {z['data_mib']:.0f} MiB array, one epoch = {z['steps']} steps of {BATCH} rows "
+                      f"in {z['epoch_s']:.1f} s ({z['us_per_step']:.0f} us/step); RSS after warm-up "
+                      f"{z['rss_after_warmup_mib']:.0f} MiB, at the end {z['rss_end_mib']:.0f} MiB, peak {z['rss_peak_mib']:.0f} MiB "
+                      f"(batch buffer {z['buffer_mib']:.0f} MiB)")
+                result["zarr_stream"] = z
+    out = HERE / "results" / "minibatch.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Compilation backends: one switch for PyTensor's C, Numba and JAX linkers.
+
+The backend is chosen, in order, by an explicit ``backend=`` argument, the innermost
+``with symvi.backend(...)`` block, the ``SYMVI_BACKEND`` environment variable, else
+``"numba"`` (PyTensor 3's default linker).
+
+Example
+-------
+>>> import symvi as pm
+>>> with pm.backend("c"):
+...     resolve_backend()
+'c'
+>>> resolve_backend("numba")
+'numba'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+__all__ = ["BACKENDS", "backend", "resolve_backend", "get_mode", "fixed_length_loops"]
+
+BACKENDS = ("numba", "c", "jax")
+_local = threading.local()
+
+
+def _stack() -> list:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+def resolve_backend(name: str | None = None) -> str:
+    """The backend name in force for a call that was given ``name`` (None: the default)."""
+    if name is None:
+        stack = _stack()
+        name = stack[-1] if stack else os.environ.get("SYMVI_BACKEND", "numba")
+    key = str(name).lower()
+    if key not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    if key == "jax":
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "the JAX backend needs jax: install it with `pip install 'symvi[jax]'` (or `pip install jax`; "
+                "`pip install 'jax[cuda12]'` for NVIDIA GPUs)"
+            ) from None
+    return key
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[str]:
+    """Use ``name`` ("c", "numba" or "jax") for every compile inside the block."""
+    key = resolve_backend(name)
+    _stack().append(key)
+    try:
+        yield key
+    finally:
+        _stack().pop()
+
+
+def get_mode(name: str | None = None, for_scan: bool = False):
+    """The PyTensor compilation mode of a backend.
+
+    ``for_scan`` drops scan's in-place rewrite, which costs ~0.4 s of compile time in the
+    training loop and gains nothing measurable there.
+    """
+    from pytensor.compile.mode import Mode, get_mode as pt_get_mode
+
+    key = resolve_backend(name)
+    if key == "numba":
+        mode = pt_get_mode("NUMBA")
+    elif key == "c":
+        mode = Mode(linker="cvm", optimizer="fast_run")
+    else:
+        mode = pt_get_mode("JAX")
+    return mode.excluding("scan_make_inplace") if for_scan else mode
+
+
+def fixed_length_loops(name: str | None = None) -> bool:
+    """True where a compiled loop needs its length at compile time (JAX's ``lax.scan``)."""
+    return resolve_backend(name) == "jax"
