@@ -35,7 +35,7 @@ from pytensor.graph.traversal import ancestors
 
 from symvi.pytensorf import compile_fn, find_rngs, reseed_rngs
 
-__all__ = ["sample_prior_predictive", "draw", "to_inference_data"]
+__all__ = ["sample_prior_predictive", "sample_posterior_predictive", "draw", "to_inference_data"]
 
 # Groups whose variables carry leading (chain, draw) axes; every other group holds plain data.
 DATA_GROUPS = frozenset({"observed_data", "constant_data", "predictions_constant_data"})
@@ -271,3 +271,138 @@ def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random
         groups["constant_data"] = constant
     groups = {g: v for g, v in groups.items() if v}
     return to_inference_data(groups, model)
+
+
+# ---------------------------------------------------------------------- posterior predictive
+def _posterior_draws(trace) -> tuple[dict[str, np.ndarray], int, int]:
+    """``({name: (chain, draw, ...) array}, n_chain, n_draw)`` from the supported trace types."""
+    posterior = getattr(trace, "posterior", None)
+    if posterior is not None:
+        trace = posterior
+    if hasattr(trace, "data_vars"):  # xarray Dataset
+        out = {}
+        for name, da in trace.data_vars.items():
+            if da.dims[:2] != ("chain", "draw"):
+                raise ValueError(f"sample_posterior_predictive: posterior variable {name!r} has dims {da.dims}; expected ('chain', 'draw', ...)")
+            out[name] = np.asarray(da.values)
+    elif isinstance(trace, Mapping):  # {name: (draw, ...) array}
+        out = {k: np.asarray(v)[None] for k, v in trace.items()}
+    else:
+        raise TypeError(
+            "sample_posterior_predictive: trace must be InferenceData (with a posterior group), "
+            f"an xarray Dataset or a dict of arrays with a leading draw axis, got {type(trace).__name__}"
+        )
+    lead = {a.shape[:2] for a in out.values()}
+    if len(lead) > 1:
+        raise ValueError(f"sample_posterior_predictive: posterior variables disagree on (chain, draw) sizes: {sorted(lead)}")
+    n_chain, n_draw = lead.pop() if lead else (1, 0)
+    return out, int(n_chain), int(n_draw)
+
+
+def sample_posterior_predictive(
+    trace,
+    model=None,
+    var_names=None,
+    *,
+    random_seed=None,
+    predictions: bool = False,
+    extend_inferencedata: bool = False,
+    return_inferencedata: bool = True,
+    progressbar: bool = True,
+):
+    """Forward-sample the observed variables (or ``var_names``) at every posterior draw.
+
+    ``trace`` is InferenceData with a ``posterior`` group (e.g. ``approx.sample(1000)``), its
+    posterior Dataset, or a dict ``{name: (draw, ...) array}``.  The free variables found in
+    it are fixed at each draw's (constrained) values; everything downstream - observed
+    variables, Deterministics - is recomputed with the model's *current* data, so after
+    :func:`~symvi.model.set_data` it predicts for the new inputs (coords follow the new
+    lengths).  Returns InferenceData with ``posterior_predictive`` (plus ``observed_data`` /
+    ``constant_data``), or with ``predictions`` and ``predictions_constant_data`` when
+    ``predictions=True``; ``extend_inferencedata=True`` adds them to ``trace`` and returns it;
+    ``return_inferencedata=False`` gives ``{name: (chain, draw, ...) array}``.  ``progressbar``
+    is accepted for PyMC compatibility and ignored.
+
+    >>> import numpy as np, symvi as sv
+    >>> with sv.Model() as m:
+    ...     x = sv.Data("x", np.arange(3.0), dims="obs")
+    ...     y_obs = sv.Data("y_obs", np.zeros(3), dims="obs")
+    ...     b = sv.Normal("b", 0, 1)
+    ...     y = sv.Normal("y", b * x, 0.01, observed=y_obs, dims="obs")
+    >>> post = {"b": np.array([1.0, 2.0])}
+    >>> sv.set_data({"x": np.arange(5.0), "y_obs": np.zeros(5)}, model=m)
+    >>> pp = sv.sample_posterior_predictive(post, model=m, predictions=True, random_seed=0)
+    >>> pp.predictions["y"].shape, pp.predictions["y"].values[0, 1].round(1).tolist()
+    ((1, 2, 5), [0.0, 2.0, 4.0, 6.0, 8.0])
+    """
+    from pytensor.graph.replace import graph_replace
+
+    from symvi.model import modelcontext
+    from symvi.pytensorf import ONE_SHOT_MODE
+
+    model = modelcontext(model, who="sample_posterior_predictive")
+    draws, n_chain, n_draw = _posterior_draws(trace)
+    if n_draw == 0:
+        raise ValueError("sample_posterior_predictive: the trace holds no draws")
+    candidates = list(model.observed_RVs) + list(model.deterministics) + list(model.free_RVs)
+    if var_names is None:
+        outputs = list(model.observed_RVs)
+    else:
+        names = [var_names] if isinstance(var_names, str) else list(var_names)
+        known = {v.name: v for v in candidates}
+        unknown = [n for n in names if n not in known and model._full(n) not in known]
+        if unknown:
+            raise KeyError(
+                f"sample_posterior_predictive: var_names {unknown} are not variables of the model; known: {sorted(known)}"
+            )
+        outputs = [known.get(n, known.get(model._full(n))) for n in names]
+    if not outputs:
+        raise ValueError("sample_posterior_predictive: nothing to sample (the model has no observed variables; pass var_names)")
+    fixed = [rv for rv in model.free_RVs if rv.name in draws]
+    holders = [rv.type() for rv in fixed]
+    graph = graph_replace(outputs, dict(zip(fixed, holders)), strict=False)
+    fn = compile_fn(holders, graph, mode=ONE_SHOT_MODE)
+    rngs = find_rngs(graph)
+    saved = [r.get_value(borrow=False) for r in rngs]
+    reseed_rngs(rngs, random_seed)
+    values = [np.asarray(draws[rv.name], dtype=rv.dtype) for rv in fixed]
+    try:
+        results = None
+        for c in range(n_chain):
+            for d in range(n_draw):
+                out = fn(*[v[c, d] for v in values])
+                if results is None:
+                    results = [np.empty((n_chain, n_draw) + np.shape(o), dtype=np.asarray(o).dtype) for o in out]
+                for buf, o in zip(results, out):
+                    buf[c, d] = o
+    finally:
+        for r, s in zip(rngs, saved):
+            r.set_value(s, borrow=True)
+    sampled = {v.name: a for v, a in zip(outputs, results)}
+    if not return_inferencedata:
+        return sampled
+    used_data = {model.rvs_to_values[rv] for rv in model.observed_RVs}
+    constant = {d.name: np.asarray(d.get_value(borrow=False)) for d in model.data_vars if d not in used_data}
+    if predictions:
+        groups = {"predictions": sampled, "predictions_constant_data": constant}
+    else:
+        observed = {}
+        for rv in model.observed_RVs:
+            val = _observed_value(model.rvs_to_values[rv])
+            if val is not None:
+                observed[rv.name] = val
+        groups = {"posterior_predictive": sampled, "observed_data": observed, "constant_data": constant}
+    groups = {g: v for g, v in groups.items() if v}
+    idata = to_inference_data(groups, model)
+    if extend_inferencedata:
+        if not hasattr(trace, "extend"):
+            raise TypeError("sample_posterior_predictive: extend_inferencedata=True needs an InferenceData trace")
+        import arviz as az
+
+        fresh = [g for g in ("predictions", "predictions_constant_data", "posterior_predictive") if g in groups]
+        rest = [g for g in groups if g not in fresh]
+        trace.extend(az.InferenceData(**{g: getattr(idata, g) for g in fresh}), join="right")
+        if rest:  # observed/constant data already in the trace are kept
+            trace.extend(az.InferenceData(**{g: getattr(idata, g) for g in rest}), join="left")
+        return trace
+    return idata

@@ -3,6 +3,7 @@
 from symvi.variational import callbacks, optimizers
 from symvi.variational.approximations import Approximation, FullRank, MeanField
 from symvi.variational.callbacks import CheckParametersConvergence, Tracker
+from symvi.variational.empirical import Empirical
 from symvi.variational.inference import ADVI, FullRankADVI, Inference, KLqp, fit
 from symvi.variational.optimizers import (
     adadelta,
@@ -16,6 +17,7 @@ from symvi.variational.optimizers import (
     sgd,
     total_norm_constraint,
 )
+from symvi.variational.svgd import ASVGD, SVGD
 
 __all__ = [
     "callbacks",
@@ -23,12 +25,15 @@ __all__ = [
     "Approximation",
     "MeanField",
     "FullRank",
+    "Empirical",
     "Tracker",
     "CheckParametersConvergence",
     "Inference",
     "KLqp",
     "ADVI",
     "FullRankADVI",
+    "SVGD",
+    "ASVGD",
     "fit",
     "sgd",
     "momentum",

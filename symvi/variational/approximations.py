@@ -155,6 +155,24 @@ class Approximation:
         """Log density of q at flat points ``z`` (..., D)."""
         raise NotImplementedError  # abstract
 
+    def sample_node(self, node, size=None, deterministic=False, more_replacements=None):
+        """``node`` (a graph over model variables) evaluated at draws from q.
+
+        ``size`` (None, int or integer scalar tensor) adds a leading axis of draws;
+        ``deterministic`` (bool or shared bool) uses q's mean; ``more_replacements`` are
+        applied to ``node`` first.  Each evaluation gives fresh draws.
+
+        >>> import symvi as pm
+        >>> with pm.Model():
+        ...     x = pm.Normal("x", 0.34, 1)
+        ...     q = pm.MeanField()
+        >>> float(q.sample_node(2 * x, deterministic=True).eval())
+        0.68
+        """
+        from symvi.variational.nodes import sample_node
+
+        return sample_node(self, node, size=size, deterministic=deterministic, more_replacements=more_replacements)
+
     # ---- state
     def get_params(self) -> dict:
         return {k: v.get_value().copy() for k, v in self.shared_params.items()}

@@ -1,0 +1,203 @@
+"""``sample_node``: any graph over model variables, evaluated at draws from an approximation.
+
+Fresh draws on every evaluation
+-------------------------------
+``Variable.eval()`` compiles its graph without updates to shared random generators, so a
+graph whose noise comes from a ``RandomVariable`` would return the same value on every call.
+The noise of a ``sample_node`` comes instead from :class:`FreshNoise`, a small Op that owns a
+numpy ``Generator`` and draws from it in ``perform``: every execution of the compiled
+function - ``eval``, ``pytensor.function``, a Tracker callback during ``fit`` - advances it.
+Each ``sample_node`` call makes its own Op instance (seeded from the approximation's
+generator, so seeded runs are reproducible); the instances never compare equal, so graph
+rewrites cannot merge two noise sources, and they refuse constant folding.  Under the Numba
+backend the Op runs in Numba's object mode (registered below, without the fallback warning).
+
+Example
+-------
+>>> import symvi as pm
+>>> with pm.Model():
+...     x = pm.Normal("x", 0, 1)
+...     approx = pm.MeanField(random_seed=1)
+>>> node = approx.sample_node(x**2, size=3)
+>>> a, b = node.eval(), node.eval()
+>>> a.shape, bool((a != b).all())
+((3,), True)
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_type
+from pytensor.graph.basic import Apply, Variable
+from pytensor.graph.op import Op
+from pytensor.graph.replace import graph_replace, vectorize_graph
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.basic import infer_static_shape
+
+__all__ = ["FreshNoise", "sample_node"]
+
+_uids = itertools.count()
+
+
+class FreshNoise(Op):
+    """Standard normal (``kind="normal"``) or U[0, 1) (``"uniform"``) noise of a given shape.
+
+    The Op owns its numpy Generator; every run of a compiled graph draws new values.
+
+    >>> e = FreshNoise("normal", seed=0)((2,))
+    >>> bool((e.eval() != e.eval()).all())
+    True
+    """
+
+    __props__ = ("kind", "uid")
+
+    def __init__(self, kind: str = "normal", seed=None):
+        if kind not in ("normal", "uniform"):
+            raise ValueError(f"FreshNoise: kind must be 'normal' or 'uniform', got {kind!r}")
+        self.kind = kind
+        self.uid = next(_uids)  # unique: two noise sources must never be merged
+        self.generator = np.random.default_rng(seed)
+
+    def make_node(self, shape):
+        shape, static = infer_static_shape(shape)
+        out = pt.tensor(dtype="float64", shape=static)
+        return Apply(self, list(shape), [out])
+
+    def perform(self, node, inputs, outputs):
+        shape = tuple(int(s) for s in inputs)
+        gen = self.generator
+        outputs[0][0] = gen.standard_normal(shape) if self.kind == "normal" else gen.random(shape)
+
+    def do_constant_folding(self, fgraph, node):
+        return False  # folding would freeze one draw into the graph
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(node.inputs)]
+
+    def connection_pattern(self, node):
+        return [[False] for _ in node.inputs]
+
+    def grad(self, inputs, output_grads):
+        return [disconnected_type() for _ in inputs]
+
+
+def _register_numba():
+    try:
+        import numba
+        from pytensor.link.numba.dispatch.basic import get_numba_type, numba_funcify, numba_njit
+    except Exception:  # noqa: BLE001 - Numba backend unavailable: the Python linker still works
+        return
+
+    @numba_funcify.register(FreshNoise)
+    def _funcify_fresh_noise(op, node, **kwargs):
+        ret_sig = get_numba_type(node.outputs[0].type)
+
+        def draw(inputs):
+            storage = [[None]]
+            op.perform(node, inputs, storage)
+            return storage[0][0]
+
+        @numba_njit
+        def fresh_noise(*shape):
+            with numba.objmode(ret=ret_sig):
+                ret = draw(shape)
+            return ret
+
+        return fresh_noise
+
+
+_register_numba()
+
+
+def _spawn_seed(approx) -> int:
+    """A seed for the next noise source, derived from (without advancing) ``approx.rng``."""
+    seq = getattr(approx, "_node_seeds", None)
+    if seq is None:
+        seq = np.random.SeedSequence(int(approx.rng.get_value().integers(2**63)))
+        approx._node_seeds = seq
+    return int(seq.spawn(1)[0].generate_state(1, dtype=np.uint64)[0])
+
+
+def fresh_draws(approx, size=None):
+    """Symbolic draws from ``approx`` (shape (D,) or (size, D)), new at every evaluation."""
+    noise = getattr(approx, "noise", "normal")
+    lead = () if size is None else (size,)
+    shape = lead + ((approx.ndim,) if noise == "normal" else ())
+    return approx.draw_from_noise(FreshNoise(noise, seed=_spawn_seed(approx))(shape))
+
+
+def _as_replacement(key, value):
+    if isinstance(value, Variable):
+        return value
+    dtype = getattr(key, "dtype", None)
+    return pt.as_tensor_variable(np.asarray(value, dtype=dtype) if dtype is not None else value)
+
+
+def _check_size(size):
+    if size is None:
+        return None
+    if isinstance(size, Variable):
+        if size.ndim != 0 or not size.dtype.startswith(("int", "uint")):
+            raise TypeError(f"sample_node: a symbolic size must be an integer scalar, got {size.type}")
+        return size
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"sample_node: size must be None, a positive integer or an integer scalar tensor, got {size!r}")
+    return int(size)
+
+
+def _check_deterministic(deterministic):
+    if isinstance(deterministic, bool | np.bool_):
+        return bool(deterministic)
+    if isinstance(deterministic, Variable):
+        if deterministic.ndim != 0:
+            raise TypeError(f"sample_node: deterministic must be a scalar, got {deterministic.type}")
+        return deterministic
+    raise TypeError(f"sample_node: deterministic must be a bool or a (shared) boolean scalar, got {deterministic!r}")
+
+
+def sample_node(approx, node, size=None, deterministic=False, more_replacements=None):
+    """``node`` with every model random variable replaced by a draw from ``approx``.
+
+    Parameters
+    ----------
+    node : a variable (or list of variables) built from the model's random variables.
+    size : None (one draw), a positive int or an integer scalar tensor: with a size the
+        result gets a leading axis of that many independent draws.
+    deterministic : bool or a shared/symbolic boolean scalar; true evaluates ``node`` at the
+        approximation's mean (a shared flag switches at run time).
+    more_replacements : ``{variable: replacement}`` applied to ``node`` first, e.g. swap the
+        training data container for test data.
+
+    Every evaluation of a stochastic result gives fresh draws (see the module docstring).
+    """
+    single = not isinstance(node, list | tuple)
+    nodes = [node] if single else list(node)
+    nodes = [n if isinstance(n, Variable) else pt.as_tensor_variable(n) for n in nodes]
+    size = _check_size(size)
+    deterministic = _check_deterministic(deterministic)
+    if more_replacements:
+        repl = {k: _as_replacement(k, v) for k, v in dict(more_replacements).items()}
+        nodes = graph_replace(nodes, repl, strict=False)
+    theta = pt.vector("theta", dtype="float64")
+    exprs = approx.layout.expression(nodes, theta)
+    mean = approx.mean
+    if size is not None:
+        mean = pt.broadcast_to(mean, (size, approx.ndim))
+    if deterministic is True:
+        z = mean
+    else:
+        z = fresh_draws(approx, size)
+        if deterministic is not False:
+            z = pt.switch(pt.as_tensor_variable(deterministic).astype("bool"), mean, z)
+    outs = []
+    for e in exprs:
+        if theta not in ancestors([e]):
+            outs.append(e if size is None else pt.broadcast_to(e, (size, *e.shape)))
+        elif size is None:
+            outs.append(graph_replace(e, {theta: z}, strict=False))
+        else:
+            outs.append(vectorize_graph(e, {theta: z}))
+    return outs[0] if single else outs
