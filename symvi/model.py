@@ -26,7 +26,7 @@ from pytensor.graph.basic import Variable
 
 from symvi import logprob
 from symvi.distributions.base import _UNSET, dist_info
-from symvi.pytensorf import as_tensor
+
 
 __all__ = ["Model", "modelcontext", "Deterministic", "Potential", "Data", "set_data"]
 
@@ -453,7 +453,3 @@ def set_data(new_data: Mapping[str, Any], model: Model | None = None, coords: Ma
         model.coords[d] = tuple(np.asarray(vals).tolist())
         model.dim_lengths[d] = len(model.coords[d])
     model.version += 1
-
-
-def as_model_tensor(x, name="value"):
-    return as_tensor(x, name=name)

@@ -21,7 +21,7 @@ import pytensor.tensor.random.basic as rb
 from pytensor.graph.basic import Variable
 
 from symvi import transforms
-from symvi.distributions.dist_math import xlog1py, xlogy  # noqa: F401 - re-exported
+from symvi.distributions.dist_math import xlogy
 from symvi.distributions.base import Continuous, bound, positive
 
 __all__ = ["Flat", "HalfFlat", "Normal", "HalfNormal", "Exponential", "Gamma", "Uniform"]

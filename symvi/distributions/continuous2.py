@@ -21,7 +21,7 @@ import pytensor.tensor.random.basic as rb
 from symvi import transforms
 from symvi.distributions.base import Continuous, _numeric, bound, positive
 from symvi.distributions.dist_math import xlog1py, xlogy
-from symvi.distributions.continuous import LOG_2PI, _f, _floats, _sigma_from
+from symvi.distributions.continuous import LOG_2PI, Normal, _f, _floats, _sigma_from
 
 __all__ = [
     "TruncatedNormal",
@@ -257,9 +257,7 @@ class LogNormal(Continuous):
     @staticmethod
     def logp(value, mu, sigma):
         logx = pt.log(value)
-        z = (logx - mu) / sigma
-        lp = -0.5 * z**2 - pt.log(sigma) - 0.5 * LOG_2PI - logx
-        return bound(lp, value > 0)
+        return bound(Normal.logp(logx, mu, sigma) - logx, value > 0)
 
     @classmethod
     def default_transform(cls, params):

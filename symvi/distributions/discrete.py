@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 from scipy import special as sps
 
-from symvi.distributions.dist_math import xlog1py, xlogy
+from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlog1py, xlogy
 from symvi.distributions.base import Discrete, bound, nonneg, positive, unit
 from symvi.pytensorf import new_rng
 
@@ -40,13 +40,6 @@ __all__ = [
 ]
 
 
-def _is_numeric(x) -> bool:
-    return isinstance(x, np.ndarray | np.number | int | float) and not isinstance(x, bool)
-
-
-def _f(x):
-    """Float64 view of a (possibly integer) tensor."""
-    return pt.as_tensor_variable(x).astype("float64")
 
 
 def _prob_from(p, logit_p, who):
@@ -55,7 +48,7 @@ def _prob_from(p, logit_p, who):
         raise TypeError(f"{who}: give exactly one of p or logit_p")
     if logit_p is None:
         return p
-    if _is_numeric(logit_p):
+    if is_numeric(logit_p):
         return sps.expit(np.asarray(logit_p, dtype="float64"))
     return pt.sigmoid(logit_p)
 
@@ -86,7 +79,7 @@ class Bernoulli(Discrete):
 
     @staticmethod
     def logp(value, p):
-        k, p = _f(value), _f(p)
+        k, p = as_float(value), as_float(p)
         lp = pt.switch(pt.eq(k, 1), pt.log(p), pt.log1p(-p))
         return bound(lp, pt.or_(pt.eq(k, 0), pt.eq(k, 1)))
 
@@ -111,13 +104,13 @@ class Binomial(Discrete):
 
     @staticmethod
     def logp(value, n, p):
-        k, n, p = _f(value), _f(n), _f(p)
+        k, n, p = as_float(value), as_float(n), as_float(p)
         lp = _log_binom_coef(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
         return bound(lp, k >= 0, k <= n)
 
     @classmethod
     def support_point(cls, rv, n, p):
-        return pt.broadcast_to(pt.floor(_f(n) * p).astype(rv.dtype), rv.shape)
+        return pt.broadcast_to(pt.floor(as_float(n) * p).astype(rv.dtype), rv.shape)
 
 
 class Poisson(Discrete):
@@ -129,7 +122,7 @@ class Poisson(Discrete):
 
     @staticmethod
     def logp(value, mu):
-        k, mu = _f(value), _f(mu)
+        k, mu = as_float(value), as_float(mu)
         lp = xlogy(k, mu) - mu - pt.gammaln(k + 1)
         return bound(lp, k >= 0)
 
@@ -154,11 +147,11 @@ class NegativeBinomial(Discrete):
         if n is not None or p is not None:
             if mu is not None or alpha is not None or n is None or p is None:
                 raise TypeError("NegativeBinomial: give (mu, alpha) or (n, p)")
-            if _is_numeric(n) and _is_numeric(p):
+            if is_numeric(n) and is_numeric(p):
                 n, p = np.asarray(n, dtype="float64"), np.asarray(p, dtype="float64")
                 with np.errstate(all="ignore"):
                     return {"mu": n * (1 - p) / p, "alpha": n}
-            n, p = _f(n), _f(p)
+            n, p = as_float(n), as_float(p)
             return {"mu": n * (1 - p) / p, "alpha": n}
         if mu is None or alpha is None:
             raise TypeError("NegativeBinomial: give (mu, alpha) or (n, p)")
@@ -166,12 +159,12 @@ class NegativeBinomial(Discrete):
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        mu, alpha = _f(params["mu"]), _f(params["alpha"])
+        mu, alpha = as_float(params["mu"]), as_float(params["alpha"])
         return rb.negative_binomial(alpha, alpha / (mu + alpha), size=size, rng=rng)
 
     @staticmethod
     def logp(value, mu, alpha):
-        k, mu, alpha = _f(value), _f(mu), _f(alpha)
+        k, mu, alpha = as_float(value), as_float(mu), as_float(alpha)
         lp = (
             pt.gammaln(k + alpha)
             - pt.gammaln(k + 1)
@@ -196,7 +189,7 @@ class Geometric(Discrete):
 
     @staticmethod
     def logp(value, p):
-        k, p = _f(value), _f(p)
+        k, p = as_float(value), as_float(p)
         lp = xlog1py(k - 1, -p) + pt.log(p)
         return bound(lp, k >= 1)
 
@@ -221,23 +214,19 @@ class Categorical(Discrete):
         if (p is None) == (logit_p is None):
             raise TypeError("Categorical: give exactly one of p or logit_p")
         if logit_p is not None:
-            if _is_numeric(logit_p):
+            if is_numeric(logit_p):
                 return {"p": sps.softmax(np.asarray(logit_p, dtype="float64"), axis=-1)}
             return {"p": pt.special.softmax(logit_p, axis=-1)}
         return {"p": p}
 
-    @staticmethod
-    def _normalised(p):
-        p = _f(p)
-        return p / pt.sum(p, axis=-1, keepdims=True)
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        return rb.categorical(cls._normalised(params["p"]), size=size, rng=rng)
+        return rb.categorical(normalize(params["p"]), size=size, rng=rng)
 
     @classmethod
     def logp(cls, value, p):
-        p = cls._normalised(p)
+        p = normalize(p)
         k = pt.as_tensor_variable(value)
         n_cat = p.shape[-1]
         onehot = pt.eq(k[..., None], pt.arange(n_cat))
@@ -263,13 +252,13 @@ class DiscreteUniform(Discrete):
 
     @staticmethod
     def logp(value, lower, upper):
-        k, lo, up = _f(value), _f(lower), _f(upper)
+        k, lo, up = as_float(value), as_float(lower), as_float(upper)
         lp = -pt.log(up - lo + 1) + pt.zeros_like(k)
         return bound(lp, k >= lo, k <= up)
 
     @classmethod
     def support_point(cls, rv, lower, upper):
-        return pt.broadcast_to(pt.floor((_f(lower) + _f(upper)) / 2).astype(rv.dtype), rv.shape)
+        return pt.broadcast_to(pt.floor((as_float(lower) + as_float(upper)) / 2).astype(rv.dtype), rv.shape)
 
 
 class BetaBinomial(Discrete):
@@ -284,13 +273,13 @@ class BetaBinomial(Discrete):
 
     @staticmethod
     def logp(value, alpha, beta, n):
-        k, n, alpha, beta = _f(value), _f(n), _f(alpha), _f(beta)
+        k, n, alpha, beta = as_float(value), as_float(n), as_float(alpha), as_float(beta)
         lp = _log_binom_coef(n, k) + pt.special.betaln(k + alpha, n - k + beta) - pt.special.betaln(alpha, beta)
         return bound(lp, k >= 0, k <= n)
 
     @classmethod
     def support_point(cls, rv, alpha, beta, n):
-        return pt.broadcast_to(pt.floor(_f(n) * alpha / (alpha + beta)).astype(rv.dtype), rv.shape)
+        return pt.broadcast_to(pt.floor(as_float(n) * alpha / (alpha + beta)).astype(rv.dtype), rv.shape)
 
 
 class ZeroInflatedPoisson(Discrete):
@@ -314,7 +303,7 @@ class ZeroInflatedPoisson(Discrete):
 
     @staticmethod
     def logp(value, psi, mu):
-        k, psi, mu = _f(value), _f(psi), _f(mu)
+        k, psi, mu = as_float(value), as_float(psi), as_float(mu)
         log_pois = xlogy(k, mu) - mu - pt.gammaln(k + 1)
         lp = pt.switch(
             pt.eq(k, 0),

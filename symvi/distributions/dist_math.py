@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
-__all__ = ["xlogy", "xlog1py"]
+__all__ = ["xlogy", "xlog1py", "as_float", "normalize", "is_numeric"]
 
 
 def xlogy(a, x):
@@ -28,3 +28,19 @@ def xlog1py(a, y):
     at_edge = pt.eq(y, -1)
     limit = pt.switch(pt.eq(a, 0), 0.0, -np.inf * pt.sign(a))
     return pt.switch(at_edge, limit, a * pt.log1p(pt.switch(at_edge, 0.0, y)))
+
+
+def is_numeric(x) -> bool:
+    """A plain number or numpy array (not a tensor, not a bool)."""
+    return isinstance(x, np.ndarray | np.number | int | float) and not isinstance(x, bool)
+
+
+def as_float(x):
+    """Float64 tensor view of ``x`` (integer counts included)."""
+    return pt.as_tensor_variable(x).astype("float64")
+
+
+def normalize(p):
+    """``p`` divided by its sum over the last axis (category probabilities)."""
+    p = as_float(p)
+    return p / pt.sum(p, axis=-1, keepdims=True)

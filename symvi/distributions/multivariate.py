@@ -19,7 +19,7 @@ import pytensor.tensor.random.basic as rb
 from pytensor.tensor.linalg import cholesky, solve_triangular
 
 from symvi import transforms
-from symvi.distributions.dist_math import xlogy
+from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlogy
 from symvi.distributions.base import Continuous, Discrete, bound, nonneg, positive
 
 __all__ = ["MvNormal", "Dirichlet", "Multinomial"]
@@ -27,12 +27,6 @@ __all__ = ["MvNormal", "Dirichlet", "Multinomial"]
 LOG_2PI = float(np.log(2 * np.pi))
 
 
-def _is_numeric(x) -> bool:
-    return isinstance(x, np.ndarray | np.number | int | float) and not isinstance(x, bool)
-
-
-def _f(x):
-    return pt.as_tensor_variable(x).astype("float64")
 
 
 def _numpy_chol(mat, what):
@@ -76,34 +70,34 @@ class MvNormal(Continuous):
         if mu is None:
             raise TypeError("MvNormal: missing parameter mu")
         if chol is not None:
-            if _is_numeric(chol):
+            if is_numeric(chol):
                 chol = np.asarray(chol, dtype="float64")
                 chol = np.tril(chol) if lower else np.swapaxes(np.triu(chol), -1, -2)
             else:
                 chol = pt.tril(chol) if lower else pt.swapaxes(pt.triu(chol), -1, -2)
         elif cov is not None:
-            chol = _numpy_chol(cov, "cov") if _is_numeric(cov) else cholesky(_f(cov), lower=True)
+            chol = _numpy_chol(cov, "cov") if is_numeric(cov) else cholesky(as_float(cov), lower=True)
         else:
-            if _is_numeric(tau):
+            if is_numeric(tau):
                 tau = np.asarray(tau, dtype="float64")
                 chol = _numpy_chol(tau, "tau")  # NaN unless tau is positive definite
                 if np.all(np.isfinite(chol)):
                     chol = _numpy_chol(np.linalg.inv(tau), "tau")
             else:
-                chol = cholesky(pt.linalg.inv(_f(tau)), lower=True)
+                chol = cholesky(pt.linalg.inv(as_float(tau)), lower=True)
         return {"mu": mu, "chol": chol}
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        mu, chol = _f(params["mu"]), params["chol"]
+        mu, chol = as_float(params["mu"]), params["chol"]
         mu = mu + pt.zeros((chol.shape[-1],), dtype="float64")  # a scalar mu fills the event axis
         cov = chol @ pt.swapaxes(chol, -1, -2)
         return rb.multivariate_normal(mu, cov, size=size, rng=rng)
 
     @staticmethod
     def logp(value, mu, chol):
-        delta = _f(value) - _f(mu)
-        chol = _f(chol)
+        delta = as_float(value) - as_float(mu)
+        chol = as_float(chol)
         k = delta.shape[-1].astype("float64")
         # Blockwise solve: batch dims of chol and delta broadcast.
         z = solve_triangular(chol, delta, lower=True, b_ndim=1)
@@ -125,11 +119,11 @@ class Dirichlet(Continuous):
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        return rb.dirichlet(_f(params["a"]), size=size, rng=rng)
+        return rb.dirichlet(as_float(params["a"]), size=size, rng=rng)
 
     @staticmethod
     def logp(value, a):
-        x, a = _f(value), _f(a)
+        x, a = as_float(value), as_float(a)
         lp = (
             pt.gammaln(pt.sum(a, axis=-1))
             - pt.sum(pt.gammaln(a), axis=-1)
@@ -145,7 +139,7 @@ class Dirichlet(Continuous):
 
     @classmethod
     def support_point(cls, rv, a):
-        a = _f(a)
+        a = as_float(a)
         return pt.broadcast_to(a / pt.sum(a, axis=-1, keepdims=True), rv.shape)
 
 
@@ -156,26 +150,22 @@ class Multinomial(Discrete):
     ndim_supp = 1
     checks = [(("n",), nonneg, ">= 0"), (("p",), lambda p: p >= 0, ">= 0")]
 
-    @staticmethod
-    def _normalised(p):
-        p = _f(p)
-        return p / pt.sum(p, axis=-1, keepdims=True)
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        return rb.multinomial(params["n"].astype("int64"), cls._normalised(params["p"]), size=size, rng=rng)
+        return rb.multinomial(params["n"].astype("int64"), normalize(params["p"]), size=size, rng=rng)
 
     @classmethod
     def logp(cls, value, n, p):
-        x, n, p = _f(value), _f(n), cls._normalised(p)
+        x, n, p = as_float(value), as_float(n), normalize(p)
         lp = pt.gammaln(n + 1) - pt.sum(pt.gammaln(x + 1), axis=-1) + pt.sum(xlogy(x, p), axis=-1)
         return bound(lp, pt.all(x >= 0, axis=-1), pt.eq(pt.sum(x, axis=-1), n))
 
     @classmethod
     def support_point(cls, rv, n, p):
-        p = cls._normalised(p)
-        base = pt.floor(_f(n)[..., None] * p)
+        p = normalize(p)
+        base = pt.floor(as_float(n)[..., None] * p)
         # put the remainder in the first category so that the counts sum to n
-        rest = _f(n) - pt.sum(base, axis=-1)
+        rest = as_float(n) - pt.sum(base, axis=-1)
         base = pt.inc_subtensor(base[..., 0], rest)
         return pt.broadcast_to(base.astype(rv.dtype), rv.shape)
