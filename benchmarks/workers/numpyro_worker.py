@@ -49,10 +49,12 @@ def run_case(key, n_first, n_long, repeats):
     res = fresh_run(n_first)
     res.losses.block_until_ready()
     first = time.perf_counter() - t0
-    # svi.run compiles on every call: the difference of a long and a short run is per-step time
-    t_long = median_time(lambda: fresh_run(n_long).losses.block_until_ready(), repeats)
-    t_short = median_time(lambda: fresh_run(n_long // 10).losses.block_until_ready(), repeats)
-    steady = (t_long - t_short) / (n_long - n_long // 10)
+    # svi.run compiles on every call (3-4 s, varying by a few 0.1 s): the difference of a
+    # long and a short run is the per-step time once the long run dwarfs that variation
+    long = 10 * n_long
+    t_long = median_time(lambda: fresh_run(long).losses.block_until_ready(), repeats)
+    t_short = median_time(lambda: fresh_run(long // 10).losses.block_until_ready(), repeats)
+    steady = (t_long - t_short) / (long - long // 10)
     final = float(np.mean(np.asarray(res.losses)[n_first - 1000 : n_first]))
     return {"framework": "numpyro", "workload": key[0], "method": key[1], "us_per_step": steady * 1e6,
             "first_fit_s": first, "refine10_s": None, "final_loss": final}
