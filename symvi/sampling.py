@@ -320,7 +320,8 @@ def sample_posterior_predictive(
     lengths).  Returns InferenceData with ``posterior_predictive`` (plus ``observed_data`` /
     ``constant_data``), or with ``predictions`` and ``predictions_constant_data`` when
     ``predictions=True``; ``extend_inferencedata=True`` adds them to ``trace`` and returns it;
-    ``return_inferencedata=False`` gives ``{name: (chain, draw, ...) array}``.  ``progressbar``
+    ``return_inferencedata=False`` gives ``{name: (chain, draw, ...) array}``.  In a model
+    observing :func:`~symvi.Minibatch` tensors the draws are for the full data.  ``progressbar``
     is accepted for PyMC compatibility and ignored.
 
     >>> import numpy as np, symvi as sv
@@ -337,6 +338,7 @@ def sample_posterior_predictive(
     """
     from pytensor.graph.replace import graph_replace
 
+    from symvi.minibatch import full_data_replacements
     from symvi.model import modelcontext
     from symvi.pytensorf import ONE_SHOT_MODE
 
@@ -361,6 +363,9 @@ def sample_posterior_predictive(
     fixed = [rv for rv in model.free_RVs if rv.name in draws]
     holders = [rv.type() for rv in fixed]
     graph = graph_replace(outputs, dict(zip(fixed, holders)), strict=False)
+    full = full_data_replacements(model)  # a Minibatch model predicts on its full data
+    if full:
+        graph = graph_replace(graph, full, strict=False)
     fn = compile_fn(holders, graph, mode=ONE_SHOT_MODE)
     rngs = find_rngs(graph)
     saved = [r.get_value(borrow=False) for r in rngs]
@@ -388,7 +393,8 @@ def sample_posterior_predictive(
     else:
         observed = {}
         for rv in model.observed_RVs:
-            val = _observed_value(model.rvs_to_values[rv])
+            value = model.rvs_to_values[rv]
+            val = _observed_value(graph_replace(value, full, strict=False) if full else value)
             if val is not None:
                 observed[rv.name] = val
         groups = {"posterior_predictive": sampled, "observed_data": observed, "constant_data": constant}

@@ -252,3 +252,17 @@ def test_seed_minibatch_model_posterior_means():
     mu = approx.mean.eval()[:100]
     np.testing.assert_allclose(mu, data.mean(0), atol=0.1 * data.std(0).max())
     assert np.median(np.abs(mu - data.mean(0)) / data.std(0)) < 0.05
+
+
+def test_posterior_predictive_after_minibatch_fit_covers_the_full_data():
+    rng = np.random.default_rng(21)
+    data = rng.normal(2.0, 1.0, size=300)
+    X = pm.Minibatch(data, batch_size=30, random_seed=1)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, 1.0, observed=X, total_size=300)
+        approx = pm.fit(500, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.05))
+    idata = approx.sample(20, random_seed=2)
+    pp = pm.sample_posterior_predictive(idata, model=model, random_seed=3)
+    assert pp.posterior_predictive["y"].shape == (1, 20, 300)
+    np.testing.assert_allclose(pp.observed_data["y"].values, data)
