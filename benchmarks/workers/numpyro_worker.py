@@ -14,7 +14,7 @@ import numpyro.distributions as dist  # noqa: E402
 from numpyro.infer import SVI, Trace_ELBO  # noqa: E402
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal  # noqa: E402
 from timing import emit, median_time  # noqa: E402
-from workloads import gamma_data, logreg_data  # noqa: E402
+from workloads import digits_data, gamma_data, logreg_data  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -30,10 +30,16 @@ def logreg_model(X, y):
     numpyro.sample("y", dist.Bernoulli(logits=X @ b), obs=y)
 
 
+def digits_model(X, a, b):
+    theta = numpyro.sample("theta", dist.Gamma(a, b).to_event(1))
+    numpyro.sample("x", dist.Poisson(theta).to_event(1), obs=X)
+
+
 CASES = {
     ("gamma", "advi"): (gamma_model, AutoNormal, lambda: (jnp.asarray(gamma_data()),)),
     ("logreg", "advi"): (logreg_model, AutoNormal, lambda: tuple(map(jnp.asarray, logreg_data()))),
     ("logreg", "fullrank_advi"): (logreg_model, AutoMultivariateNormal, lambda: tuple(map(jnp.asarray, logreg_data()))),
+    ("digits", "advi"): (digits_model, AutoNormal, lambda: tuple(map(jnp.asarray, digits_data()))),
 }
 
 

@@ -9,7 +9,7 @@ import numpy as np
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import pymc as pm  # noqa: E402
 from timing import emit, median_time  # noqa: E402
-from workloads import CASES, MIX_MU, MIX_SD, MIX_W, gamma_data, logreg_data  # noqa: E402
+from workloads import CASES, MIX_MU, MIX_SD, MIX_W, digits_data, gamma_data, logreg_data  # noqa: E402
 
 
 def build(workload):
@@ -20,6 +20,10 @@ def build(workload):
             pm.Gamma("y", alpha, beta, observed=gamma_data())
         elif workload == "mixture":
             pm.NormalMixture("x", w=MIX_W, mu=MIX_MU, sigma=MIX_SD)
+        elif workload == "digits":
+            X, a, b = digits_data()
+            theta = pm.Gamma("theta", a, b, shape=64)
+            pm.Poisson("x", theta, observed=X)
         elif workload == "logreg":
             X, y = logreg_data()
             b = pm.Normal("b", 0, 10, shape=10)
