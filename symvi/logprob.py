@@ -56,7 +56,8 @@ def validate_total_size(name, total_size, ndim, var=None):
         if e is None or e is Ellipsis:
             continue
         if not isinstance(e, numbers.Integral) or isinstance(e, bool) or e <= 0:
-            raise ValueError(f"{name!r}: total_size entries must be positive integers, got {e!r} in {total_size!r}")
+            where = "" if isinstance(total_size, numbers.Integral) else f" in {total_size!r}"
+            raise ValueError(f"{name!r}: total_size entries must be positive integers, got {e!r}{where}")
     shape = _static_batch_shape(var) if var is not None else None
     if shape is not None:
         k = entries.index(Ellipsis) if Ellipsis in entries else len(entries)
@@ -193,12 +194,28 @@ def compile_dlogp(model, vars=None, jacobian=True, mode=None):
     return PointFunction(fn, [v.name for v in inputs])
 
 
-def point_logps(model, point=None, round_vals=2):
+def point_logps(model, point=None, round_vals=2, mode=None, replacements=None):
+    """Log density of each variable and potential at ``point`` (``{name: float}``).
+
+    ``mode``: compilation mode (``ONE_SHOT_MODE`` for a single cheap evaluation);
+    ``replacements``: ``{variable: value}`` applied first (as ``more_replacements`` in fit).
+    Random generators in the graph (minibatch indices) are left as they were.
+    """
     point = model.initial_point() if point is None else point
     names = [rv.name for rv in model.free_RVs + model.observed_RVs] + [p.name for p in model.potentials]
-    terms = model_logp(model, sum=False)
-    fn = compile_fn(model.value_vars, [pt.sum(t) for t in terms])
-    vals = fn(*[point[v.name] for v in model.value_vars])
+    outs = [pt.sum(t) for t in model_logp(model, sum=False)]
+    if replacements:
+        from symvi.pytensorf import as_replacements
+
+        outs = graph_replace(outs, as_replacements(replacements), strict=False)
+    rngs = find_rngs(outs)
+    saved = [r.get_value() for r in rngs]
+    try:
+        fn = compile_fn(model.value_vars, outs, mode=mode)
+        vals = fn(*[point[v.name] for v in model.value_vars])
+    finally:
+        for r, s in zip(rngs, saved):
+            r.set_value(s)
     return {n: float(np.round(v, round_vals)) for n, v in zip(names, vals)}
 
 
@@ -224,7 +241,9 @@ def initial_point(model, random_seed=None):
             try:
                 arr = np.broadcast_to(arr, tuple(shape))
             except ValueError:
-                raise ValueError(f"{rv.name!r}: initval of shape {arr.shape} does not fit the variable's shape {tuple(shape)}") from None
+                raise ValueError(
+                    f"{rv.name!r}: initval of shape {arr.shape} does not fit the variable's shape {tuple(int(s) for s in shape)}"
+                ) from None
             expr = pt.constant(arr)
         expr = expr.astype(rv.dtype)
         if resolved:

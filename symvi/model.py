@@ -50,7 +50,7 @@ def modelcontext(model: Model | None = None, who: str = "this call") -> Model:
     stack = _contexts()
     if not stack:
         raise TypeError(
-            f"No model on the context stack: {who} must be created inside a `with symvi.Model():` "
+            f"No model on the context stack: {who} must be used inside a `with symvi.Model():` "
             "block (or pass model=...)."
         )
     return stack[-1]

@@ -7,7 +7,7 @@ generator.  :func:`compile_fn` finds every such node in the outputs' graph and a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pytensor
@@ -18,7 +18,17 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["ONE_SHOT_MODE", "compile_fn", "lift_constants", "rng_updates", "find_rngs", "reseed_rngs", "new_rng", "floatX"]
+__all__ = [
+    "ONE_SHOT_MODE",
+    "compile_fn",
+    "lift_constants",
+    "rng_updates",
+    "find_rngs",
+    "reseed_rngs",
+    "new_rng",
+    "floatX",
+    "as_replacements",
+]
 
 
 def _one_shot_mode():
@@ -121,6 +131,57 @@ def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwa
         reseed_rngs([r for r in all_updates if isinstance(r.type, RandomGeneratorType)], random_seed)
     kwargs.setdefault("on_unused_input", "ignore")
     return pytensor.function(inputs, outputs, updates=all_updates, mode=mode, **kwargs)
+
+
+def as_replacements(mapping, who: str = "more_replacements") -> dict:
+    """Check a ``{variable: replacement}`` mapping; numeric replacements become constants.
+
+    A numeric replacement takes its key's dtype (only where numpy casts it "same_kind": floats
+    never silently become integers).  A replacement whose number of dimensions or static
+    shape contradicts its key raises ``TypeError`` naming the key.
+
+    >>> import numpy as np, pytensor
+    >>> d = pytensor.shared(np.zeros(3), name="d")
+    >>> as_replacements({d: [1, 2]})[d].dtype
+    'float64'
+    >>> as_replacements({d: np.zeros((2, 2))})
+    Traceback (most recent call last):
+    ...
+    TypeError: more_replacements: 'd' is a 1-d Vector(float64, shape=(?,)) but its replacement is a 2-d Matrix(float64, shape=(2, 2))
+    """
+    if not mapping:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"{who} must be a dict {{variable: replacement}}, got {type(mapping).__name__}")
+    out = {}
+    for key, value in mapping.items():
+        if not isinstance(key, Variable):
+            raise TypeError(
+                f"{who}: keys must be pytensor variables (a Data container, a shared variable, a model "
+                f"variable), got {type(key).__name__} {key!r}"
+            )
+        label = repr(key.name) if key.name else f"<unnamed {type(key).__name__}>"
+        dtype = getattr(key.type, "dtype", None)
+        if not isinstance(value, Variable):
+            try:
+                arr = np.asarray(value) if not isinstance(value, str | bytes | dict | set) else None
+            except (TypeError, ValueError):  # ragged lists
+                arr = None
+            if arr is None or arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+                raise TypeError(f"{who}: the replacement of {label} must be numeric, got {type(value).__name__} {value!r:.60}")
+            if dtype is not None and arr.dtype != dtype:
+                if not np.can_cast(arr.dtype, dtype, "same_kind"):
+                    raise TypeError(f"{who}: {label} has dtype {dtype}, its replacement has dtype {arr.dtype}")
+                arr = arr.astype(dtype)
+            value = pt.as_tensor_variable(arr)
+        k_ndim, v_ndim = getattr(key.type, "ndim", None), getattr(value.type, "ndim", None)
+        k_shape, v_shape = getattr(key.type, "shape", ()), getattr(value.type, "shape", ())
+        if k_ndim != v_ndim or any(a is not None and b is not None and a != b for a, b in zip(k_shape, v_shape)):
+            raise TypeError(
+                f"{who}: {label} is a {k_ndim}-d {key.type} but its replacement is a {v_ndim}-d {value.type}"
+            )
+        out[key] = value
+    return out
 
 
 def as_tensor(x, name: str = "value", dtype=None):

@@ -229,7 +229,7 @@ def test_support_points_in_support():
 # ---------------------------------------------------------------------- parameter checks
 INVALID = [
     (symvi.Normal, (0, -1), {}, "sigma"),
-    (symvi.Normal, (0,), {"tau": -1.0}, "sigma"),
+    (symvi.Normal, (0,), {"tau": -1.0}, "tau"),  # the message names the argument given
     (symvi.HalfNormal, (0.0,), {}, "sigma"),
     (symvi.Exponential, (-2.0,), {}, "lam"),
     (symvi.Gamma, (1.0, -1.0), {}, "beta"),
@@ -241,7 +241,7 @@ INVALID = [
     (symvi.Beta, (), {"mu": 0.5, "sigma": 0.9}, "alpha"),
     (symvi.LogNormal, (0.0, -1.0), {}, "sigma"),
     (symvi.StudentT, (-1.0,), {}, "nu"),
-    (symvi.StudentT, (1.0, 0.0), {"lam": -1.0}, "sigma"),
+    (symvi.StudentT, (1.0, 0.0), {"lam": -1.0}, "lam"),
     (symvi.HalfStudentT, (1.0, -2.0), {}, "sigma"),
     (symvi.Cauchy, (0.0, -1.0), {}, "beta"),
     (symvi.HalfCauchy, (np.array([1.0, -1.0]),), {}, "beta"),

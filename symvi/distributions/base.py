@@ -15,7 +15,8 @@ Subclasses define:
 * ``logp(value, **params)``: elementwise log density (batch shape), -inf outside the support;
 * ``checks``: ``[(param names, predicate, "what is expected"), ...]`` - predicates work on
   numpy and pytensor alike; constant invalid parameters raise ``ValueError`` at build time,
-  symbolic ones make the log density -inf at run time;
+  symbolic ones make the log density -inf at run time; constant NaN or infinite parameters
+  are always rejected (``infinite_ok`` names those that may be infinite, e.g. bounds);
 * ``default_transform(cls, params)`` and ``support_point(cls, rv, **params)``.
 
 Example
@@ -53,6 +54,15 @@ def nonneg(x):
 
 def unit(x):
     return (x >= 0) & (x <= 1)
+
+
+def event_len(min_len: int):
+    """Predicate: at least one axis, the last (event/category) axis of length >= ``min_len``."""
+
+    def ok(x):
+        return x.ndim >= 1 and x.shape[-1] >= min_len
+
+    return ok
 
 
 @dataclass
@@ -101,6 +111,7 @@ class Distribution:
     ndim_supp: ClassVar[int] = 0
     discrete: ClassVar[bool] = False
     checks: ClassVar[list] = []
+    infinite_ok: ClassVar[tuple[str, ...]] = ()  # parameters that may be +-inf (never NaN)
 
     # ------------------------------------------------------------------ construction
     def __new__(
@@ -140,7 +151,14 @@ class Distribution:
     def dist(cls, *args, shape=None, size=None, _label: str | None = None, **kwargs) -> pt.TensorVariable:
         """An unregistered random variable of this distribution (for mixtures, ``draw``)."""
         label = _label or f"{cls.__name__}.dist"
-        params = cls.parametrize(*args, **kwargs)
+        try:
+            params = cls.parametrize(*args, **kwargs)
+        except (TypeError, ValueError) as err:
+            if type(err) not in (TypeError, ValueError):
+                raise
+            # name the variable: "Normal 'x': got an unexpected keyword argument 'sd'"
+            msg = str(err).removeprefix(f"{cls.__name__}: ").replace(f"{cls.__name__}.parametrize() ", "")
+            raise type(err)(f"{cls.__name__} {label}: {msg}") from None
         params = {k: as_tensor(_widen(v), name=f"{label}: parameter {k}") for k, v in params.items()}
         cls._check_constant_params(params, label)
         if shape is not None:
@@ -187,6 +205,15 @@ class Distribution:
             if not ok:
                 shown = ", ".join(f"{n}={np.array2string(v, threshold=6)}" for n, v in zip(names, values))
                 raise ValueError(f"{cls.__name__} {label}: parameter {' and '.join(names)} must be {expected}, got {shown}")
+        for name, param in params.items():  # NaN is never a valid parameter, inf rarely
+            value = _numeric(param)
+            if value is None or value.dtype.kind not in "fc":
+                continue
+            bad = np.isnan(value) if name in cls.infinite_ok else ~np.isfinite(value)
+            if np.any(bad):
+                what = "not NaN" if name in cls.infinite_ok else "finite"
+                shown = np.array2string(value, threshold=6)
+                raise ValueError(f"{cls.__name__} {label}: parameter {name} must be {what}, got {name}={shown}")
 
     # ------------------------------------------------------------------ density
     @staticmethod

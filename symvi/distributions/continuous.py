@@ -59,6 +59,8 @@ def _sigma_from(sigma=None, tau=None, default=1.0, tau_name="tau"):
     if sigma is not None and tau is not None:
         raise TypeError(f"give sigma or {tau_name}, not both")
     if tau is not None:
+        if not isinstance(tau, Variable) and not np.all(np.asarray(tau, dtype="float64") > 0):
+            raise ValueError(f"parameter {tau_name} must be > 0, got {tau_name}={np.array2string(np.asarray(tau), threshold=6)}")
         return _inv_sqrt(tau)
     return _f(default if sigma is None else sigma)
 

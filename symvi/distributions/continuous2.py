@@ -91,6 +91,7 @@ class TruncatedNormal(Continuous):
     """
 
     params = ("mu", "sigma", "lower", "upper")
+    infinite_ok = ("lower", "upper")
     checks = [
         (("sigma",), positive, "> 0"),
         (("lower", "upper"), lambda lo, up: up > lo, "ordered: upper > lower"),

@@ -24,7 +24,7 @@ import pytensor.tensor.random.basic as rb
 from scipy import special as sps
 
 from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlog1py, xlogy
-from symvi.distributions.base import Discrete, bound, nonneg, positive, unit
+from symvi.distributions.base import Discrete, bound, event_len, nonneg, positive, unit
 from symvi.pytensorf import new_rng
 
 __all__ = [
@@ -207,7 +207,10 @@ class Categorical(Discrete):
     """
 
     params = ("p",)
-    checks = [(("p",), lambda p: _all_last(p >= 0), "non-negative (along the last axis)")]
+    checks = [
+        (("p",), event_len(1), "a vector of category probabilities (last axis)"),
+        (("p",), lambda p: _all_last(p >= 0), "non-negative (along the last axis)"),
+    ]
 
     @classmethod
     def parametrize(cls, p=None, logit_p=None):

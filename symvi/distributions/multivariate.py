@@ -20,7 +20,7 @@ from pytensor.tensor.linalg import cholesky, solve_triangular
 
 from symvi import transforms
 from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlogy
-from symvi.distributions.base import Continuous, Discrete, bound, nonneg, positive
+from symvi.distributions.base import Continuous, Discrete, bound, event_len, nonneg, positive
 
 __all__ = ["MvNormal", "Dirichlet", "Multinomial"]
 
@@ -69,9 +69,13 @@ class MvNormal(Continuous):
             raise TypeError(f"MvNormal: give exactly one of cov, chol or tau (got {given or 'none'})")
         if mu is None:
             raise TypeError("MvNormal: missing parameter mu")
+        # lists (and other array-likes) are constants too: np.asarray raises ValueError/TypeError on garbage
+        cov, chol, tau = (v if v is None or isinstance(v, pt.Variable) else np.asarray(v, dtype="float64") for v in (cov, chol, tau))
         if chol is not None:
             if is_numeric(chol):
                 chol = np.asarray(chol, dtype="float64")
+                if chol.ndim < 2 or chol.shape[-1] != chol.shape[-2]:
+                    raise ValueError(f"MvNormal: chol must be a square matrix (..., k, k), got shape {chol.shape}")
                 chol = np.tril(chol) if lower else np.swapaxes(np.triu(chol), -1, -2)
             else:
                 chol = pt.tril(chol) if lower else pt.swapaxes(pt.triu(chol), -1, -2)
@@ -115,7 +119,7 @@ class Dirichlet(Continuous):
 
     params = ("a",)
     ndim_supp = 1
-    checks = [(("a",), positive, "> 0")]
+    checks = [(("a",), event_len(2), "a vector of at least 2 concentrations (last axis)"), (("a",), positive, "> 0")]
 
     @classmethod
     def rv_graph(cls, params, size, rng):
@@ -148,7 +152,7 @@ class Multinomial(Discrete):
 
     params = ("n", "p")
     ndim_supp = 1
-    checks = [(("n",), nonneg, ">= 0"), (("p",), lambda p: p >= 0, ">= 0")]
+    checks = [(("n",), nonneg, ">= 0"), (("p",), event_len(1), "a vector of category probabilities (last axis)"), (("p",), lambda p: p >= 0, ">= 0")]
 
 
     @classmethod

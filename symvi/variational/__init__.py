@@ -46,3 +46,7 @@ __all__ = [
     "adamax",
     "total_norm_constraint",
 ]
+from symvi.variational.diagnostics import Diagnostics, diagnose
+from symvi.variational.lowrank import LowRank, LowRankADVI
+
+__all__ += ["Diagnostics", "diagnose", "LowRank", "LowRankADVI"]

@@ -76,6 +76,8 @@ def _check_model(model):
 
 def _resolve_keys(model, mapping: dict, what: str) -> dict:
     """Accept both random-variable names and value-variable names; return value-var keyed."""
+    if not isinstance(mapping, dict):
+        raise TypeError(f"{what} must be a dict {{variable name: value}}, got {type(mapping).__name__}")
     out = {}
     by_rv = {rv.name: model.rvs_to_values[rv].name for rv in model.free_RVs}
     values = set(by_rv.values())
@@ -118,8 +120,25 @@ class Approximation:
                     val = np.broadcast_to(val, np.shape(point[name])).copy()
                 except ValueError:
                     raise ValueError(f"start: {rv.name!r} has shape {np.shape(point[name])}, got an array of shape {val.shape}") from None
+            if not np.all(np.isfinite(val)):
+                raise ValueError(f"start: {rv.name!r} must be finite (on the unconstrained space), got {val}")
             point[name] = val
         return point
+
+    def _start_sigmas(self, start_sigma):
+        """``[(slice, flat positive values)]`` for ``start_sigma`` (names of free variables)."""
+        out = []
+        for name, (val, _) in _resolve_keys(self.model, start_sigma, "start_sigma").items():
+            k = self.layout.names.index(name)
+            val = np.asarray(val, dtype="float64")
+            if not np.all((val > 0) & np.isfinite(val)):
+                raise ValueError(f"start_sigma: {name!r} must be positive and finite, got {val}")
+            try:
+                val = np.broadcast_to(val, self.layout.shapes[k])
+            except ValueError:
+                raise ValueError(f"start_sigma: {name!r} has shape {self.layout.shapes[k]}, got an array of shape {val.shape}") from None
+            out.append((self.layout.slices[k], val.ravel()))
+        return out
 
     # ---- interface of each family
     shared_params: dict
@@ -173,13 +192,35 @@ class Approximation:
 
         return sample_node(self, node, size=size, deterministic=deterministic, more_replacements=more_replacements)
 
+    def diagnose(self, draws: int = 1000, random_seed=None):
+        """Can this approximation be trusted?  PSIS k-hat, ELBO and ESS from ``draws`` draws of q.
+
+        See :func:`symvi.variational.diagnostics.diagnose`.
+
+        >>> import symvi as pm
+        >>> with pm.Model():
+        ...     x = pm.Normal("x", 0, 1)
+        ...     q = pm.MeanField(start_sigma={"x": 1.2})
+        >>> q.diagnose(random_seed=0).reading
+        'good'
+        """
+        from symvi.variational.diagnostics import diagnose
+
+        return diagnose(self, draws=draws, random_seed=random_seed)
+
     # ---- state
     def get_params(self) -> dict:
         return {k: v.get_value().copy() for k, v in self.shared_params.items()}
 
     def set_params(self, values: dict) -> None:
         for k, v in values.items():
-            self.shared_params[k].set_value(np.asarray(v))
+            if k not in self.shared_params:
+                raise KeyError(f"set_params: {k!r} is not a parameter of {type(self).__name__}; expected {sorted(self.shared_params)}")
+            old = self.shared_params[k].get_value(borrow=True)
+            v = np.asarray(v, dtype=old.dtype)
+            if v.shape != old.shape:
+                raise ValueError(f"set_params: {k!r} has shape {old.shape}, got an array of shape {v.shape}")
+            self.shared_params[k].set_value(v)
 
     # ---- summaries
     def _dataset(self, flat):
@@ -218,14 +259,27 @@ class Approximation:
         mode = ONE_SHOT_MODE if backend is None else get_mode(backend)
         return compile_fn([n], batched, mode=mode), [v.name for v in rvs + dets]
 
-    def sample(self, draws: int = 500, random_seed=None, return_inferencedata: bool = True, backend: str | None = None):
+    def sample(
+        self,
+        draws: int = 500,
+        random_seed=None,
+        return_inferencedata: bool = True,
+        backend: str | None = None,
+        resample: str | None = None,
+    ):
         """Draws of every free variable (constrained) and Deterministic under q.
 
         Returns ``arviz.InferenceData`` (posterior with chain=1, plus observed/constant data),
-        or a dict of arrays with ``return_inferencedata=False``.
+        or a dict of arrays with ``return_inferencedata=False``.  ``resample="psis"`` returns
+        draws importance-resampled with Pareto-smoothed weights p/q instead (closer to the
+        posterior where q is off; see :func:`symvi.variational.diagnostics.resample_draws`).
         """
         if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws < 1:
             raise ValueError(f"sample: draws must be a positive integer, got {draws!r}")
+        if resample is not None:
+            from symvi.variational.diagnostics import resample_draws
+
+            return resample_draws(self, int(draws), method=resample, random_seed=random_seed, return_inferencedata=return_inferencedata)
         backend = None if backend is None else resolve_backend(backend)
         key = (backend, int(draws) if backend is not None and fixed_length_loops(backend) else None)
         if key not in self._samplers:  # backend None: Python linker, compiles in milliseconds
@@ -257,12 +311,8 @@ class MeanField(Approximation):
         super().__init__(model, start, random_seed)
         rho = np.zeros(self.ndim)
         if start_sigma:
-            for name, (val, _) in _resolve_keys(self.model, start_sigma, "start_sigma").items():
-                k = self.layout.names.index(name)
-                val = np.asarray(val, dtype="float64")
-                if np.any(val <= 0):
-                    raise ValueError(f"start_sigma: {name!r} must be positive, got {val}")
-                rho[self.layout.slices[k]] = np.broadcast_to(np.log(np.expm1(val)), self.layout.shapes[k]).ravel()
+            for sl, val in self._start_sigmas(start_sigma):
+                rho[sl] = np.log(np.expm1(val))
         self.shared_params = {
             "mu": pytensor.shared(self._start.copy(), name="mu"),
             "rho": pytensor.shared(rho, name="rho"),
@@ -296,9 +346,8 @@ class FullRank(Approximation):
         self._tril = np.tril_indices(d)
         diag = np.ones(d)
         if start_sigma:
-            for name, (val, _) in _resolve_keys(self.model, start_sigma, "start_sigma").items():
-                k = self.layout.names.index(name)
-                diag[self.layout.slices[k]] = np.broadcast_to(np.asarray(val, dtype="float64"), self.layout.shapes[k]).ravel()
+            for sl, val in self._start_sigmas(start_sigma):
+                diag[sl] = val
         packed = np.eye(d)[self._tril] * 0.0
         packed[self._tril[0] == self._tril[1]] = diag
         self.shared_params = {

@@ -11,9 +11,9 @@ Example
 >>> with pm.Model():
 ...     mu = pm.Normal("mu", 0, 10)
 ...     y = pm.Normal("y", mu, 1, observed=np.array([0.9, 1.1]))
-...     approx = pm.fit(2000, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.05))
->>> round(float(approx.mean.eval()[0]), 1)
-1.0
+...     approx = pm.fit(5000, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.01))
+>>> bool(abs(approx.mean.eval()[0] - 0.995) < 0.3)  # exact posterior: mean 0.995, sd 0.71
+True
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ import time
 
 import numpy as np
 
+from symvi.logprob import point_logps
+from symvi.model import modelcontext
+from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.streaming import chunk_hooks
 from symvi.backends import resolve_backend
 from symvi.variational import objective as objectives
@@ -86,6 +89,28 @@ def _sigint_between_chunks():
         signal.signal(signal.SIGINT, previous)
 
 
+def _check_start_logp(approx, more_replacements=None):
+    """Raise ``ValueError`` naming the terms where the model's log density is -inf/NaN at the start.
+
+    One cheap evaluation (Python linker) at the point the approximation starts from; models
+    fed by data streams are skipped (their data are loaded only inside the loop).
+    """
+    start, layout = getattr(approx, "_start", None), getattr(approx, "layout", None)
+    model = approx.model
+    if start is None or layout is None:
+        return
+    if chunk_hooks(model.basic_RVs + list(model.rvs_to_values.values()) + model.potentials):
+        return
+    logps = point_logps(model, layout.unravel(start), mode=ONE_SHOT_MODE, replacements=more_replacements)
+    bad = {k: v for k, v in logps.items() if not np.isfinite(v)}
+    if bad:
+        raise ValueError(
+            f"the model's log density is -inf/NaN at the starting point: {bad}. Log density of every "
+            f"variable there (model.point_logps): {logps}. Check observed data against each "
+            "distribution's support, the parameters, and start=/initval="
+        )
+
+
 def _check_n(n):
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n (number of steps) must be an integer, got {n!r}")
@@ -107,6 +132,7 @@ class Inference:
         self.hist = np.array([], dtype="float64")
         self._steps: dict = {}
         self._state = None  # (step function, callbacks, progressbar) of the last fit
+        self._start_checked = False  # the model's logp at the start is checked by the first fit
 
     # ---- objective
     def loss_and_grads(self, n_mc, more_replacements):
@@ -157,16 +183,32 @@ class Inference:
         return self._steps[key]
 
     # ---- public loop
-    def fit(self, n: int = 10000, score=None, callbacks=None, progressbar: bool = True, backend: str | None = None, **kwargs):
+    def fit(
+        self,
+        n: int = 10000,
+        score=None,
+        callbacks=None,
+        progressbar: bool = True,
+        backend: str | None = None,
+        diagnose: bool = False,
+        **kwargs,
+    ):
         """Run ``n`` optimisation steps; returns the approximation.
 
         Keyword arguments: ``obj_optimizer``, ``obj_n_mc``, ``total_grad_norm_constraint``,
         ``more_obj_params``, ``more_updates``, ``more_replacements``.  ``backend`` ("numba",
         "c" or "jax"; default from :func:`symvi.backend` / ``SYMVI_BACKEND``) picks the
         compiler; parameters and optimizer state carry over when it changes.
-        ``score=False`` runs without recording ``hist``.
+        ``score=False`` runs without recording ``hist``.  ``diagnose=True`` prints the PSIS
+        k-hat reading of the result (:func:`symvi.variational.diagnostics.diagnose`).
         """
         n = _check_n(n)
+        if diagnose:
+            from symvi.variational.diagnostics import check_diagnosable
+
+            check_diagnosable(self.approx)
+        if callbacks is not None and (callable(callbacks) or not isinstance(callbacks, list | tuple)):
+            raise TypeError(f"callbacks must be a list of callables f(approx, losses, i), got {callbacks!r}; wrap one in a list")
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not callable(cb):
@@ -182,10 +224,18 @@ class Inference:
         }
         if unknown:
             raise TypeError(f"fit() got unknown keyword argument(s) {sorted(unknown)}")
+        if not self._start_checked:
+            _check_start_logp(self.approx, kwargs.get("more_replacements"))
+            self._start_checked = True
         step = self.step_function(**kwargs)
         step.backend = resolve_backend(backend)
         self._state = (step, callbacks, score)
-        return self._iterate(n, step, callbacks, progressbar, score)
+        approx = self._iterate(n, step, callbacks, progressbar, score)
+        if diagnose:
+            from symvi.variational.diagnostics import diagnose_after_fit
+
+            print(diagnose_after_fit(approx))
+        return approx
 
     def refine(self, n: int, progressbar: bool = True, backend: str | None = None):
         """Continue the last ``fit`` for ``n`` more steps (same optimizer state and callbacks)."""
@@ -331,8 +381,8 @@ def fit(
     >>> import numpy as np, symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 1.0, 0.5)
-    ...     approx = pm.fit(3000, random_seed=3, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.05))
-    >>> bool(abs(approx.mean.eval()[0] - 1.0) < 0.1)
+    ...     approx = pm.fit(5000, random_seed=3, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.01))
+    >>> bool(abs(approx.mean.eval()[0] - 1.0) < 0.15)
     True
     """
     inf_kwargs = dict(inf_kwargs or {})
@@ -340,6 +390,7 @@ def fit(
         key = method.lower()
         if key not in _METHODS:
             raise KeyError(f"method {method!r} is not known; choose one of {sorted(_METHODS)} or pass an Inference object")
+        model = modelcontext(model, who="fit()")
         if start is not None:
             inf_kwargs["start"] = start
         if start_sigma is not None:

@@ -37,6 +37,9 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.basic import infer_static_shape
 
+from symvi.distributions.base import dist_info
+from symvi.pytensorf import as_replacements
+
 __all__ = ["FreshNoise", "sample_node"]
 
 _uids = itertools.count()
@@ -158,6 +161,19 @@ def _check_deterministic(deterministic):
     raise TypeError(f"sample_node: deterministic must be a bool or a (shared) boolean scalar, got {deterministic!r}")
 
 
+def _check_same_model(model, nodes):
+    """Reject nodes built from another model's random variables (they would stay prior draws)."""
+    foreign = []
+    for var in ancestors(nodes):
+        if var.name and dist_info(var) is not None and var not in model.rvs_to_values and var.name not in foreign:
+            foreign.append(var.name)
+    if foreign:
+        raise ValueError(
+            f"sample_node: the node depends on random variable(s) {foreign} that are not in the approximation's "
+            f"model (its variables: {sorted(rv.name for rv in model.basic_RVs)}); build the node from this model's variables"
+        )
+
+
 def sample_node(approx, node, size=None, deterministic=False, more_replacements=None):
     """``node`` with every model random variable replaced by a draw from ``approx``.
 
@@ -179,8 +195,9 @@ def sample_node(approx, node, size=None, deterministic=False, more_replacements=
     size = _check_size(size)
     deterministic = _check_deterministic(deterministic)
     if more_replacements:
-        repl = {k: _as_replacement(k, v) for k, v in dict(more_replacements).items()}
+        repl = as_replacements(more_replacements, "sample_node: more_replacements")
         nodes = graph_replace(nodes, repl, strict=False)
+    _check_same_model(approx.model, nodes)
     theta = pt.vector("theta", dtype="float64")
     exprs = approx.layout.expression(nodes, theta)
     mean = approx.mean

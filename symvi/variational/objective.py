@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
+from symvi.pytensorf import as_replacements
+
 __all__ = ["model_logp_flat", "kl_loss"]
 
 
@@ -18,7 +20,7 @@ def model_logp_flat(approx, more_replacements=None):
     theta = pt.vector("theta", dtype="float64")
     logp = approx.model.logp()
     if more_replacements:
-        logp = graph_replace(logp, dict(more_replacements), strict=False)
+        logp = graph_replace(logp, as_replacements(more_replacements), strict=False)
     return theta, graph_replace(logp, approx.layout.replacements(theta), strict=False)
 
 

@@ -60,9 +60,15 @@ class StepFunction:
             grads = pt.grad(loss, params)
         if total_grad_norm_constraint is not None:
             grads = total_norm_constraint(grads, total_grad_norm_constraint)
-        updates = dict(optimizer(grads, params))
+        try:
+            updates = optimizer(grads, params)
+        except TypeError as err:
+            raise TypeError(f"obj_optimizer {optimizer!r} cannot be called as obj_optimizer(grads, params): {err}") from err
         if not isinstance(updates, dict):
-            raise TypeError("obj_optimizer must return a dict of updates {shared variable: expression}")
+            raise TypeError(
+                f"obj_optimizer must return a dict of updates {{shared variable: expression}}, got {type(updates).__name__}"
+            )
+        updates = dict(updates)
         updates.update(more_updates or {})
         for var, expr in list(updates.items()):
             if not isinstance(var, SharedVariable):

@@ -1,0 +1,225 @@
+"""How close are the approximations to the posterior?  symvi vs PyMC 5.28 on posteriordb.
+
+Usage::
+
+    python benchmarks/accuracy.py [--steps N] [--svgd-steps N] [--quick] [--no-pymc]
+                                  [--posteriors kidiq,sblrc,...] [--pymc-python PATH]
+
+For the four posteriordb posteriors in ``shared/posteriordb`` (models in
+``benchmarks/posteriordb_models.py``), each method is fitted once (seed 1) and 10 000 draws of
+the approximation are compared with the reference NUTS posterior per parameter:
+``|mean - ref mean| / ref sd`` (standardised mean error) and ``sd / ref sd`` (sd ratio).
+The table gives the max and median error, the min/median/max sd ratio, PSIS k-hat (Gaussian
+families; :func:`symvi.diagnose`) and the wall time of the fit call (compile included: cold
+Numba compiles take 10-60 s, cached on disk for later runs; in brackets for symvi, the same
+number of steps on the compiled loop, extrapolated from ``refine(10 000)``).
+
+Methods: ADVI (mean field), FullRankADVI, LowRank (rank 2) and SVGD (100 particles).
+symvi uses Adam whose learning rate decays geometrically from 0.1 to 1e-5 over the run
+(:func:`scheduled_adam`), with 4 Monte Carlo draws per step.  PyMC runs in its own
+interpreter (default ``/tmp/venv-pymc/bin/python`` or ``$PYMC_PYTHON``) at equal steps, twice:
+with the same optimizer and draws ("same"), and with its defaults ("default":
+``adagrad_window``, learning rate 1e-3, one draw).  PyMC has no low-rank family.
+
+A run "meets the bar" when its max standardised mean error is <= 0.2 and its median sd
+ratio lies in [0.8, 1.25]; the tighter goal for FullRankADVI on the near-Gaussian
+posteriors (kidiq, sblrc, low_dim_gauss_mix) is max error <= 0.1 and every sd ratio in
+[0.9, 1.1].  Prints a table and writes ``benchmarks/results/accuracy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from posteriordb_models import POSTERIORS, accuracy, build, default_root, load  # noqa: E402
+
+METHODS = ("advi", "fullrank_advi", "lowrank_advi", "svgd")
+NEAR_GAUSSIAN = ("kidiq", "sblrc", "low_dim_gauss_mix")
+SETTINGS = {"lr0": 0.1, "lr_end": 1e-5, "obj_n_mc": 4, "rank": 2, "n_particles": 100, "seed": 1}
+
+
+def scheduled_adam(steps: int, lr0: float = SETTINGS["lr0"], lr_end: float = SETTINGS["lr_end"]):
+    """symvi optimizer: Adam with learning rate ``lr0 * (lr_end / lr0) ** (t / steps)``.
+
+    The decay lets the first steps travel and the last ones settle: the final iterate's
+    jitter is proportional to the learning rate.
+
+    >>> import symvi as pm
+    >>> with pm.Model():
+    ...     x = pm.Normal("x", 3.0, 2.0)
+    ...     approx = pm.fit(3000, obj_optimizer=scheduled_adam(3000), random_seed=0, progressbar=False)
+    >>> bool(abs(approx.mean.eval()[0] - 3.0) < 0.05)
+    True
+    """
+    import pytensor.tensor as pt
+
+    from symvi.variational.optimizers import GradientTransform, apply_transform, chain, scale_by_adam
+
+    ratio = float(lr_end) / float(lr0)
+
+    def update(g, states, t):
+        return -(float(lr0) * ratio ** pt.minimum(t / float(steps), 1.0)) * g, []
+
+    transform = chain(scale_by_adam(0.9, 0.999, 1e-8), GradientTransform(lambda v: [], update))
+    return functools.partial(apply_transform, transform)
+
+
+def fit_symvi(posterior: str, method: str, steps: int, seed: int = SETTINGS["seed"], root=None):
+    """(model, approximation, fit seconds) for one benchmark run with the benchmark's settings."""
+    import symvi as pm
+
+    data, _ = load(posterior, root)
+    model = build(posterior, data, pm)
+    opt = scheduled_adam(steps)
+    with model:
+        if method == "svgd":
+            inference = pm.SVGD(n_particles=SETTINGS["n_particles"], jitter=1.0, random_seed=seed)
+            kwargs = {}
+        else:
+            if method == "lowrank_advi":
+                inference = pm.LowRankADVI(rank=SETTINGS["rank"], random_seed=seed)
+            else:
+                inference = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}[method](random_seed=seed)
+            kwargs = {"obj_n_mc": SETTINGS["obj_n_mc"]}
+        t0 = time.perf_counter()
+        approx = inference.fit(steps, obj_optimizer=opt, progressbar=False, **kwargs)
+        elapsed = time.perf_counter() - t0
+    approx.inference = inference
+    return model, approx, elapsed
+
+
+def run_symvi(posterior, method, steps, draws, khat_draws, seed=SETTINGS["seed"]):
+    _, ref = load(posterior)
+    row = {"framework": "symvi", "config": "same", "posterior": posterior, "method": method, "steps": steps}
+    try:
+        _, approx, row["fit_s"] = fit_symvi(posterior, method, steps, seed)
+    except Exception as err:  # noqa: BLE001 - a diverging run is a result too
+        row["error"] = f"{type(err).__name__}: {str(err)[:200]}"
+        return row
+    row.update(accuracy(approx.sample(draws, random_seed=seed, return_inferencedata=False), ref))
+    if method != "svgd":
+        row["khat"] = approx.diagnose(khat_draws, random_seed=seed).khat
+    # steady-state cost without the compile: more steps of the already compiled loop
+    k = min(steps, 10_000)
+    t0 = time.perf_counter()
+    approx.inference.refine(k, progressbar=False)
+    row["warm_fit_s"] = (time.perf_counter() - t0) * steps / k
+    return row
+
+
+def run_pymc(python, specs, draws, khat_draws):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    payload = json.dumps({"runs": specs, "draws": draws, "khat_draws": khat_draws, "seed": SETTINGS["seed"]})
+    cmd = [python, str(HERE / "workers" / "pymc_accuracy_worker.py"), payload]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0:
+        print(f"[pymc] worker failed after {len(rows)} runs:\n{proc.stderr[-2000:]}", file=sys.stderr)
+    return rows
+
+
+def meets_bar(r) -> bool:
+    return "error" not in r and r["max_mean_err"] <= 0.2 and 0.8 <= r["median_sd_ratio"] <= 1.25
+
+
+def meets_goal(r) -> bool:
+    return "error" not in r and r["max_mean_err"] <= 0.1 and r["min_sd_ratio"] >= 0.9 and r["max_sd_ratio"] <= 1.1
+
+
+def table(rows) -> str:
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    lines = [
+        "| posterior | method | framework (optimizer) | steps | max err | median err | sd ratio min / median / max | k-hat | fit s (warm) | bar |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    order = {m: i for i, m in enumerate(METHODS)}
+    fw_order = {("symvi", "same"): 0, ("pymc", "same"): 1, ("pymc", "default"): 2}
+    rows = sorted(rows, key=lambda r: (r["posterior"], order[r["method"]], fw_order[(r["framework"], r["config"])]))
+    for r in rows:
+        label = f"{r['framework']} ({'adam, decaying' if r['config'] == 'same' else 'PyMC default'})"
+        if "error" in r:
+            lines.append(f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | failed: {r['error'][:60]} | | | | {fmt(r.get('fit_s'), '.1f')} | no |")
+            continue
+        sd = f"{r['min_sd_ratio']:.2f} / {r['median_sd_ratio']:.2f} / {r['max_sd_ratio']:.2f}"
+        bar = "goal" if meets_goal(r) else ("yes" if meets_bar(r) else "no")
+        warm = f" ({r['warm_fit_s']:.1f})" if "warm_fit_s" in r else ""
+        lines.append(
+            f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | {r['max_mean_err']:.3f} | "
+            f"{r['median_mean_err']:.3f} | {sd} | {fmt(r.get('khat'), '.2f')} | {fmt(r.get('fit_s'), '.1f')}{warm} | {bar} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=100_000, help="optimisation steps for ADVI/FullRank/LowRank")
+    p.add_argument("--svgd-steps", type=int, default=10_000, help="optimisation steps for SVGD")
+    p.add_argument("--draws", type=int, default=10_000)
+    p.add_argument("--khat-draws", type=int, default=2000)
+    p.add_argument("--posteriors", default=",".join(POSTERIORS))
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
+    p.add_argument("--no-pymc", action="store_true")
+    p.add_argument("--pymc-default-svgd", action="store_true", help="also run PyMC's SVGD with its default optimizer")
+    p.add_argument("--quick", action="store_true", help="20 000 / 2 000 steps, 4 000 draws (smoke run)")
+    p.add_argument("--out", default=str(HERE / "results" / "accuracy.json"))
+    a = p.parse_args(argv)
+    if a.quick:
+        a.steps, a.svgd_steps, a.draws = 20_000, 2_000, 4_000
+    if not default_root().exists():
+        sys.exit(f"posteriordb folder {default_root()} not found (set SYMVI_POSTERIORDB)")
+    posteriors = a.posteriors.split(",")
+    methods = a.methods.split(",")
+    import symvi as pm
+
+    if "svgd" in methods and not hasattr(pm, "SVGD"):
+        print("symvi.SVGD not available: SVGD skipped", file=sys.stderr)
+        methods.remove("svgd")
+    rows = []
+    for post in posteriors:
+        for method in methods:
+            steps = a.svgd_steps if method == "svgd" else a.steps
+            row = run_symvi(post, method, steps, a.draws, a.khat_draws)
+            print(f"[symvi] {post} {method}: {json.dumps({k: v for k, v in row.items() if k != 'params'})}", file=sys.stderr, flush=True)
+            rows.append(row)
+    if not a.no_pymc:
+        if Path(a.pymc_python).exists():
+            specs = []
+            for post in posteriors:
+                for method in methods:
+                    if method == "lowrank_advi":
+                        continue
+                    steps = a.svgd_steps if method == "svgd" else a.steps
+                    base = dict(posterior=post, method=method, steps=steps, **{k: SETTINGS[k] for k in ("lr0", "lr_end", "obj_n_mc", "n_particles")})
+                    specs.append(dict(base, config="same"))
+                    if method != "svgd" or a.pymc_default_svgd:
+                        specs.append(dict(base, config="default"))
+            rows += run_pymc(a.pymc_python, specs, a.draws, a.khat_draws)
+        else:
+            print(f"[pymc] interpreter {a.pymc_python} not found: skipped", file=sys.stderr)
+    print(table(rows))
+    for label, test in (("bar (max err <= 0.2, median sd ratio in [0.8, 1.25])", meets_bar), ("goal (max err <= 0.1, sd ratios in [0.9, 1.1])", meets_goal)):
+        for fw, cfg in (("symvi", "same"), ("pymc", "same"), ("pymc", "default")):
+            sel = [r for r in rows if r["framework"] == fw and r["config"] == cfg]
+            if sel:
+                hits = sorted({f"{r['posterior']}/{r['method']}" for r in sel if test(r)})
+                print(f"{fw} ({cfg}) meets the {label} on {len(hits)} of {len(sel)} runs: {', '.join(hits) or '-'}")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"settings": SETTINGS, "steps": a.steps, "svgd_steps": a.svgd_steps, "draws": a.draws, "khat_draws": a.khat_draws}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
