@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "workers"))
+from timing import median_time  # noqa: E402 - shared with the other benchmark workers
 
 HERE = Path(__file__).resolve().parent
 N_ROWS, N_COLS, BATCH = 40000, 100, 500
@@ -49,15 +51,6 @@ def seed_data(seed=0):
     data *= r.integers(1, 10, size=(N_COLS,))
     data += r.random(N_COLS) * 10
     return data
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _proc_status(key):

@@ -9,32 +9,13 @@ import numpy as np
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import symvi as pm  # noqa: E402
 from timing import emit, median_time  # noqa: E402
-from workloads import CASES, MIX_MU, MIX_SD, MIX_W, digits_data, gamma_data, logreg_data  # noqa: E402
-
-
-def build(workload):
-    with pm.Model() as model:
-        if workload == "gamma":
-            alpha = pm.Exponential("alpha", 0.1)
-            beta = pm.Exponential("beta", 0.1)
-            pm.Gamma("y", alpha, beta, observed=gamma_data())
-        elif workload == "mixture":
-            pm.NormalMixture("x", w=MIX_W, mu=MIX_MU, sigma=MIX_SD)
-        elif workload == "digits":
-            X, a, b = digits_data()
-            theta = pm.Gamma("theta", a, b, shape=64)
-            pm.Poisson("x", theta, observed=X)
-        elif workload == "logreg":
-            X, y = logreg_data()
-            b = pm.Normal("b", 0, 10, shape=10)
-            pm.Bernoulli("y", logit_p=pm.math.dot(X, b), observed=y)
-    return model
+from workloads import CASES, build  # noqa: E402
 
 
 def run_case(workload, method, n_first, n_long, repeats, backend):
     opt = pm.adam(learning_rate=0.01)
     cls = pm.ADVI if method == "advi" else pm.FullRankADVI
-    model = build(workload)
+    model = build(pm, workload)
     t0 = time.perf_counter()
     inf = cls(model=model, random_seed=1)
     inf.fit(n_first, obj_optimizer=opt, progressbar=False, backend=backend)

@@ -38,3 +38,24 @@ CASES = [
     ("logreg", "fullrank_advi"),
     ("digits", "advi"),
 ]
+
+
+def build(pm, workload):
+    """The workload's model, written once for any PyMC-compatible module ``pm``
+    (``import symvi as pm`` and ``import pymc as pm`` build the same model)."""
+    with pm.Model() as model:
+        if workload == "gamma":
+            alpha = pm.Exponential("alpha", 0.1)
+            beta = pm.Exponential("beta", 0.1)
+            pm.Gamma("y", alpha, beta, observed=gamma_data())
+        elif workload == "mixture":
+            pm.NormalMixture("x", w=MIX_W, mu=MIX_MU, sigma=MIX_SD)
+        elif workload == "digits":
+            X, a, b = digits_data()
+            theta = pm.Gamma("theta", a, b, shape=64)
+            pm.Poisson("x", theta, observed=X)
+        elif workload == "logreg":
+            X, y = logreg_data()
+            b = pm.Normal("b", 0, 10, shape=10)
+            pm.Bernoulli("y", logit_p=pm.math.dot(X, b), observed=y)
+    return model
