@@ -49,6 +49,9 @@ def resolve_backend(name: str | None = None) -> str:
                 "the JAX backend needs jax: install it with `pip install 'symvi[jax]'` (or `pip install jax`; "
                 "`pip install 'jax[cuda12]'` for NVIDIA GPUs)"
             ) from None
+        from symvi.variational.nodes import register_jax
+
+        register_jax()
     return key
 
 

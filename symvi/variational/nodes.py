@@ -114,6 +114,40 @@ def _register_numba():
 
 _register_numba()
 
+_JAX_REGISTERED = False
+
+
+def register_jax() -> None:
+    """Teach pytensor's JAX linker to run FreshNoise (through ``jax.pure_callback``).
+
+    Called when the JAX backend is selected (importing jax eagerly would slow every import).
+    The draw needs a static shape under JAX: give ``sample_node`` an int ``size``.
+    """
+    global _JAX_REGISTERED
+    if _JAX_REGISTERED:
+        return
+    import jax
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(FreshNoise)
+    def _jax_fresh_noise(op, node, **kwargs):
+        static = node.outputs[0].type.shape
+        if any(s is None for s in static):
+            raise NotImplementedError("sample_node under the JAX backend needs a static size (an int), not a symbolic one")
+        result = jax.ShapeDtypeStruct(tuple(int(s) for s in static), np.float64)
+
+        def draw():
+            storage = [[None]]
+            op.perform(node, [np.asarray(s) for s in static], storage)
+            return storage[0][0]
+
+        def fresh_noise(*shape):
+            return jax.pure_callback(draw, result)
+
+        return fresh_noise
+
+    _JAX_REGISTERED = True
+
 
 def _spawn_seed(approx) -> int:
     """A seed for the next noise source, derived from (without advancing) ``approx.rng``."""
