@@ -148,7 +148,7 @@ def table(rows) -> str:
     for r in rows:
         label = f"{r['framework']} ({'adam, decaying' if r['config'] == 'same' else 'PyMC default'})"
         if "error" in r:
-            lines.append(f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | failed: {r['error'][:60]} | | | | {fmt(r.get('fit_s'), '.1f')} | no |")
+            lines.append(f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | failed: {' '.join(r['error'].split())[:60]} | | | | {fmt(r.get('fit_s'), '.1f')} | no |")
             continue
         sd = f"{r['min_sd_ratio']:.2f} / {r['median_sd_ratio']:.2f} / {r['max_sd_ratio']:.2f}"
         bar = "goal" if meets_goal(r) else ("yes" if meets_bar(r) else "no")
@@ -173,7 +173,11 @@ def main(argv=None):
     p.add_argument("--pymc-default-svgd", action="store_true", help="also run PyMC's SVGD with its default optimizer")
     p.add_argument("--quick", action="store_true", help="20 000 / 2 000 steps, 4 000 draws (smoke run)")
     p.add_argument("--out", default=str(HERE / "results" / "accuracy.json"))
+    p.add_argument("--report", metavar="JSON", help="only print the table of a saved result")
     a = p.parse_args(argv)
+    if a.report:
+        report(json.loads(Path(a.report).read_text())["rows"])
+        return
     if a.quick:
         a.steps, a.svgd_steps, a.draws = 20_000, 2_000, 4_000
     if not default_root().exists():
@@ -207,6 +211,16 @@ def main(argv=None):
             rows += run_pymc(a.pymc_python, specs, a.draws, a.khat_draws)
         else:
             print(f"[pymc] interpreter {a.pymc_python} not found: skipped", file=sys.stderr)
+    report(rows)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"settings": SETTINGS, "steps": a.steps, "svgd_steps": a.svgd_steps, "draws": a.draws, "khat_draws": a.khat_draws}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
+    print(f"wrote {out}")
+
+
+def report(rows) -> None:
+    """Print the table and how many runs meet the bar and the goal."""
     print(table(rows))
     for label, test in (("bar (max err <= 0.2, median sd ratio in [0.8, 1.25])", meets_bar), ("goal (max err <= 0.1, sd ratios in [0.9, 1.1])", meets_goal)):
         for fw, cfg in (("symvi", "same"), ("pymc", "same"), ("pymc", "default")):
@@ -214,11 +228,6 @@ def main(argv=None):
             if sel:
                 hits = sorted({f"{r['posterior']}/{r['method']}" for r in sel if test(r)})
                 print(f"{fw} ({cfg}) meets the {label} on {len(hits)} of {len(sel)} runs: {', '.join(hits) or '-'}")
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"settings": SETTINGS, "steps": a.steps, "svgd_steps": a.svgd_steps, "draws": a.draws, "khat_draws": a.khat_draws}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
