@@ -50,3 +50,6 @@ from symvi.variational.diagnostics import Diagnostics, diagnose
 from symvi.variational.lowrank import LowRank, LowRankADVI
 
 __all__ += ["Diagnostics", "diagnose", "LowRank", "LowRankADVI"]
+from symvi.variational.checkpoint import load
+
+__all__ += ["load"]

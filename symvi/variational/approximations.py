@@ -4,8 +4,8 @@
 lower-triangular ``L_tril``).  Both keep their parameters in pytensor shared variables
 (``approx.shared_params``) so ``approx.mean.eval()`` always shows the current state.
 
-Example
--------
+Examples
+--------
 >>> import symvi as pm
 >>> with pm.Model():
 ...     x = pm.Normal("x", 0.34, 1)
@@ -15,6 +15,8 @@ Example
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytensor
@@ -181,6 +183,8 @@ class Approximation:
         ``deterministic`` (bool or shared bool) uses q's mean; ``more_replacements`` are
         applied to ``node`` first.  Each evaluation gives fresh draws.
 
+        Examples
+        --------
         >>> import symvi as pm
         >>> with pm.Model():
         ...     x = pm.Normal("x", 0.34, 1)
@@ -197,6 +201,8 @@ class Approximation:
 
         See :func:`symvi.variational.diagnostics.diagnose`.
 
+        Examples
+        --------
         >>> import symvi as pm
         >>> with pm.Model():
         ...     x = pm.Normal("x", 0, 1)
@@ -209,6 +215,25 @@ class Approximation:
         return diagnose(self, draws=draws, random_seed=random_seed)
 
     # ---- state
+    def save(self, path) -> Path:
+        """Write a checkpoint (parameters, history, optimizer state) to ``path`` (``.npz``).
+
+        :func:`symvi.load` reads it back; refining after the load continues the fit exactly.
+        See :mod:`symvi.variational.checkpoint`.
+
+        Examples
+        --------
+        >>> import symvi as pm
+        >>> with pm.Model():
+        ...     x = pm.Normal("x", 0, 1)
+        ...     approx = pm.fit(20, random_seed=0, progressbar=False)
+        >>> approx.save("/tmp/symvi-doctest-save").name
+        'symvi-doctest-save.npz'
+        """
+        from symvi.variational.checkpoint import save
+
+        return save(self, path)
+
     def get_params(self) -> dict:
         return {k: v.get_value().copy() for k, v in self.shared_params.items()}
 

@@ -5,8 +5,8 @@ the measured step time and the callbacks' ``every``), calls callbacks between ch
 at the steps they ask for, and keeps one loss per step in ``hist``.  The compiled step is
 cached per approximation and optimizer settings, so ``refine`` starts without recompiling.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model():
 ...     mu = pm.Normal("mu", 0, 10)
@@ -133,6 +133,8 @@ class Inference:
         self._steps: dict = {}
         self._state = None  # (step function, callbacks, progressbar) of the last fit
         self._start_checked = False  # the model's logp at the start is checked by the first fit
+        self._fit_kwargs = None  # settings of the last fit (checkpoints rebuild its step from them)
+        approx.inference = self
 
     # ---- objective
     def loss_and_grads(self, n_mc, more_replacements):
@@ -230,6 +232,7 @@ class Inference:
         step = self.step_function(**kwargs)
         step.backend = resolve_backend(backend)
         self._state = (step, callbacks, score)
+        self._fit_kwargs = dict(kwargs)
         approx = self._iterate(n, step, callbacks, progressbar, score)
         if diagnose:
             from symvi.variational.diagnostics import diagnose_after_fit
@@ -337,6 +340,8 @@ class KLqp(Inference):
 class ADVI(KLqp):
     """Mean-field ADVI: ``KLqp(MeanField(...))``.
 
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1)
@@ -378,6 +383,8 @@ def fit(
 
     ``method`` is a name (``"advi"``, ``"fullrank_advi"``, ...) or an :class:`Inference`.
 
+    Examples
+    --------
     >>> import numpy as np, symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 1.0, 0.5)

@@ -1,0 +1,293 @@
+"""Checkpoints: save a fitted approximation with its optimizer state, load it, keep fitting.
+
+A checkpoint is one ``.npz`` file: the approximation's parameters, the loss history and, when
+the fit can be resumed, every value the compiled step carries (parameters, optimizer state,
+random generators) with the settings that rebuild that step.  ``refine`` after :func:`load`
+therefore continues exactly where the fit stopped: with the same seed, ``fit(n1)`` + save +
+load + ``refine(n2)`` gives the same parameters as one ``fit(n1 + n2)``.
+
+A fit is resumable when its optimizer is one of symvi's (``pm.adam(...)`` etc.) and it used
+no ``more_obj_params`` / ``more_updates`` / ``more_replacements`` (those are graphs, which
+a file cannot hold); otherwise the checkpoint keeps the parameters and history only.
+
+Examples
+--------
+>>> import symvi as pm
+>>> with pm.Model() as m:
+...     x = pm.Normal("x", 1.0, 0.5)
+...     approx = pm.fit(200, random_seed=1, progressbar=False)
+>>> path = approx.save("/tmp/symvi-doctest-ckpt.npz")
+>>> again = pm.load(path, m)
+>>> bool((again.mean.eval() == approx.mean.eval()).all()), len(again.hist)
+(True, 200)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from symvi.model import modelcontext
+
+__all__ = ["save", "load", "model_signature"]
+
+FORMAT = "symvi-checkpoint-1"
+_RESUMABLE_KWARGS = {"obj_optimizer", "obj_n_mc", "total_grad_norm_constraint"}
+
+
+def model_signature(model) -> list:
+    """``[[value variable, shape, transform], ...] + [["observed", name], ...]`` of a model."""
+    point = model.initial_point()
+    sig = []
+    for rv in model.free_RVs:
+        name = model.rvs_to_values[rv].name
+        tr = model.rvs_to_transforms.get(rv)
+        sig.append([name, list(np.shape(point[name])), type(tr).__name__ if tr is not None else None])
+    sig += [["observed", rv.name] for rv in model.observed_RVs]
+    return sig
+
+
+def _optimizer_spec(opt):
+    """``{"name", "kwargs"}`` of a symvi optimizer partial, or None for anything else."""
+    import functools
+
+    from symvi.variational import optimizers
+
+    if opt is None:
+        return {"name": "adagrad_window", "kwargs": {}}
+    if not isinstance(opt, functools.partial) or opt.args:
+        return None
+    name = getattr(opt.func, "__name__", None)
+    if getattr(optimizers, name or "", None) is not opt.func:
+        return None
+    kwargs = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in opt.keywords.items()}
+    try:
+        json.dumps(kwargs)
+    except TypeError:
+        return None
+    return {"name": name, "kwargs": kwargs}
+
+
+def _inference_spec(inference):
+    """(class name, constructor kwargs) that rebuild ``inference``, or None."""
+    from symvi.variational import svgd as svgd_mod
+    from symvi.variational.inference import ADVI, FullRankADVI
+    from symvi.variational.lowrank import LowRankADVI
+
+    kind = type(inference)
+    if kind in (ADVI, FullRankADVI):
+        return kind.__name__, {}
+    if kind is LowRankADVI:
+        return "LowRankADVI", {"rank": int(inference.approx.rank)}
+    if kind in (svgd_mod.SVGD, svgd_mod.ASVGD) and inference.kernel is svgd_mod.rbf_kernel:
+        kwargs = {"temperature": float(inference.temperature)}
+        if kind is svgd_mod.SVGD:
+            kwargs["n_particles"] = int(inference.approx.histogram.get_value(borrow=True).shape[0])
+        else:
+            kwargs["approx_class"] = type(inference.approx).__name__
+            if kwargs["approx_class"] not in ("MeanField", "FullRank"):
+                return None
+        return kind.__name__, kwargs
+    return None
+
+
+def _empty(v) -> bool:
+    return isinstance(v, dict | list | tuple) and len(v) == 0
+
+
+def _fit_spec(inference):
+    """Settings of the last fit that rebuild its compiled step, or (None, why not)."""
+    kwargs = getattr(inference, "_fit_kwargs", None)
+    if kwargs is None:
+        return None, "it was never fitted"
+    extra = sorted(k for k, v in kwargs.items() if k not in _RESUMABLE_KWARGS and v is not None and not _empty(v))
+    if extra:
+        return None, f"the fit used {', '.join(extra)} (graphs cannot be stored)"
+    opt = _optimizer_spec(kwargs.get("obj_optimizer"))
+    if opt is None:
+        return None, f"its optimizer {kwargs.get('obj_optimizer')!r} is not one of symvi's"
+    spec = {"optimizer": opt}
+    for k in ("obj_n_mc", "total_grad_norm_constraint"):
+        if kwargs.get(k) is not None:
+            spec[k] = kwargs[k]
+    return spec, None
+
+
+def _rng_state(gen) -> dict:
+    return {"bit_generator": type(gen.bit_generator).__name__, "state": gen.bit_generator.state}
+
+
+def _make_rng(spec) -> np.random.Generator:
+    bitgen = getattr(np.random, spec["bit_generator"])()
+    bitgen.state = spec["state"]
+    return np.random.Generator(bitgen)
+
+
+def save(approx, path) -> Path:
+    """Write ``approx`` (and the optimizer state of its last fit) to ``path`` (``.npz``).
+
+    Returns the path written.  See the module docstring for what can be resumed.
+    """
+    from symvi.variational.step import _is_rng
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    inference = getattr(approx, "inference", None)
+    arrays = {f"param/{k}": v for k, v in approx.get_params().items()}
+    arrays["hist"] = np.asarray(approx.hist, dtype="float64")
+    meta = {
+        "format": FORMAT,
+        "approx": type(approx).__name__,
+        "model": model_signature(approx.model),
+        "rng": _rng_state(approx.rng.get_value(borrow=True)),
+        "inference": None,
+        "fit": None,
+        "not_resumable": None,
+    }
+    if isinstance(getattr(approx, "rank", None), int | np.integer):
+        meta["rank"] = int(approx.rank)
+    spec = _inference_spec(inference) if inference is not None else None
+    if spec is None:
+        meta["not_resumable"] = "no Inference of a known kind is attached" if inference is None else (
+            f"{type(inference).__name__} with these settings cannot be rebuilt from a file"
+        )
+    else:
+        meta["inference"] = {"class": spec[0], "kwargs": spec[1]}
+        fit, why = _fit_spec(inference)
+        if fit is None:
+            meta["not_resumable"] = why
+        else:
+            step = inference._state[0]
+            state = []
+            for i, s in enumerate(step.state):
+                value = s.get_value(borrow=True)
+                if _is_rng(s):
+                    state.append({"name": s.name, "rng": _rng_state(value)})
+                else:
+                    arrays[f"state/{i}"] = np.asarray(value)
+                    state.append({"name": s.name, "shape": list(np.shape(value))})
+            fit["state"] = state
+            meta["fit"] = fit
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(path)  # never leave a half-written checkpoint behind
+    return path
+
+
+def _read(path):
+    path = Path(path)
+    if not path.exists() and path.with_name(path.name + ".npz").exists():
+        path = path.with_name(path.name + ".npz")
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["__meta__"]))
+            arrays = {k: f[k] for k in f.files if k != "__meta__"}
+    except (ValueError, KeyError, OSError) as err:
+        raise ValueError(f"{str(path)!r} is not a symvi checkpoint ({err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a symvi checkpoint of format {FORMAT!r}")
+    return meta, arrays
+
+
+def _build(meta, model):
+    """A fresh Inference (or bare approximation) of the saved kind on ``model``."""
+    from symvi.variational import approximations as approx_mod
+    from symvi.variational import svgd as svgd_mod
+    from symvi.variational.empirical import Empirical
+    from symvi.variational.inference import ADVI, FullRankADVI
+    from symvi.variational.lowrank import LowRank, LowRankADVI
+
+    inf = meta["inference"]
+    if inf is not None:
+        kwargs = dict(inf["kwargs"])
+        kind = inf["class"]
+        if kind == "ASVGD":
+            cls = {"MeanField": approx_mod.MeanField, "FullRank": approx_mod.FullRank}[kwargs.pop("approx_class")]
+            return svgd_mod.ASVGD(approx=cls(model=model), model=model, **kwargs)
+        cls = {"ADVI": ADVI, "FullRankADVI": FullRankADVI, "LowRankADVI": LowRankADVI, "SVGD": svgd_mod.SVGD}[kind]
+        return cls(model=model, **kwargs)
+    kind = meta["approx"]
+    if kind == "LowRank":
+        return LowRank(rank=meta["rank"], model=model)
+    if kind == "Empirical":
+        return Empirical(size=1, model=model)  # the particles are replaced below
+    classes = {"MeanField": approx_mod.MeanField, "FullRank": approx_mod.FullRank}
+    if kind not in classes:
+        raise ValueError(f"checkpoint holds a {kind} approximation, which load() cannot rebuild")
+    return classes[kind](model=model)
+
+
+def load(path, model=None):
+    """Read a checkpoint written by ``approx.save(path)`` for ``model`` (default: the context).
+
+    Returns the approximation; ``approx.inference.refine(n)`` continues the saved fit
+    exactly where it stopped when the checkpoint is resumable (``approx.resumable``).
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> with pm.Model() as m:
+    ...     x = pm.Normal("x", 0, 1)
+    ...     path = pm.fit(50, random_seed=0, progressbar=False).save("/tmp/symvi-doctest-load")
+    >>> pm.load(path, m).inference.refine(50, progressbar=False).hist.shape
+    (100,)
+    """
+    from symvi.variational.approximations import Approximation
+
+    model = modelcontext(model, who="load()")
+    meta, arrays = _read(path)
+    sig = model_signature(model)
+    if sig != meta["model"]:
+        saved = ", ".join(f"{s[0]}{tuple(s[1])}" if s[0] != "observed" else f"observed {s[1]}" for s in meta["model"])
+        here = ", ".join(f"{s[0]}{tuple(s[1])}" if s[0] != "observed" else f"observed {s[1]}" for s in sig)
+        raise ValueError(f"checkpoint {str(path)!r} was written for another model: it has [{saved}], this model has [{here}]")
+    built = _build(meta, model)
+    inference = None if isinstance(built, Approximation) else built
+    approx = built if inference is None else inference.approx
+    params = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("param/")}
+    if "histogram" in params:  # particles: the count may differ from the placeholder
+        approx.histogram.set_value(np.ascontiguousarray(params.pop("histogram")))
+    approx.set_params(params)
+    approx.rng.set_value(_make_rng(meta["rng"]))
+    hist = np.asarray(arrays["hist"], dtype="float64")
+    approx.hist = hist
+    approx.resumable = meta["fit"] is not None
+    approx.not_resumable_reason = meta["not_resumable"]
+    if inference is not None:
+        inference.hist = hist
+        approx.inference = inference
+        if meta["fit"] is not None:
+            _restore_step(inference, meta["fit"], arrays, path)
+    return approx
+
+
+def _restore_step(inference, fit, arrays, path):
+    from symvi.variational import optimizers
+    from symvi.variational.step import _is_rng
+
+    opt = getattr(optimizers, fit["optimizer"]["name"])(**fit["optimizer"]["kwargs"])
+    kwargs = {k: fit[k] for k in ("obj_n_mc", "total_grad_norm_constraint") if k in fit}
+    inference._fit_kwargs = dict(kwargs, obj_optimizer=opt)
+    step = inference.step_function(obj_optimizer=opt, **kwargs)
+    saved = fit["state"]
+    if len(saved) != len(step.state):
+        raise ValueError(f"checkpoint {str(path)!r}: the rebuilt step carries {len(step.state)} values, the file {len(saved)}")
+    for i, (s, rec) in enumerate(zip(step.state, saved)):
+        if "rng" in rec:
+            if not _is_rng(s):
+                raise ValueError(f"checkpoint {str(path)!r}: state {i} ({rec['name']}) should be a random generator")
+            s.set_value(_make_rng(rec["rng"]))
+        else:
+            value = arrays[f"state/{i}"]
+            old = s.get_value(borrow=True)
+            if _is_rng(s) or np.shape(old) != value.shape or s.name != rec["name"]:
+                raise ValueError(f"checkpoint {str(path)!r}: state {i} is {rec['name']}{tuple(rec['shape'])}, the rebuilt step has {s.name}")
+            s.set_value(value.astype(np.asarray(old).dtype))
+    inference._state = (step, [], None)
+    inference._start_checked = True
