@@ -1,10 +1,16 @@
-"""Command line: ``symvi demo`` fits the seed gamma model end to end.
+"""Command line: ``symvi demo``, ``symvi fit``, ``symvi refine``, ``symvi summary``.
 
-Example
--------
+``demo`` fits the seed gamma model end to end; ``fit/refine/summary`` work on run folders
+(:mod:`symvi.runs`).
+
+Examples
+--------
 .. code-block:: console
 
     $ symvi demo --steps 10000 --out symvi-demo
+    $ symvi fit model.py --method fullrank_advi -n 5000 --seed 1 --out run
+    $ symvi refine run -n 2000
+    $ symvi summary run
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ def demo(steps: int = 10000, out: str | Path = "symvi-demo", seed: int = 42, pro
 
     Returns a dict with the approximation, the posterior ``InferenceData`` and plot paths.
 
+    Examples
+    --------
     >>> result = demo(steps=200, out="/tmp/symvi-doctest-demo", progressbar=False)  # doctest: +SKIP
     """
     import arviz as az
@@ -80,12 +88,56 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--out", default="symvi-demo", help="folder for the plots (default: symvi-demo)")
     p_demo.add_argument("--seed", type=int, default=42)
     p_demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p_fit = sub.add_parser("fit", help="fit the Model defined in a script; write a run folder")
+    p_fit.add_argument("script", help="a Python file that defines one symvi Model at top level")
+    p_fit.add_argument("--method", default="advi", help="advi (default), fullrank_advi, lowrank_advi, svgd or asvgd")
+    p_fit.add_argument("-n", "--steps", type=int, default=10000)
+    p_fit.add_argument("--seed", type=int, default=None)
+    p_fit.add_argument("--out", default="run", help="run folder to write (default: run)")
+    p_fit.add_argument("--draws", type=int, default=1000, help="posterior draws written to posterior.nc")
+    p_fit.add_argument("--model", default=None, help="name of the model in the script, if it defines several")
+    p_fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p_ref = sub.add_parser("refine", help="resume a run folder's fit from its checkpoint")
+    p_ref.add_argument("run", help="run folder written by `symvi fit`")
+    p_ref.add_argument("-n", "--steps", type=int, default=5000)
+    p_ref.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p_sum = sub.add_parser("summary", help="ArviZ summary and diagnostics of a run folder")
+    p_sum.add_argument("run", help="run folder written by `symvi fit`")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        if args.steps < 1:
-            print("symvi demo: --steps must be a positive integer", file=sys.stderr)
-            return 2
-        demo(steps=args.steps, out=args.out, seed=args.seed, progressbar=not args.no_progress)
+    from symvi.runs import RunError, fit_script, refine_run, summarize_run
+
+    try:
+        if args.command == "demo":
+            if args.steps < 1:
+                raise RunError("--steps must be a positive integer")
+            demo(steps=args.steps, out=args.out, seed=args.seed, progressbar=not args.no_progress)
+        elif args.command == "fit":
+            fit_script(
+                args.script,
+                out=args.out,
+                method=args.method,
+                steps=args.steps,
+                seed=args.seed,
+                draws=args.draws,
+                model_name=args.model,
+                progressbar=not args.no_progress,
+            )
+            print(summarize_run(args.out))
+            print(f"wrote {args.out}/ (posterior.nc, loss.csv, loss.png, posterior.png, checkpoint.npz, run.json)")
+        elif args.command == "refine":
+            refine_run(args.run, steps=args.steps, progressbar=not args.no_progress)
+            print(summarize_run(args.run))
+        elif args.command == "summary":
+            print(summarize_run(args.run))
+    except RunError as err:
+        print(f"symvi {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"symvi {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     return 0
 
 
