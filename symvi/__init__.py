@@ -1,7 +1,7 @@
 """symvi: variational inference on PyTensor graphs with PyMC's modelling ergonomics.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model() as m:
 ...     mu = pm.Normal("mu", 0, 10)

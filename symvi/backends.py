@@ -4,8 +4,8 @@ The backend is chosen, in order, by an explicit ``backend=`` argument, the inner
 ``with symvi.backend(...)`` block, the ``SYMVI_BACKEND`` environment variable, else
 ``"numba"`` (PyTensor 3's default linker).
 
-Example
--------
+Examples
+--------
 >>> import symvi as pm
 >>> with pm.backend("c"):
 ...     resolve_backend()

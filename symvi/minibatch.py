@@ -8,8 +8,8 @@ update), so each optimisation step sees a fresh batch.  Rows are drawn uniformly
 replacement: O(batch) work per step whatever the data size, and an unbiased estimate of
 the full-data log likelihood once the observed variable has ``total_size``.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> data = np.random.default_rng(0).normal(size=(1000, 3))
 >>> X = pm.Minibatch(data, batch_size=50, random_seed=1)
@@ -156,8 +156,8 @@ def Minibatch(*arrays, batch_size: int, random_seed=None):
     Pass ``total_size=N`` (or ``data.shape``) to the observed variable so that the batch
     log likelihood is scaled by ``N / batch_size``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, symvi as pm
     >>> x = np.arange(100.0); y = 2 * x
     >>> xb, yb = pm.Minibatch(x, y, batch_size=10, random_seed=0)
@@ -220,8 +220,8 @@ def full_data_replacements(model=None, vars: Iterable | None = None) -> dict:
     Alternative: build the model on a :func:`symvi.Data` container and use
     :func:`symvi.set_data` to switch between the training and the prediction data.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, symvi as pm
     >>> from pytensor.graph.replace import graph_replace
     >>> data = np.arange(20.0)

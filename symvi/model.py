@@ -1,7 +1,7 @@
 """The model context: a registry of named random variables over one PyTensor graph.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as sv
 >>> with sv.Model(coords={"obs": range(3)}) as m:
 ...     mu = sv.Normal("mu", 0, 1)
@@ -42,6 +42,8 @@ def _contexts() -> list:
 def modelcontext(model: Model | None = None, who: str = "this call") -> Model:
     """The model passed in, or the innermost ``with Model():`` block.
 
+    Examples
+    --------
     >>> with Model() as m:
     ...     assert modelcontext() is m
     """
@@ -72,8 +74,8 @@ class Model:
     coords : mapping of dimension name -> coordinate values (or None)
     name : optional prefix for every variable name (``"name::var"``)
 
-    Example
-    -------
+    Examples
+    --------
     >>> import symvi as sv
     >>> with sv.Model() as m:
     ...     x = sv.Normal("x", 0, 1)
@@ -358,6 +360,8 @@ def _check_tensor(kind: str, name: str, expr):
 def Deterministic(name: str, var, dims=None, model: Model | None = None):
     """Name an expression so that it is recorded in posterior and prior draws.
 
+    Examples
+    --------
     >>> import symvi as sv
     >>> with sv.Model():
     ...     x = sv.Normal("x", 0, 1)
@@ -378,6 +382,8 @@ def Deterministic(name: str, var, dims=None, model: Model | None = None):
 def Potential(name: str, var, model: Model | None = None):
     """Add an arbitrary term to the model's log density.
 
+    Examples
+    --------
     >>> import symvi as sv
     >>> with sv.Model() as m:
     ...     x = sv.Normal("x", 0, 1)
@@ -398,6 +404,8 @@ def Potential(name: str, var, model: Model | None = None):
 def Data(name: str, value, dims=None, model: Model | None = None):
     """A shared data container whose value can be swapped with :func:`set_data`.
 
+    Examples
+    --------
     >>> import numpy as np, symvi as sv
     >>> with sv.Model() as m:
     ...     x = sv.Data("x", np.arange(3.0))

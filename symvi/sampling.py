@@ -8,8 +8,8 @@ reproduces the draws.  The compiled call costs tens of microseconds, so ``draws`
 made in a Python loop (robust for every distribution, mixtures included).  The generators'
 previous states are restored afterwards: sampling has no side effect on the model.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as sv
 >>> with sv.Model(coords={"obs": range(4)}) as m:
 ...     mu = sv.Normal("mu", 0, 1)
@@ -87,6 +87,8 @@ def draw(vars, draws: int = 1, random_seed=None):
     Returns a numpy array (a list of arrays for a list of variables); with ``draws > 1`` each
     array has a leading axis of length ``draws``.  Variables in one call are drawn jointly.
 
+    Examples
+    --------
     >>> import symvi as sv
     >>> x = sv.Normal.dist(5.0, 1e-6)
     >>> round(float(sv.draw(x, random_seed=1)), 3)
@@ -174,6 +176,8 @@ def to_inference_data(
     (``model.coords``); axes without a dim, or whose length disagrees with the model's,
     get ``{name}_dim_{i}`` with integer coords.
 
+    Examples
+    --------
     >>> import numpy as np, symvi as sv
     >>> with sv.Model(coords={"k": ["a", "b"]}) as m:
     ...     x = sv.Normal("x", 0, 1, dims="k")
@@ -324,6 +328,8 @@ def sample_posterior_predictive(
     observing :func:`~symvi.Minibatch` tensors the draws are for the full data.  ``progressbar``
     is accepted for PyMC compatibility and ignored.
 
+    Examples
+    --------
     >>> import numpy as np, symvi as sv
     >>> with sv.Model() as m:
     ...     x = sv.Data("x", np.arange(3.0), dims="obs")

@@ -28,8 +28,8 @@ the concatenated epochs, so a batch may straddle two epochs and no row is lost o
 within an epoch.  With a finite ``epochs`` the final incomplete batch is dropped and the fit
 stops (as if a callback raised ``StopIteration``) when the stream is exhausted.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> data = np.random.default_rng(0).normal(3.0, 1.0, size=(2000, 2))
 >>> chunks = lambda: (data[i : i + 250] for i in range(0, 2000, 250))   # e.g. files on disk
@@ -340,8 +340,8 @@ def stream_batches(
     one source block); ``shuffle=False`` keeps the storage order.  Yields arrays of shape
     ``(batch_size, ...)``, or tuples of them for several (paired) sources.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> ids = np.arange(10)
     >>> batches = list(stream_batches(ids, batch_size=5, random_seed=0))
@@ -414,6 +414,9 @@ class _Prefetcher:
 class StreamingMinibatch:
     """Minibatches streamed from out-of-core storage into the compiled VI loop.
 
+    Memory: the batch buffer, the shuffle pool (about ``shuffle_buffer`` rows plus one
+    block) and one block being read - independent of the data set's size.
+
     Parameters
     ----------
     *sources : one or several array-likes with equal row counts (numpy/memmap, zarr, dask,
@@ -427,9 +430,6 @@ class StreamingMinibatch:
     block_rows : read size for array-likes without native chunks (default ~8 MB).
     max_steps : capacity of the batch buffer, i.e. the most steps one compiled call may run
         (default: as many batches as fit in ~16 MB, between 1 and 1000).
-
-    Memory: the batch buffer, the shuffle pool (about ``shuffle_buffer`` rows plus one
-    block) and one block being read - independent of the data set's size.
     prefetch : batches read ahead in a background thread (0: read in the training thread).
     random_seed : seed of the shuffling.
 
@@ -438,8 +438,8 @@ class StreamingMinibatch:
     tensor (or ``tensors`` for several fields): what the model observes; ``total_size``: the
     number of rows, for ``total_size=``; ``rows_delivered``: rows handed to the loop so far.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, symvi as pm
     >>> x = np.random.default_rng(1).normal(size=5000)      # or zarr.open_array("x.zarr")
     >>> s = StreamingMinibatch(x, batch_size=200, random_seed=0)
@@ -513,6 +513,8 @@ class StreamingMinibatch:
     def from_zarr(cls, store, *, path: str | None = None, **kwargs) -> StreamingMinibatch:
         """Stream a zarr array (opened read-only; zarr is imported only here).
 
+        Examples
+        --------
         >>> s = StreamingMinibatch.from_zarr("data.zarr", batch_size=500)  # doctest: +SKIP
         >>> s.total_size  # doctest: +SKIP
         40000
@@ -588,6 +590,8 @@ def chunk_hooks(outputs) -> list:
     shared variable of its graph (see :class:`StreamingMinibatch`).  :class:`symvi.Inference`
     adds the ``step_updates`` to its compiled step and calls ``before_chunk`` before each call.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> s = StreamingMinibatch(np.arange(10.0), batch_size=5)
     >>> chunk_hooks([2 * s.tensor]) == [s]

@@ -4,8 +4,8 @@ Each transform has ``forward`` (constrained -> unconstrained), ``backward``
 (unconstrained -> constrained) and ``log_jac_det(y)`` = log |d backward(y) / dy|, summed over
 the event axes the transform couples (the last axis for ``simplex`` and ``ordered``).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, pytensor.tensor as pt
 >>> y = pt.dvector("y")
 >>> float(log.backward(y).eval({y: np.zeros(1)})[0])

@@ -19,8 +19,8 @@ Subclasses define:
   are always rejected (``infinite_ok`` names those that may be infinite, e.g. bounds);
 * ``default_transform(cls, params)`` and ``support_point(cls, rv, **params)``.
 
-Example
--------
+Examples
+--------
 >>> import symvi as sv
 >>> x = sv.Normal.dist(0.0, 2.0, size=3)
 >>> x.eval().shape

@@ -3,8 +3,8 @@
 Each class maps the user's parametrization to canonical parameters, draws with pytensor's
 RandomVariable ops and writes its own log density.
 
-Example
--------
+Examples
+--------
 >>> import symvi as sv
 >>> with sv.Model():
 ...     s = sv.HalfNormal("s", sigma=2.0)

@@ -3,8 +3,8 @@
 Same protocol as :mod:`symvi.distributions.continuous`: canonical ``params``, ``parametrize``
 for the alternatives, draws from pytensor's RandomVariable ops, our own log densities.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, pytensor.tensor as pt, symvi as sv
 >>> from symvi.distributions import dist_info
 >>> x = sv.TruncatedNormal.dist(0.0, 1.0, lower=0.0)

@@ -6,8 +6,8 @@ Parameters are cast to float64 inside ``logp``: integer constants (``n``, bounds
 ``int8`` and would overflow, and exactly representable floats such as ``2.5`` arrive as
 ``float32`` and would lose precision.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as sv
 >>> with sv.Model() as m:
 ...     p = sv.Uniform("p", 0, 1)

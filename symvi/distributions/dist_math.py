@@ -15,6 +15,8 @@ def xlogy(a, x):
     ``x``, and pytensor rewrites it into ``a*log(x)`` and distributes a constant ``a = k - 1``
     into ``k*log(x) - log(x)``, which is nan at ``x = 0``.
 
+    Examples
+    --------
     >>> float(xlogy(0.0, 0.0).eval())
     0.0
     """

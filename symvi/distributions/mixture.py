@@ -24,8 +24,8 @@ Only components with scalar support (``ndim_supp == 0``) are supported.  The def
 is ``log`` when every component's default transform is ``log`` (positive support) and none
 otherwise.  A mixture of discrete components is a :class:`DiscreteMixture` (``discrete=True``).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as sv
 >>> with sv.Model() as m:
 ...     x = sv.NormalMixture("x", w=np.array([0.2, 0.8]), mu=np.array([-0.3, 0.5]),

@@ -3,8 +3,8 @@
 ``logp`` returns one value per event (the batch shape); parameter constraints are reduced
 to a single condition by :meth:`Distribution.logp_checked`.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as sv
 >>> x = sv.MvNormal.dist(mu=np.zeros(2), cov=np.eye(2), size=5)
 >>> x.eval().shape

@@ -5,8 +5,8 @@ inference object) and ``losses`` the loss history up to step ``i``.  A callback 
 ``every`` attribute is called only when ``i % every == 0``; any other callable is called
 after every step.  Raising ``StopIteration`` ends the fit cleanly.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model():
 ...     x = pm.Normal("x", 0, 1)

@@ -20,8 +20,8 @@ linker: compiles in milliseconds) with the model log density vectorised over the
 cached on the approximation; :func:`diagnose`, :func:`resample_draws` and ``fit(...,
 diagnose=True)`` all reuse it.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model():
 ...     mu = pm.Normal("mu", 0, 10)
@@ -60,6 +60,8 @@ _HINTS = {
 def khat_reading(khat: float) -> str:
     """``"good"`` (k < 0.5), ``"ok"`` (0.5 <= k <= 0.7) or ``"untrustworthy"`` (k > 0.7 or NaN).
 
+    Examples
+    --------
     >>> khat_reading(0.3), khat_reading(0.6), khat_reading(1.2)
     ('good', 'ok', 'untrustworthy')
     """
@@ -87,6 +89,8 @@ class Diagnostics:
         ``log mean(p/q)`` (>= ``elbo``; reliable only where k-hat is small).
     draws : number of draws from q used.
 
+    Examples
+    --------
     >>> d = Diagnostics(khat=0.2, reading="good", elbo=-3.0, elbo_mcse=0.01, ess=950.0,
     ...                 log_weights=np.full(1000, -np.log(1000)))
     >>> print(d)
@@ -209,6 +213,8 @@ def diagnose(approx, draws: int = 1000, random_seed=None) -> Diagnostics:
     generators (and so later fits) are not disturbed either way.  Models fed by minibatches
     give a noisy log density and so a meaningless k-hat: diagnose on the full data.
 
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.NormalMixture("x", w=[0.2, 0.8], mu=[-0.3, 0.5], sigma=[0.1, 0.1])
@@ -251,6 +257,8 @@ def resample_draws(approx, draws: int = 500, method: str = "psis", random_seed=N
     corrects a q that is slightly off (too narrow, shifted); where k-hat is above 0.7 the
     weights are too heavy-tailed and a warning says so.
 
+    Examples
+    --------
     >>> import numpy as np, symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 1.0, 1.0)

@@ -5,8 +5,8 @@ the size of the flattened unconstrained space (see :class:`~symvi.variational.ap
 Its moments are the particles' sample moments and a draw picks particles uniformly at random.
 SVGD moves the particles; an ``Empirical`` can also be built from an existing trace.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model() as m:
 ...     s = pm.HalfNormal("s", 1.0)
@@ -62,8 +62,8 @@ class Empirical(Approximation):
     size : number of particles when there is no trace.
     jitter : scale of the Gaussian noise added to the starting particles.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1, shape=2)

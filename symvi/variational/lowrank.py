@@ -17,8 +17,8 @@ matrix ``I_k + W^T diag(d^-2) W``.
 the ELBO's gradient with respect to ``W`` vanishes in expectation, a saddle the optimiser
 would leave only by noise.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model():
 ...     x = pm.MvNormal("x", mu=np.zeros(2), cov=np.array([[1.0, 0.9], [0.9, 1.0]]))
@@ -51,14 +51,16 @@ def _check_rank(rank) -> int:
 class LowRank(Approximation):
     """Gaussian with low-rank plus diagonal covariance: ``N(mu, diag(softplus(rho)^2) + W W^T)``.
 
+    ``shared_params`` are ``mu`` (D,), ``rho`` (D,) and ``W`` (D, k).
+
     Parameters
     ----------
     rank : number of columns ``k`` of ``W`` (directions of correlation), ``>= 1``.
     model, start, random_seed : as for :class:`~symvi.variational.approximations.MeanField`.
     start_sigma : initial diagonal standard deviations ``d`` (unconstrained space) per variable.
 
-    ``shared_params`` are ``mu`` (D,), ``rho`` (D,) and ``W`` (D, k).
-
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1, shape=3)
@@ -144,6 +146,8 @@ class LowRankADVI(KLqp):
 
     Also ``fit(method="lowrank_advi", inf_kwargs={"rank": k})``.
 
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1, shape=4)

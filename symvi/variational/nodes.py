@@ -12,8 +12,8 @@ generator, so seeded runs are reproducible); the instances never compare equal, 
 rewrites cannot merge two noise sources, and they refuse constant folding.  Under the Numba
 backend the Op runs in Numba's object mode (registered below, without the fallback warning).
 
-Example
--------
+Examples
+--------
 >>> import symvi as pm
 >>> with pm.Model():
 ...     x = pm.Normal("x", 0, 1)
@@ -50,6 +50,8 @@ class FreshNoise(Op):
 
     The Op owns its numpy Generator; every run of a compiled graph draws new values.
 
+    Examples
+    --------
     >>> e = FreshNoise("normal", seed=0)((2,))
     >>> bool((e.eval() != e.eval()).all())
     True

@@ -10,8 +10,8 @@ Each public optimizer follows one calling convention:
   ``{shared variable: new value expression}`` (parameters and optimizer state);
 * ``adam(learning_rate=0.1)`` (no loss/params) returns a configured partial.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> w = pytensor.shared(np.ones(2), name="w")
 >>> updates = sgd(pt.sum(w**2), [w], learning_rate=0.1)
@@ -265,6 +265,8 @@ def adamax(learning_rate=2e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
 def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float = 1e-7):
     """Rescale a list of gradients so that their joint L2 norm is at most ``max_norm``.
 
+    Examples
+    --------
     >>> import pytensor.tensor as pt
     >>> g = total_norm_constraint([pt.as_tensor([3.0, 4.0])], 1.0)
     >>> [round(float(v), 3) for v in g[0].eval()]

@@ -36,8 +36,8 @@ def _is_rng(var) -> bool:
 class StepFunction:
     """Compiled ``run(K) -> (losses[K], first_bad_param_names | None)``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, pytensor, pytensor.tensor as pt
     >>> from symvi.variational.optimizers import sgd
     >>> w = pytensor.shared(np.array([1.0]), name="w")

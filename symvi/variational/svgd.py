@@ -15,8 +15,8 @@ the particles (``Average -logp(particles)`` in the progress bar).  ASVGD trains 
 ``q`` by pushing its reparameterised draws along ``phi``; its ``hist`` is the usual negative
 ELBO estimate.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, symvi as pm
 >>> with pm.Model():
 ...     x = pm.Normal("x", 1.0, 0.5)
@@ -141,6 +141,8 @@ def rbf_kernel(X):
     ``h = median_{j<i}(|x_j - x_i|^2) / log(n + 1)``, and ``R[i] = sum_j grad_{x_j} k(x_j, x_i)``.
     The bandwidth is treated as a constant (it is not differentiated).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> K, R = rbf_kernel(pt.as_tensor(np.array([[0.0], [1.0]])))
     >>> K.eval().round(3).tolist(), R.eval().round(3).tolist()
@@ -187,6 +189,8 @@ class SVGD(Inference):
     ``temperature`` divides the log density's gradient.  ``hist`` holds the negative mean log
     density of the particles (a surrogate: SVGD has no loss).
 
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1)
@@ -229,6 +233,8 @@ class ASVGD(Inference):
     ``-mean_i phi(z_i) . dz_i/dparams`` (``phi`` held constant).  ``start`` is not accepted;
     pass an approximation built with one.  ``hist`` is the negative ELBO estimate.
 
+    Examples
+    --------
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1)
