@@ -282,3 +282,18 @@ def test_gradient_with_broadcast_scalar_parameter():
         fd.append((f(hi) - f(lo)) / (2 * eps))
     assert grad.shape == (2,)
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
+
+
+def test_categorical_logits_do_not_underflow():
+    """log p comes from log_softmax of the logits: a gap of 800 gives -800, not -inf."""
+    from scipy.special import log_softmax
+
+    with sv.Model() as m:
+        z = sv.Normal("z", 0, 1)
+        sv.Categorical("a", logit_p=pt.stack([z, z + 800.0]), observed=[0, 1])
+        sv.Categorical("b", p=pt.special.softmax(pt.stack([[z, 2 * z + 3.0]] * 2), axis=-1), observed=[1, 0])
+    a, b = m.compile_logp(vars=["a", "b"], sum=False)({"z": 0.5})
+    np.testing.assert_allclose(a, log_softmax([0.5, 800.5])[[0, 1]])
+    np.testing.assert_allclose(b, log_softmax([0.5, 4.0])[[1, 0]])
+    grad = m.compile_dlogp()({"z": 0.5})
+    assert np.all(np.isfinite(grad))

@@ -198,6 +198,20 @@ class Geometric(Discrete):
         return pt.ones_like(rv)
 
 
+def _softmax_input(p):
+    """The logits ``x`` when ``p`` is the graph ``softmax(x, axis=-1)``, else None."""
+    from pytensor.tensor.special import Softmax
+
+    node = getattr(p, "owner", None)
+    if node is None or not isinstance(node.op, Softmax):
+        return None
+    axis = node.op.axis
+    axis = tuple(range(p.ndim)) if axis is None else tuple(np.atleast_1d(axis))
+    if tuple(a % p.ndim for a in axis) == (p.ndim - 1,):
+        return node.inputs[0]
+    return None
+
+
 class Categorical(Discrete):
     """Categorical(p) or Categorical(logit_p=...) on {0, ..., K-1}.
 
@@ -225,15 +239,20 @@ class Categorical(Discrete):
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        return rb.categorical(normalize(params["p"]), size=size, rng=rng)
+        p = params["p"]
+        return rb.categorical(p if _softmax_input(p) is not None else normalize(p), size=size, rng=rng)
 
     @classmethod
     def logp(cls, value, p):
-        p = normalize(p)
         k = pt.as_tensor_variable(value)
         n_cat = p.shape[-1]
         onehot = pt.eq(k[..., None], pt.arange(n_cat))
-        picked = pt.sum(pt.switch(onehot, p, 0.0), axis=-1)
+        logits = _softmax_input(p)
+        if logits is not None:  # log p from the logits: no underflow for large logit gaps
+            logp_all = pt.special.log_softmax(logits, axis=-1)
+            picked = pt.sum(pt.switch(onehot, logp_all, 0.0), axis=-1)
+            return bound(picked, k >= 0, k <= n_cat - 1)
+        picked = pt.sum(pt.switch(onehot, normalize(p), 0.0), axis=-1)
         return bound(pt.log(picked), k >= 0, k <= n_cat - 1)
 
     @classmethod
