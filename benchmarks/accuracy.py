@@ -108,7 +108,10 @@ def run_symvi(posterior, method, steps, draws, khat_draws, seed=SETTINGS["seed"]
         return row
     row.update(accuracy(approx.sample(draws, random_seed=seed, return_inferencedata=False), ref))
     if method != "svgd":
-        row["khat"] = approx.diagnose(khat_draws, random_seed=seed).khat
+        d = approx.diagnose(khat_draws, random_seed=seed)
+        row["khat"], row["reading"] = d.khat, d.reading
+        row["missing_mass"], row["mean_shift"] = d.coverage.missing_mass, d.coverage.mean_shift
+        row["coverage_conclusive"] = d.coverage.conclusive
     # steady-state cost without the compile: more steps of the already compiled loop
     k = min(steps, 10_000)
     t0 = time.perf_counter()
@@ -139,8 +142,8 @@ def meets_goal(r) -> bool:
 def table(rows) -> str:
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lines = [
-        "| posterior | method | framework (optimizer) | steps | max err | median err | sd ratio min / median / max | k-hat | fit s (warm) | bar |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| posterior | method | framework (optimizer) | steps | max err | median err | sd ratio min / median / max | k-hat | reading (missing mass, mean shift) | fit s (warm) | bar |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = {m: i for i, m in enumerate(METHODS)}
     fw_order = {("symvi", "same"): 0, ("pymc", "same"): 1, ("pymc", "default"): 2}
@@ -148,14 +151,18 @@ def table(rows) -> str:
     for r in rows:
         label = f"{r['framework']} ({'adam, decaying' if r['config'] == 'same' else 'PyMC default'})"
         if "error" in r:
-            lines.append(f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | failed: {' '.join(r['error'].split())[:60]} | | | | {fmt(r.get('fit_s'), '.1f')} | no |")
+            lines.append(f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | failed: {' '.join(r['error'].split())[:60]} | | | | | {fmt(r.get('fit_s'), '.1f')} | no |")
             continue
         sd = f"{r['min_sd_ratio']:.2f} / {r['median_sd_ratio']:.2f} / {r['max_sd_ratio']:.2f}"
         bar = "goal" if meets_goal(r) else ("yes" if meets_bar(r) else "no")
         warm = f" ({r['warm_fit_s']:.1f})" if "warm_fit_s" in r else ""
+        reading = "-"
+        if "reading" in r:
+            cov = f"{r['missing_mass']:.2f}, {r['mean_shift']:.2f}" if r.get("coverage_conclusive") else "inconclusive"
+            reading = f"{r['reading']} ({cov})"
         lines.append(
             f"| {r['posterior']} | {r['method']} | {label} | {r['steps']} | {r['max_mean_err']:.3f} | "
-            f"{r['median_mean_err']:.3f} | {sd} | {fmt(r.get('khat'), '.2f')} | {fmt(r.get('fit_s'), '.1f')}{warm} | {bar} |"
+            f"{r['median_mean_err']:.3f} | {sd} | {fmt(r.get('khat'), '.2f')} | {reading} | {fmt(r.get('fit_s'), '.1f')}{warm} | {bar} |"
         )
     return "\n".join(lines)
 

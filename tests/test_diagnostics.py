@@ -95,22 +95,71 @@ def test_khat_flags_a_too_narrow_meanfield():
     assert "untrustworthy" in str(d)
 
 
-def test_normal_mixture_advi_lands_on_one_mode():
-    """The seed NormalMixture under ADVI: q locks onto the 0.8-weight mode.
-
-    k-hat cannot flag the missed mode - draws of q never reach it (8 sd away), and on the
-    region q covers the weights p/q are bounded - so the reading is not "untrustworthy".
-    The missing 20 % of the mass shows up instead in the importance-sampling evidence:
-    this model is normalised (log p(y) = 0) but ``log_evidence`` is about log 0.8.
-    """
+def _mixture_advi(**kwargs):
     with pm.Model():
         pm.NormalMixture("x", w=[0.2, 0.8], mu=[-0.3, 0.5], sigma=[0.1, 0.1])
-        approx = pm.fit(10000, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.01))
+        return pm.fit(10000, random_seed=1, progressbar=False, **kwargs)
+
+
+def test_normal_mixture_advi_on_one_mode_is_flagged():
+    """The seed NormalMixture under ADVI (adam): q locks onto the 0.8-weight mode.
+
+    k-hat cannot flag the missed mode - q's draws never reach it (8 sd away) and where q has
+    mass the ratios p/q are nearly constant - but the widened draws of the coverage check
+    find it: about 20 % of the mass is missing and q's mean is ~0.5 posterior sd off
+    (exact: mean 0.34, sd 0.33).  The model is normalised, so ``log_evidence`` from q alone
+    is log 0.8.
+    """
+    approx = _mixture_advi(obj_optimizer=pm.adam(learning_rate=0.01))
     assert abs(float(approx.mean.eval()[0]) - 0.5) < 0.05
+    exact_mean = 0.2 * -0.3 + 0.8 * 0.5
+    exact_sd = np.sqrt(0.2 * (0.01 + 0.09) + 0.8 * (0.01 + 0.25) - exact_mean**2)
+    for seed in range(3):
+        d = approx.diagnose(draws=1000, random_seed=seed)
+        assert d.khat < 0.7  # honest: the tail of p/q over q's draws is light
+        assert d.reading == "untrustworthy"
+        assert d.coverage.missing_mass == pytest.approx(0.2, abs=0.12)
+        assert any("misses about" in p for p in d.problems)
+        assert "misses about" in str(d)
+        np.testing.assert_allclose(d.coverage.posterior_mean, exact_mean, atol=0.12)
+        np.testing.assert_allclose(d.coverage.posterior_sd, exact_sd, atol=0.08)
     d = approx.diagnose(draws=4000, random_seed=0)
-    assert d.khat < 0.7
     assert d.log_evidence == pytest.approx(np.log(0.8), abs=0.05)
     assert d.elbo < d.log_evidence < 0.0
+
+
+def test_normal_mixture_default_advi_blob_is_flagged():
+    """With the seed's default optimizer ADVI ends as one wide blob over both modes (mean
+    ~0.16, sd ~0.4, average loss ~2.1, like PyMC's 2.2 in the seed).  Importance sampling from
+    it works (k-hat < 0), but q's own mean is ~0.5 posterior sd off, and that is flagged."""
+    approx = _mixture_advi()
+    assert float(approx.std.eval()[0]) > 0.25
+    d = approx.diagnose(random_seed=0)
+    assert d.khat < 0.5
+    assert d.reading == "untrustworthy"
+    assert d.coverage.mean_shift > 0.3 and abs(d.coverage.missing_mass) < 0.1
+    assert d.coverage.posterior_mean[0] == pytest.approx(0.34, abs=0.06)
+
+
+def test_coverage_quiet_when_q_is_the_posterior(fitted_normal):
+    approx, _ = fitted_normal
+    for seed in range(3):
+        c = approx.diagnose(random_seed=seed).coverage
+        assert c.conclusive and c.problems == []
+        assert abs(c.missing_mass) < 0.05 and c.mean_shift < 0.3
+        np.testing.assert_allclose(c.posterior_mean, POST_MEAN, atol=0.03 * POST_SD * 10)
+        np.testing.assert_allclose(c.posterior_sd, POST_SD, rtol=0.1)
+
+
+def test_coverage_inconclusive_in_high_dimension():
+    """200 independent coordinates, q a bit too narrow: the weights of 2000 draws degenerate,
+    so the coverage check reports itself inconclusive instead of raising alarms (k-hat speaks)."""
+    with pm.Model():
+        pm.Normal("x", 0.0, 1.0, shape=200)
+        q = pm.MeanField(start={"x": np.zeros(200)}, start_sigma={"x": 0.8})
+    d = q.diagnose(random_seed=0)
+    assert not d.coverage.conclusive and d.coverage.problems == []
+    assert d.khat > 0.7 and d.reading == "untrustworthy"
 
 
 # ---------------------------------------------------------------------- reproducibility and state

@@ -15,6 +15,11 @@ usable number of finite moments:
 (Yao, Vehtari, Simpson & Gelman, 2018, "Yes, but did it work?: Evaluating variational
 inference".)  The smoothing itself is ArviZ's :func:`arviz.psislw`.
 
+k-hat cannot see mass that q's draws never reach (a mode many q-sds away), nor a q that is
+too wide but centred wrongly; :func:`diagnose` therefore also runs the coverage check of
+:mod:`symvi.variational.coverage` (draws of a widened q, defensive importance weights) and
+reads "untrustworthy" when it finds missing mass or a shifted mean.
+
 One function ``draws -> (log p(z), log q(z), z)`` is compiled per approximation (Python
 linker: compiles in milliseconds) with the model log density vectorised over the draws, and
 cached on the approximation; :func:`diagnose`, :func:`resample_draws` and ``fit(...,
@@ -42,6 +47,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import vectorize_graph
 
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, find_rngs, reseed_rngs
+from symvi.variational.coverage import Coverage, check_coverage, widened_draws
 from symvi.variational.objective import model_logp_flat
 
 __all__ = ["Diagnostics", "diagnose", "khat_reading", "resample_draws"]
@@ -104,14 +110,21 @@ class Diagnostics:
     ess: float
     log_weights: np.ndarray = field(repr=False)
     log_evidence: float = float("nan")
+    coverage: Coverage | None = field(default=None, repr=False)
 
     @property
     def draws(self) -> int:
         return int(np.size(self.log_weights))
 
+    @property
+    def problems(self) -> list[str]:
+        """What the coverage check found wrong with q (empty when nothing)."""
+        return list(self.coverage.problems) if self.coverage is not None else []
+
     def __str__(self) -> str:
+        hint = "; ".join(self.problems) if self.problems else _HINTS[self.reading]
         return (
-            f"PSIS k-hat = {self.khat:.2f} ({self.reading}): {_HINTS[self.reading]}. "
+            f"PSIS k-hat = {self.khat:.2f} ({self.reading}): {hint}. "
             f"ELBO = {self.elbo:.2f} (MCSE {self.elbo_mcse:.2g}), ESS {self.ess:.0f} of {self.draws} draws"
         )
 
@@ -130,16 +143,16 @@ def check_diagnosable(approx) -> None:
 
 
 def _draws_function(approx):
-    """Cached compiled ``n -> (log p(z), log q(z), z)`` for ``z`` (n, D) drawn from q."""
+    """Cached compiled ``n -> (log p, log q, log r, Z)`` at ``2n`` draws: ``n`` of q, then ``n``
+    of q widened (:func:`symvi.variational.coverage.widened_draws`)."""
     cache = approx.__dict__.setdefault("_psis_cache", {})
     if "draws" not in cache:
         n = pt.iscalar("draws")
-        z = approx.random(n)
+        Z, lq, lr = widened_draws(approx, n)
         theta, logp = model_logp_flat(approx)
-        lp = vectorize_graph(logp, {theta: z})
-        lq = approx.logq(z)
-        fn = compile_fn([n], [lp, lq, z], mode=ONE_SHOT_MODE)
-        cache["draws"] = (fn, find_rngs([z]))
+        lp = vectorize_graph(logp, {theta: Z})
+        fn = compile_fn([n], [lp, lq, lr, Z, approx.mean, approx.std], mode=ONE_SHOT_MODE)
+        cache["draws"] = (fn, find_rngs([Z]))
     return cache["draws"]
 
 
@@ -147,21 +160,27 @@ def _seeds(random_seed, k: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(random_seed).generate_state(k, dtype=np.uint64)]
 
 
-def _log_ratios(approx, draws: int, seed: int):
-    """(log p(z) - log q(z), z) for ``draws`` draws of q; q's own generators are left as they were."""
+def _draws(approx, draws: int, seed: int) -> dict:
+    """Arrays of :func:`_draws_function` for ``draws``; q's own generators are left as they were."""
     fn, rngs = _draws_function(approx)
     saved = [r.get_value(borrow=False) for r in rngs]
     reseed_rngs(rngs, seed)
     try:
-        lp, lq, z = fn(int(draws))
+        out = fn(int(draws))
     finally:
         for r, v in zip(rngs, saved):
             r.set_value(v, borrow=True)
-    lw = np.asarray(lp, dtype="float64") - np.asarray(lq, dtype="float64")
+    return dict(zip(("lp", "lq", "lr", "z", "q_mean", "q_sd"), (np.asarray(a, dtype="float64") for a in out)))
+
+
+def _log_ratios(approx, draws: int, seed: int, arrays: dict | None = None):
+    """(log p(z) - log q(z), z) for ``draws`` draws of q."""
+    a = arrays if arrays is not None else _draws(approx, draws, seed)
+    lw = a["lp"][:draws] - a["lq"][:draws]
     lw = np.where(np.isnan(lw), -np.inf, lw)  # a NaN density counts as zero weight
     if not np.isfinite(lw).any():
         raise FloatingPointError("diagnose: log p(z) - log q(z) is -inf/NaN at every draw from q")
-    return lw, np.asarray(z)
+    return lw, a["z"][:draws]
 
 
 def _psis(lw: np.ndarray):
@@ -209,7 +228,9 @@ def diagnose(approx, draws: int = 1000, random_seed=None) -> Diagnostics:
 
     ``draws`` (>= 100) independent draws of q are weighted by ``p(z, y) / q(z)``; the weights'
     Pareto tail shape ``khat`` reads "good" (< 0.5), "ok" (0.5-0.7) or "untrustworthy"
-    (> 0.7).  ``random_seed`` makes the draws reproducible; the approximation's own random
+    (> 0.7); the reading is also "untrustworthy" when the coverage check
+    (``result.coverage``, :func:`symvi.variational.coverage.check_coverage`) finds that q
+    misses posterior mass or that its mean is off.  ``random_seed`` makes the draws reproducible; the approximation's own random
     generators (and so later fits) are not disturbed either way.  Models fed by minibatches
     give a noisy log density and so a meaningless k-hat: diagnose on the full data.
 
@@ -224,8 +245,14 @@ def diagnose(approx, draws: int = 1000, random_seed=None) -> Diagnostics:
     """
     check_diagnosable(approx)
     draws = _check_draws(draws, "diagnose")
-    lw, _ = _log_ratios(approx, draws, _seeds(random_seed, 1)[0])
-    return _summarise(lw)
+    seed_q, seed_boot = _seeds(random_seed, 2)
+    arrays = _draws(approx, draws, seed_q)
+    lw, _ = _log_ratios(approx, draws, seed_q, arrays)
+    result = _summarise(lw)
+    result.coverage = check_coverage(arrays["lp"], arrays["lq"], arrays["lr"], arrays["z"], arrays["q_mean"], arrays["q_sd"], seed=seed_boot)
+    if result.coverage.problems:
+        result.reading = "untrustworthy"
+    return result
 
 
 def diagnose_after_fit(approx, draws: int = 1000) -> Diagnostics:
