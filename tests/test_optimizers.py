@@ -74,3 +74,46 @@ def test_chain_composes_transforms():
     updates = opt.apply_transform(t, [pt.as_tensor([4.0])], [w])
     pytensor.function([], [], updates=updates, mode=MODE)()
     np.testing.assert_allclose(w.get_value(), [1.0 - 4.0])
+
+
+def test_exponential_decay_schedule_values_and_fit():
+    import pytensor
+    import pytensor.tensor as pt
+
+    sched = pm.exponential_decay(0.1, 1e-3, 100)
+    t = pt.dscalar("t")
+    f = pytensor.function([t], sched(t))
+    np.testing.assert_allclose([f(1.0), f(51.0), f(101.0), f(1000.0)], [0.1, 0.01, 1e-3, 1e-3])
+    # sgd with a schedule: w <- w - lr_t * 2w on loss w**2, checked step by step
+    w = pytensor.shared(np.array([1.0]), name="w")
+    step = pm.sgd(pt.sum(w**2), [w], learning_rate=pm.exponential_decay(0.25, 0.0025, 2))
+    fn = pytensor.function([], [], updates=step)
+    expected = 1.0
+    for k in range(1, 5):
+        fn()
+        expected *= 1 - 2 * 0.25 * 0.01 ** min((k - 1) / 2, 1)
+        np.testing.assert_allclose(w.get_value(), [expected])
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
+def test_learning_rate_must_be_positive(bad):
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        pm.adam(learning_rate=bad)
+    with pytest.raises(ValueError, match="exponential_decay"):
+        pm.exponential_decay(bad, 1e-3, 10)
+
+
+def test_scheduled_fit_is_checkpointed_and_resumes_exactly(tmp_path):
+    def model():
+        with pm.Model() as m:
+            pm.Normal("x", 3.0, 0.1)
+        return m
+
+    opt = pm.adam(learning_rate=pm.exponential_decay(0.1, 1e-4, 200))
+    whole = pm.fit(200, model=model(), random_seed=2, progressbar=False, obj_optimizer=opt)
+    half = pm.fit(120, model=model(), random_seed=2, progressbar=False, obj_optimizer=opt)
+    loaded = pm.load(half.save(tmp_path / "s.npz"), model())
+    assert loaded.resumable
+    loaded.inference.refine(80, progressbar=False)
+    np.testing.assert_array_equal(loaded.get_params()["mu"], whole.get_params()["mu"])
+    assert abs(whole.mean.eval()[0] - 3.0) < 0.02

@@ -11,6 +11,7 @@ from symvi.variational.optimizers import (
     adagrad_window,
     adam,
     adamax,
+    exponential_decay,
     momentum,
     nesterov_momentum,
     rmsprop,
@@ -45,6 +46,7 @@ __all__ = [
     "adam",
     "adamax",
     "total_norm_constraint",
+    "exponential_decay",
 ]
 from symvi.variational.diagnostics import Diagnostics, diagnose
 from symvi.variational.lowrank import LowRank, LowRankADVI

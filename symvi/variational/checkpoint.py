@@ -62,12 +62,28 @@ def _optimizer_spec(opt):
     name = getattr(opt.func, "__name__", None)
     if getattr(optimizers, name or "", None) is not opt.func:
         return None
-    kwargs = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in opt.keywords.items()}
+    kwargs = {k: _encode(v) for k, v in opt.keywords.items()}
     try:
         json.dumps(kwargs)
     except TypeError:
         return None
     return {"name": name, "kwargs": kwargs}
+
+
+def _encode(v):
+    from symvi.variational.optimizers import ExponentialDecay
+
+    if isinstance(v, ExponentialDecay):
+        return {"exponential_decay": [v.init, v.end, v.steps]}
+    return float(v) if isinstance(v, np.floating) else v
+
+
+def _decode(v):
+    from symvi.variational.optimizers import exponential_decay
+
+    if isinstance(v, dict) and set(v) == {"exponential_decay"}:
+        return exponential_decay(*v["exponential_decay"])
+    return v
 
 
 def _inference_spec(inference):
@@ -271,7 +287,7 @@ def _restore_step(inference, fit, arrays, path):
     from symvi.variational import optimizers
     from symvi.variational.step import _is_rng
 
-    opt = getattr(optimizers, fit["optimizer"]["name"])(**fit["optimizer"]["kwargs"])
+    opt = getattr(optimizers, fit["optimizer"]["name"])(**{k: _decode(v) for k, v in fit["optimizer"]["kwargs"].items()})
     kwargs = {k: fit[k] for k in ("obj_n_mc", "total_grad_norm_constraint") if k in fit}
     inference._fit_kwargs = dict(kwargs, obj_optimizer=opt)
     step = inference.step_function(obj_optimizer=opt, **kwargs)

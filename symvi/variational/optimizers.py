@@ -46,6 +46,8 @@ __all__ = [
     "adamax",
     "total_norm_constraint",
     "apply_transform",
+    "exponential_decay",
+    "ExponentialDecay",
 ]
 
 
@@ -77,6 +79,58 @@ def chain(*transforms: GradientTransform) -> GradientTransform:
 
 def scale(factor) -> GradientTransform:
     return GradientTransform(lambda v: [], lambda g, s, t: (factor * g, []))
+
+
+@dataclass(frozen=True)
+class ExponentialDecay:
+    """Learning-rate schedule ``init * (end / init) ** min((t - 1) / steps, 1)`` at step ``t``.
+
+    Starts at ``init``, reaches ``end`` after ``steps`` steps and stays there; build it with
+    :func:`exponential_decay`.
+    """
+
+    init: float
+    end: float
+    steps: int
+
+    def __call__(self, t):
+        return self.init * (self.end / self.init) ** pt.minimum((t - 1.0) / self.steps, 1.0)
+
+
+def exponential_decay(init: float, end: float, steps: int) -> ExponentialDecay:
+    """A learning rate that decays geometrically from ``init`` to ``end`` over ``steps`` steps.
+
+    Pass it as any optimizer's ``learning_rate``: large early steps find the optimum, small
+    late ones remove the Monte Carlo jitter of the final parameters.  Checkpoints store it.
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> with pm.Model():
+    ...     x = pm.Normal("x", 3.0, 0.1)
+    ...     approx = pm.fit(3000, obj_optimizer=pm.adam(learning_rate=pm.exponential_decay(0.1, 1e-4, 3000)),
+    ...                     random_seed=0, progressbar=False)
+    >>> bool(abs(approx.mean.eval()[0] - 3.0) < 0.02)
+    True
+    """
+    init, end = float(init), float(end)
+    if not (np.isfinite(init) and np.isfinite(end) and init > 0 and end > 0):
+        raise ValueError(f"exponential_decay: init and end must be positive and finite, got {init}, {end}")
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+        raise ValueError(f"exponential_decay: steps must be a positive integer, got {steps!r}")
+    return ExponentialDecay(init, end, int(steps))
+
+
+def _descend(learning_rate) -> GradientTransform:
+    """``-learning_rate * g``; ``learning_rate`` a number or a schedule ``t -> rate`` (t from 1)."""
+    if isinstance(learning_rate, pytensor.graph.basic.Variable):  # e.g. a shared rate a callback changes
+        return scale(-learning_rate)
+    if callable(learning_rate):
+        return GradientTransform(lambda v: [], lambda g, s, t: (-learning_rate(t) * g, []))
+    rate = float(learning_rate)
+    if not np.isfinite(rate) or rate <= 0:
+        raise ValueError(f"learning_rate must be a positive number or a schedule such as exponential_decay(...), got {learning_rate!r}")
+    return scale(-rate)
 
 
 def _zeros(v):
@@ -209,25 +263,25 @@ def _optimizer(make: Callable[..., GradientTransform]):
 @_optimizer
 def sgd(learning_rate=1e-3):
     """Plain gradient descent: ``p -= learning_rate * g``."""
-    return scale(-learning_rate)
+    return _descend(learning_rate)
 
 
 @_optimizer
 def momentum(learning_rate=1e-3, momentum=0.9):
     """Heavy-ball momentum."""
-    return chain(scale_by_momentum(momentum), scale(-learning_rate))
+    return chain(scale_by_momentum(momentum), _descend(learning_rate))
 
 
 @_optimizer
 def nesterov_momentum(learning_rate=1e-3, momentum=0.9):
     """Nesterov accelerated momentum."""
-    return chain(scale_by_momentum(momentum, nesterov=True), scale(-learning_rate))
+    return chain(scale_by_momentum(momentum, nesterov=True), _descend(learning_rate))
 
 
 @_optimizer
 def adagrad(learning_rate=1.0, epsilon=1e-6):
     """Adagrad with the full history of squared gradients."""
-    return chain(scale_by_rss(epsilon), scale(-learning_rate))
+    return chain(scale_by_rss(epsilon), _descend(learning_rate))
 
 
 @_optimizer
@@ -235,31 +289,31 @@ def adagrad_window(learning_rate=1e-3, epsilon=0.1, n_win=10):
     """Adagrad over the last ``n_win`` squared gradients (PyMC's default ADVI optimizer)."""
     if int(n_win) < 1:
         raise ValueError(f"adagrad_window: n_win must be >= 1, got {n_win}")
-    return chain(scale_by_window_rss(int(n_win), epsilon), scale(-learning_rate))
+    return chain(scale_by_window_rss(int(n_win), epsilon), _descend(learning_rate))
 
 
 @_optimizer
 def rmsprop(learning_rate=1.0, rho=0.9, epsilon=1e-6):
     """RMSProp."""
-    return chain(scale_by_rms(rho, epsilon), scale(-learning_rate))
+    return chain(scale_by_rms(rho, epsilon), _descend(learning_rate))
 
 
 @_optimizer
 def adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-6):
     """Adadelta."""
-    return chain(scale_by_adadelta(rho, epsilon), scale(-learning_rate))
+    return chain(scale_by_adadelta(rho, epsilon), _descend(learning_rate))
 
 
 @_optimizer
 def adam(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
     """Adam with bias correction."""
-    return chain(scale_by_adam(beta1, beta2, epsilon), scale(-learning_rate))
+    return chain(scale_by_adam(beta1, beta2, epsilon), _descend(learning_rate))
 
 
 @_optimizer
 def adamax(learning_rate=2e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
     """Adamax (Adam with the infinity norm)."""
-    return chain(scale_by_adamax(beta1, beta2, epsilon), scale(-learning_rate))
+    return chain(scale_by_adamax(beta1, beta2, epsilon), _descend(learning_rate))
 
 
 def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float = 1e-7):
