@@ -20,6 +20,19 @@ def _fmt(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:,.5g}"
 
 
+def _live_display_possible() -> bool:
+    """False in a Jupyter kernel without ipywidgets (rich would warn on every fit there)."""
+    try:
+        from rich.console import Console
+
+        if not Console().is_jupyter:
+            return True
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class FitProgress:
     """Show steps done and the running average loss; print one closing line."""
 
@@ -27,7 +40,7 @@ class FitProgress:
         self.total = int(total)
         self.loss_label = loss_label
         self._bar = None
-        if enabled and total > 0:
+        if enabled and total > 0 and _live_display_possible():
             try:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
