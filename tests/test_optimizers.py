@@ -95,12 +95,14 @@ def test_exponential_decay_schedule_values_and_fit():
         np.testing.assert_allclose(w.get_value(), [expected])
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
-def test_learning_rate_must_be_positive(bad):
-    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+def test_learning_rate_must_be_finite_and_not_negative(bad):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number >= 0"):
         pm.adam(learning_rate=bad)
     with pytest.raises(ValueError, match="exponential_decay"):
         pm.exponential_decay(bad, 1e-3, 10)
+    with pytest.raises(ValueError, match="exponential_decay"):
+        pm.exponential_decay(0.1, 0.0, 10)
 
 
 def test_scheduled_fit_is_checkpointed_and_resumes_exactly(tmp_path):

@@ -128,8 +128,8 @@ def _descend(learning_rate) -> GradientTransform:
     if callable(learning_rate):
         return GradientTransform(lambda v: [], lambda g, s, t: (-learning_rate(t) * g, []))
     rate = float(learning_rate)
-    if not np.isfinite(rate) or rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number or a schedule such as exponential_decay(...), got {learning_rate!r}")
+    if not np.isfinite(rate) or rate < 0:  # 0 is allowed: it freezes the parameters
+        raise ValueError(f"learning_rate must be a finite number >= 0 or a schedule such as exponential_decay(...), got {learning_rate!r}")
     return scale(-rate)
 
 
