@@ -27,9 +27,12 @@ __all__ = ["main", "demo"]
 
 
 def demo(steps: int = 10000, out: str | Path = "symvi-demo", seed: int = 42, progressbar: bool = True) -> dict:
-    """Fit the seed gamma model with ADVI, print an ArviZ summary, write plots.
+    """Fit the seed gamma model with ADVI, print an ArviZ summary and diagnostics, write plots.
 
-    Returns a dict with the approximation, the posterior ``InferenceData`` and plot paths.
+    When the diagnostics do not read "good" (alpha and beta are strongly correlated, which a
+    mean-field q cannot represent) the demo also fits FullRankADVI and shows that it is.
+    Returns a dict with the approximation(s), the posterior ``InferenceData``, the
+    diagnostics and plot paths.
 
     Examples
     --------
@@ -51,33 +54,51 @@ def demo(steps: int = 10000, out: str | Path = "symvi-demo", seed: int = 42, pro
         pm.Gamma("y", alpha, beta, observed=gamma_data)
 
     print(f"symvi demo: gamma model, 200 observations from Gamma(shape=2, rate=2); ADVI for {steps} steps")
+    opt = pm.adagrad_window(learning_rate=1e-2)
     t0 = time.perf_counter()
     with gamma_model:
-        approx = pm.fit(steps, obj_optimizer=pm.adagrad_window(learning_rate=1e-2), random_seed=seed, progressbar=progressbar)
+        approx = pm.fit(steps, obj_optimizer=opt, random_seed=seed, progressbar=progressbar)
     elapsed = time.perf_counter() - t0
     idata = approx.sample(2000, random_seed=seed)
     summary = az.summary(idata, kind="stats", round_to=3)
     print(summary.to_string())
     print(f"fit wall time {elapsed:.2f} s (compile included)")
+    diagnostics = approx.diagnose(random_seed=seed)
+    print(diagnostics)
+    result = {"approx": approx, "idata": idata, "summary": summary, "diagnostics": diagnostics}
+    fits = [("ADVI (mean field)", approx)]
+    if diagnostics.reading != "good":
+        # alpha and beta are strongly correlated a posteriori: a full-rank q can represent that
+        print(f"symvi demo: mean field is not trusted here; FullRankADVI for {steps} steps")
+        with gamma_model:
+            full = pm.fit(steps, method="fullrank_advi", obj_optimizer=opt, random_seed=seed, progressbar=progressbar)
+        idata = full.sample(2000, random_seed=seed)
+        print(az.summary(idata, kind="stats", round_to=3).to_string())
+        result["fullrank"] = {"approx": full, "idata": idata, "diagnostics": full.diagnose(random_seed=seed)}
+        print(result["fullrank"]["diagnostics"])
+        fits.append(("FullRankADVI", full))
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(approx.hist, lw=0.5)
+    for label, fitted in fits:
+        ax.plot(fitted.hist, lw=0.5, label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("negative ELBO")
     ax.set_yscale("symlog")
-    ax.set_title("ADVI loss history")
+    ax.set_title("loss history")
+    ax.legend()
     fig.tight_layout()
     hist_path = out / "elbo_history.png"
     fig.savefig(hist_path, dpi=100)
     plt.close(fig)
-    axes = az.plot_posterior(idata, var_names=["alpha", "beta"])
+    axes = az.plot_posterior(idata, var_names=["alpha", "beta"])  # the last (most trusted) fit
     post_path = out / "posterior.png"
     np.ravel(axes)[0].figure.savefig(post_path, dpi=100)
     plt.close("all")
     print(f"wrote {hist_path} and {post_path}")
-    return {"approx": approx, "idata": idata, "summary": summary, "plots": [hist_path, post_path]}
+    result["plots"] = [hist_path, post_path]
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
