@@ -88,6 +88,13 @@ def test_variational_api_quickstart(results):
     assert abs(r["x2_node_mean"] - m2) < 0.04
     assert r["x2_node_var"] == pytest.approx(m4 - m2**2, rel=0.25)
 
+    # --- diagnose(): the mixture blob is flagged by the coverage check, not by k-hat ---------
+    exact_mean = float(np.dot(W, MU))
+    assert r["mix_advi_khat"] < 0.7
+    assert r["mix_advi_reading"] == "untrustworthy"
+    assert r["mix_advi_mean_shift"] > 0.3
+    assert abs(r["mix_is_mean"] - exact_mean) < 0.08
+
     # --- iris: SVGD + adamax classifies like maximum likelihood ----------------------------
     assert r["iris_tracker_len"] == 200
     assert r["iris_test_acc"] > 0.85
