@@ -106,3 +106,18 @@ def test_sample_node_on_each_backend(backend):
     a, b = f(), f()
     assert a.shape == (2000,) and not np.array_equal(a, b)  # fresh draws on every call
     assert abs(a.mean() - 1.25) < 0.1  # E[x^2] = 1 + 0.25
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax not installed")
+def test_jax_sample_node_needs_a_static_size():
+    import pytensor
+    import pytensor.tensor as pt
+
+    from symvi.backends import get_mode
+
+    with pm.Model():
+        x = pm.Normal("x", 0, 1)
+        q = pm.MeanField()
+    i = pt.iscalar("i")
+    with pytest.raises(TypeError, match="needs a static size"):
+        pytensor.function([i], q.sample_node(x, size=i), mode=get_mode("jax"))

@@ -186,7 +186,7 @@ def test_bad_components_rejected():
         sv.Mixture.dist(w=W, comp_dists=[np.zeros(2)])
     with pytest.raises(ValueError, match="w has 2 components"):
         sv.Mixture.dist(w=W, comp_dists=[sv.Normal.dist(), sv.Normal.dist(), sv.Normal.dist()])
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="only scalar-support components"):
         sv.Mixture.dist(w=W, comp_dists=[sv.Dirichlet.dist(a=np.ones(2))] * 2)
     with sv.Model():
         registered = sv.Normal("z", 0.0, 1.0)

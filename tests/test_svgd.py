@@ -204,3 +204,13 @@ def test_iris_svgd_tracker_accuracy():
     assert test_acc[:5].mean() < 0.8  # it did have to learn
     assert test_acc[-20:].mean() > 0.9
     assert np.mean(tracker["train_accuracy"][-20:]) > 0.9
+
+
+def test_empirical_has_no_density():
+    with pm.Model():
+        pm.Normal("x", 0, 1)
+        q = pm.Empirical(size=5, jitter=1.0, random_seed=0)
+    with pytest.raises(TypeError, match="Empirical has no density: logq"):
+        q.logq(pt.zeros((2, 1)))
+    with pytest.raises(TypeError, match="Empirical has no density: its entropy"):
+        q.entropy()

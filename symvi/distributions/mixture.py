@@ -75,7 +75,7 @@ def _components(comp_dists, who):
                 "pass an unregistered Dist.dist(...) instead"
             )
         if info.cls.ndim_supp != 0:
-            raise NotImplementedError(f"{who}: only scalar-support components are supported, got {info.cls.__name__}")
+            raise TypeError(f"{who}: only scalar-support components are supported, got {info.cls.__name__}")
     if stacked and comps[0].ndim < 1:
         raise ValueError(f"{who}: a single component distribution needs a trailing component axis (it is a scalar)")
     return comps, stacked

@@ -180,7 +180,7 @@ class Empirical(Approximation):
         return self.histogram[idx]
 
     def entropy(self):
-        raise NotImplementedError("Empirical has no density: its entropy is not defined")
+        raise TypeError("Empirical has no density: its entropy is not defined (use a MeanField, FullRank or LowRank q)")
 
     def logq(self, z):
-        raise NotImplementedError("Empirical has no density: logq is not defined")
+        raise TypeError("Empirical has no density: logq is not defined (use a MeanField, FullRank or LowRank q)")

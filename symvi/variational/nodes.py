@@ -135,7 +135,7 @@ def register_jax() -> None:
     def _jax_fresh_noise(op, node, **kwargs):
         static = node.outputs[0].type.shape
         if any(s is None for s in static):
-            raise NotImplementedError("sample_node under the JAX backend needs a static size (an int), not a symbolic one")
+            raise TypeError("sample_node under the JAX backend needs a static size (an int), not a symbolic one")
         result = jax.ShapeDtypeStruct(tuple(int(s) for s in static), np.float64)
 
         def draw():
