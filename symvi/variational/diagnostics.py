@@ -142,27 +142,36 @@ def check_diagnosable(approx) -> None:
         )
 
 
-def _draws_function(approx):
-    """Cached compiled ``n -> (log p, log q, log r, Z)`` at ``2n`` draws: ``n`` of q, then ``n``
-    of q widened (:func:`symvi.variational.coverage.widened_draws`)."""
+def _draws_function(approx, widened: bool = True):
+    """Cached compiled ``n -> (log p, log q, log r, Z, q mean, q sd)``.
+
+    ``widened``: ``2n`` draws, ``n`` of q then ``n`` of q widened
+    (:func:`symvi.variational.coverage.widened_draws`, for the coverage check); otherwise ``n``
+    draws of q only (``log r`` is then ``log q``), for resampling.
+    """
     cache = approx.__dict__.setdefault("_psis_cache", {})
-    if "draws" not in cache:
+    key = "draws" if widened else "draws_q"
+    if key not in cache:
         n = pt.iscalar("draws")
-        Z, lq, lr = widened_draws(approx, n)
+        if widened:
+            Z, lq, lr = widened_draws(approx, n)
+        else:
+            Z = approx.random(n)
+            lq = lr = approx.logq(Z)
         theta, logp = model_logp_flat(approx)
         lp = vectorize_graph(logp, {theta: Z})
         fn = compile_fn([n], [lp, lq, lr, Z, approx.mean, approx.std], mode=ONE_SHOT_MODE)
-        cache["draws"] = (fn, find_rngs([Z]))
-    return cache["draws"]
+        cache[key] = (fn, find_rngs([Z]))
+    return cache[key]
 
 
 def _seeds(random_seed, k: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(random_seed).generate_state(k, dtype=np.uint64)]
 
 
-def _draws(approx, draws: int, seed: int) -> dict:
+def _draws(approx, draws: int, seed: int, widened: bool = True) -> dict:
     """Arrays of :func:`_draws_function` for ``draws``; q's own generators are left as they were."""
-    fn, rngs = _draws_function(approx)
+    fn, rngs = _draws_function(approx, widened)
     saved = [r.get_value(borrow=False) for r in rngs]
     reseed_rngs(rngs, seed)
     try:
@@ -175,7 +184,7 @@ def _draws(approx, draws: int, seed: int) -> dict:
 
 def _log_ratios(approx, draws: int, seed: int, arrays: dict | None = None):
     """(log p(z) - log q(z), z) for ``draws`` draws of q."""
-    a = arrays if arrays is not None else _draws(approx, draws, seed)
+    a = arrays if arrays is not None else _draws(approx, draws, seed, widened=False)
     lw = a["lp"][:draws] - a["lq"][:draws]
     lw = np.where(np.isnan(lw), -np.inf, lw)  # a NaN density counts as zero weight
     if not np.isfinite(lw).any():
