@@ -2,7 +2,8 @@
 
 The backend is chosen, in order, by an explicit ``backend=`` argument, the innermost
 ``with symvi.backend(...)`` block, the ``SYMVI_BACKEND`` environment variable, else
-``"numba"`` (PyTensor 3's default linker).
+``"numba"`` (PyTensor 3's default linker).  Fits with no backend chosen start on a quick
+tier and move to Numba once it is compiled (see :mod:`symvi.variational.tiers`).
 
 Examples
 --------
@@ -21,7 +22,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-__all__ = ["BACKENDS", "backend", "resolve_backend", "get_mode", "fixed_length_loops"]
+__all__ = ["BACKENDS", "backend", "resolve_backend", "chosen_backend", "get_mode", "fixed_length_loops"]
 
 BACKENDS = ("numba", "c", "jax")
 _local = threading.local()
@@ -53,6 +54,16 @@ def resolve_backend(name: str | None = None) -> str:
 
         register_jax()
     return key
+
+
+def chosen_backend(name: str | None = None) -> str | None:
+    """The backend the user chose (argument, ``with backend(...)``, ``SYMVI_BACKEND``), else None.
+
+    A fit with no backend chosen runs tiered (:mod:`symvi.variational.tiers`).
+    """
+    if name is None and not _stack() and not os.environ.get("SYMVI_BACKEND"):
+        return None
+    return resolve_backend(name)
 
 
 @contextlib.contextmanager

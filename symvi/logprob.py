@@ -18,7 +18,21 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.distributions.base import dist_info
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, find_rngs, reseed_rngs
 
-__all__ = ["model_logp", "compile_logp", "compile_dlogp", "point_logps", "initial_point"]
+__all__ = ["param_constants", "model_logp", "compile_logp", "compile_dlogp", "point_logps", "initial_point"]
+
+
+def param_constants(model) -> set:
+    """The float constants among the model's distribution parameters (``Normal("x", 0, 10)``'s
+    0 and 10): compiled loops take them as inputs so that an edited prior reuses the cache."""
+    from pytensor.tensor.variable import TensorConstant
+
+    out = set()
+    for rv in list(model.basic_RVs):
+        info = dist_info(rv)
+        for value in (info.params.values() if info is not None else ()):
+            if isinstance(value, TensorConstant) and value.dtype.startswith("float"):
+                out.add(value)
+    return out
 
 
 # ---------------------------------------------------------------------- total_size

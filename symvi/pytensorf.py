@@ -89,12 +89,15 @@ def reseed_rngs(rngs: Sequence[SharedVariable], seed) -> None:
         rng.set_value(np.random.default_rng(child), borrow=True)
 
 
-def lift_constants(outputs, min_size: int = 2):
-    """Replace array constants (``size >= min_size``) in the graphs by shared variables.
+def lift_constants(outputs, min_size: int = 2, also=()):
+    """Replace array constants (``size >= min_size``, and those in ``also``) by shared variables.
 
     Numba cannot cache a compiled function that embeds large arrays as globals, so a model
     whose data live in constants would be recompiled (seconds) in every new process.  As
     shared inputs the arrays keep their static shapes and the compiled code is cacheable.
+    ``also`` names further constants to lift whatever their size - the models' distribution
+    parameters, so that a model whose priors changed value compiles to the graph of before
+    and reuses its compiled code (Numba and C both key their caches on constant values).
     """
     from pytensor.graph.replace import graph_replace
     from pytensor.tensor.variable import TensorConstant
@@ -103,7 +106,7 @@ def lift_constants(outputs, min_size: int = 2):
     outs = [outputs] if single else list(outputs)
     repl = {}
     for var in ancestors(outs):
-        if isinstance(var, TensorConstant) and var.data.size >= min_size and var not in repl:
+        if isinstance(var, TensorConstant) and (var.data.size >= min_size or var in also) and var not in repl:
             repl[var] = pytensor.shared(var.data, shape=var.type.shape, name=var.name, borrow=True)
     if repl:
         outs = graph_replace(outs, repl, strict=True)

@@ -27,6 +27,15 @@ import symvi.variational.inference as inference
 Y = np.random.default_rng(0).normal(1.5, 1.0, size=20)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_compiled_path():
+    """Bit-identity is a property of one compiled path: a fit with no backend chosen may move
+    from the quick tier to Numba at a time-dependent step (equal to 1e-10 then: test_tiers.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMVI_BACKEND", "numba")
+        yield
+
+
 def make_model():
     """Two latents (one transformed), so FullRank has an off-diagonal and 'rho'/'L_tril' differ."""
     with pm.Model() as model:

@@ -27,11 +27,11 @@ import time
 
 import numpy as np
 
-from symvi.logprob import point_logps
+from symvi.logprob import param_constants, point_logps
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.streaming import chunk_hooks
-from symvi.backends import resolve_backend
+from symvi.backends import chosen_backend, resolve_backend
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
 from symvi.variational.callbacks import every_of
@@ -179,6 +179,7 @@ class Inference:
                 grads=grads,
                 total_grad_norm_constraint=total_grad_norm_constraint,
                 more_updates=step_updates,
+                lift=param_constants(self.approx.model),
             )
             step.chunk_hooks = hooks
             self._steps[key] = step
@@ -230,7 +231,7 @@ class Inference:
             _check_start_logp(self.approx, kwargs.get("more_replacements"))
             self._start_checked = True
         step = self.step_function(**kwargs)
-        step.backend = resolve_backend(backend)
+        step.backend = chosen_backend(backend) or "auto"  # auto: quick tier now, Numba when compiled
         self._state = (step, callbacks, score)
         self._fit_kwargs = dict(kwargs)
         approx = self._iterate(n, step, callbacks, progressbar, score)
@@ -301,6 +302,7 @@ class Inference:
                     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
                         if done == before:
                             step.restore(snap)
+                        step.cancel_background()
                         raise
                     if bad is not None:
                         error = FloatingPointError(
@@ -322,6 +324,7 @@ class Inference:
                 print(stop)
         except KeyboardInterrupt:
             interrupted_at = start + done
+            step.cancel_background()
         finally:
             if score is not False:
                 self.hist = buf[: start + done].copy()

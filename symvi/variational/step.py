@@ -13,6 +13,9 @@ A step whose loss or new parameters are not finite is not applied: the scan carr
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 import warnings
 
 import numpy as np
@@ -24,9 +27,12 @@ from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
+from symvi.variational import tiers
 from symvi.variational.optimizers import total_norm_constraint
 
 __all__ = ["StepFunction"]
+
+_log = logging.getLogger("symvi.tiers")
 
 
 def _is_rng(var) -> bool:
@@ -54,6 +60,7 @@ class StepFunction:
         grads=None,
         total_grad_norm_constraint=None,
         more_updates=None,
+        lift=(),
     ):
         params = list(params)
         if grads is None:
@@ -74,7 +81,7 @@ class StepFunction:
             if not isinstance(var, SharedVariable):
                 raise TypeError(f"updates must be keyed by shared variables, got {var!r}")
         keys = list(updates)
-        lifted = lift_constants([loss] + [updates[k] for k in keys])
+        lifted = lift_constants([loss] + [updates[k] for k in keys], also=set(lift))
         loss, updates = lifted[0], dict(zip(keys, lifted[1:]))
         rngs = rng_updates([loss] + list(updates.values()))
         for r, nxt in rngs.items():
@@ -83,17 +90,21 @@ class StepFunction:
         self.state = list(updates)
         self._loss, self._updates = loss, updates
         self._fns: dict = {}
-        self.backend: str | None = None  # None: resolved at each run (context / env / numba)
+        self.backend: str | None = None  # None: resolved at each run (context / env / numba); "auto": tiers
+        self._background = None  # tiers.BackgroundCompile of the Numba loop; False: none needed / given up
 
     def _compiled(self, backend: str, k: int):
         """The compiled loop for ``backend``; JAX needs the loop length ``k`` fixed."""
-        key = (backend, k if fixed_length_loops(backend) else None)
+        key = (backend, k if backend == "jax" else None)
         self.compiled_now = key not in self._fns  # lets the caller leave compile time out of timings
         if self.compiled_now:
+            t0 = time.perf_counter()
             self._fns[key] = self._compile(backend, key[1])
+            _log.debug("compiled the %s loop in %.2f s", backend, time.perf_counter() - t0)
         return self._fns[key]
 
-    def _compile(self, backend, static_k):
+    def _graph(self, backend, static_k):
+        """``(inputs, [losses, flags], updates)`` of the K-step loop compiled for ``backend``."""
         loss, updates, state = self._loss, self._updates, self.state
         param_idx = [state.index(p) for p in self.params]
 
@@ -122,22 +133,65 @@ class StepFunction:
             outputs_info=init + [None, None],
             n_steps=length,
             return_updates=False,
+            mode=self._mode(backend) if backend in ("c", "quick") else None,  # the VMs run the loop body in this mode
         )
         finals = results[: len(state)]
         losses, flags = results[-2], results[-1]
         fn_updates = {s: (r if _is_rng(s) else r[-1]) for s, r in zip(state, finals)}
-        mode = get_mode(backend, for_scan=True)
         inputs = [n_steps] if static_k is None else []
-        with warnings.catch_warnings():
+        return inputs, [losses, flags], fn_updates
+
+    def _mode(self, backend):
+        return tiers.quick_mode() if backend == "quick" else get_mode(backend, for_scan=True)
+
+    def _compile(self, backend, static_k):
+        inputs, outputs, fn_updates = self._graph(backend, static_k)
+        quick = tiers.cached_c_only() if backend == "quick" else contextlib.nullcontext()
+        with warnings.catch_warnings(), quick:
             # JAX keeps its own copy of each generator and advances it between calls: expected
             warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
-            fn = pytensor.function(inputs, [losses, flags], updates=fn_updates, mode=mode, on_unused_input="ignore")
+            fn = pytensor.function(inputs, outputs, updates=fn_updates, mode=self._mode(backend), on_unused_input="ignore")
+        if backend == "numba" and static_k is None:  # later fits of this graph go to Numba at once
+            tiers.mark_numba_ready(tiers.graph_key(outputs, fn_updates))
         return fn if static_k is None else (lambda k: fn())
+
+    # ---- tiers (symvi.variational.tiers): no backend chosen = quick VM now, Numba once ready
+    def _tier(self) -> str:
+        """The backend of the next chunk of an ``auto`` fit: "numba" once it is compiled, else "quick"."""
+        if ("numba", None) in self._fns or self._background is False:
+            return "numba" if ("numba", None) in self._fns else "quick"
+        if self._background is None:
+            graph = self._graph("numba", None)
+            key = tiers.graph_key(graph[1], graph[2])
+            if tiers.numba_ready(key):
+                self._background = False
+                _log.debug("graph %s compiled by Numba before: no quick tier", key)
+                return "numba"
+            _log.debug("graph %s new to Numba: quick tier, Numba in the background", key)
+            self._background = tiers.BackgroundCompile(graph, key, quick_graph=self._graph("quick", None))
+        job = self._background
+        if job.ready():
+            self._background = False
+            _log.debug("background Numba compile ready: switching")
+            return "numba"
+        if job.failure is not None and job.superseded:
+            self._background = None  # queue it again if this step runs on (e.g. refine)
+        elif job.failure is not None:
+            warnings.warn(f"symvi: {job.failure}; the fit goes on with the quick compiled loop", RuntimeWarning, stacklevel=4)
+            self._background = False
+        return "quick"
+
+    def cancel_background(self) -> None:
+        """Stop a background Numba compile of this step (Ctrl-C): the fit keeps its quick loop."""
+        job = self._background
+        if job not in (None, False):
+            job.cancel(reason="the fit was interrupted")
+            self._background = False
 
     @property
     def fixed_length(self) -> bool:
         """Whether each loop length is a separate compile (JAX)."""
-        return fixed_length_loops(resolve_backend(self.backend))
+        return self.backend != "auto" and fixed_length_loops(resolve_backend(self.backend))
 
     def chunk_sizes(self, k: int) -> int:
         """Largest loop length <= k that the backend runs without a new compile."""
@@ -148,9 +202,10 @@ class StepFunction:
 
     def run(self, k: int):
         """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step)."""
-        backend = resolve_backend(self.backend)
+        backend = self._tier() if self.backend == "auto" else resolve_backend(self.backend)
+        self.last_backend = backend
         losses, flags = self._compiled(backend, int(k))(int(k))
-        if fixed_length_loops(backend):  # JAX leaves read-only buffers that Numba cannot take
+        if backend == "jax":  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
                 if not _is_rng(s):
                     s.set_value(np.array(s.get_value()), borrow=True)

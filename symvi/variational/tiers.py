@@ -1,0 +1,294 @@
+"""Tiered compilation of the training loop: step at once, switch to Numba when it is ready.
+
+A graph Numba has never seen takes 10-30 s to compile (almost all of it Numba's type
+inference), while PyTensor's virtual machine with per-op C code - shared by every model and
+cached on disk after the first use - starts a new model in about a second.  So, unless a
+backend is chosen explicitly, a fit:
+
+1. compiles the loop for the *quick tier* (the C VM without elementwise fusion, whose op
+   modules are reused across models; the pure-Python VM while the C op cache is still cold,
+   e.g. on a fresh install) and starts stepping at once;
+2. hands the same graph, pickled, to a background process (lower priority) that compiles it
+   with Numba, which writes PyTensor's on-disk Numba cache;
+3. between two compiled chunks, once the background process has finished, loads the Numba
+   loop in-process (now a cache hit) and carries on with it.  Parameters, optimizer state
+   and random generators are shared variables, so the switch changes nothing but speed.
+
+A graph whose Numba compile finished before (in this process or an earlier one) goes to
+Numba directly.  A background compile that fails or is killed leaves the fit on the quick
+tier with one warning; the process is ended at interpreter exit, when the fit is interrupted,
+and never outlives the session that started it.
+
+Examples
+--------
+>>> import symvi as pm
+>>> quick_mode().linker.__class__.__name__
+'VMLinker'
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from collections import deque
+from pathlib import Path
+
+_patch_lock = threading.Lock()
+
+__all__ = ["quick_mode", "cached_c_only", "graph_key", "numba_ready", "mark_numba_ready", "BackgroundCompile"]
+
+
+def state_dir() -> Path:
+    """Where symvi keeps its compile markers (inside PyTensor's compile directory)."""
+    import pytensor
+
+    path = Path(pytensor.config.compiledir) / "symvi-tiers"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def quick_mode():
+    """The PyTensor mode of the quick tier: the C VM without elementwise fusion.
+
+    Fused elementwise kernels are new C code for every model (a gcc run each); unfused ops
+    are C modules that every model shares.  Compile it inside :func:`cached_c_only` so that
+    an op whose C module is not in the cache yet runs its Python implementation instead of
+    waiting for gcc (the background process compiles those modules for next time).
+    """
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="cvm", optimizer="fast_run").excluding("fusion", "scan_make_inplace")
+
+
+@contextlib.contextmanager
+def cached_c_only():
+    """Within the block, PyTensor uses C op code only where its module is already compiled.
+
+    A cache miss raises ``NotImplementedError`` from the module cache, which PyTensor's
+    ``COp.make_thunk`` answers by running the op's Python ``perform``.
+    """
+    from pytensor.link.c.basic import get_module_cache
+    from pytensor.link.c.cmodule import ModuleCache
+
+    original = ModuleCache.module_from_key
+    get_module_cache().refresh(cleanup=False)  # modules a background process compiled meanwhile
+
+    def from_cache_only(self, key, lnk):
+        module = self._get_from_key(key)
+        if module is None:
+            from pytensor.link.c.cmodule import get_module_hash
+
+            module = self._get_from_hash(get_module_hash(lnk.get_src_code(), key), key)
+        if module is None:
+            raise NotImplementedError("symvi quick tier: C module not compiled yet")
+        return module
+
+    with _patch_lock:
+        ModuleCache.module_from_key = from_cache_only
+        try:
+            yield
+        finally:
+            ModuleCache.module_from_key = original
+
+
+def graph_key(outputs, updates: dict) -> str:
+    """A structural hash of a graph (ops, types, constants and shared-variable names).
+
+    Two graphs with the same key compile to the same Numba code, so the key tells whether a
+    graph's Numba compile is already in the disk cache.
+    """
+    from pytensor.printing import debugprint
+
+    buf = io.StringIO()
+    shared = list(updates)
+    debugprint(list(outputs) + [updates[s] for s in shared], file=buf, print_type=True, print_inner_graphs=True)
+    text = re.sub(r"0x[0-9a-fA-F]+", "0x", buf.getvalue())  # generators print their address
+    text += "|".join(f"{s.name}:{s.type}" for s in shared)
+    import pytensor
+
+    text += f"|pytensor {pytensor.__version__}|numba_fastmath {pytensor.config.numba__fastmath}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _ready_marker(key: str) -> Path:
+    return state_dir() / f"numba-{key}"
+
+
+def numba_ready(key: str) -> bool:
+    """Whether a background compile of this graph finished (its Numba code is in the cache)."""
+    return _ready_marker(key).exists()
+
+
+def mark_numba_ready(key: str) -> None:
+    _ready_marker(key).touch()
+
+
+# how the background process is started (tests swap in a stand-in)
+COMMAND = [sys.executable, "-m", "symvi.variational.tiers"]
+_queue: deque = deque()  # compiles waiting for the single background slot
+_running: list = []
+
+
+class BackgroundCompile:
+    """Compile ``graph = (inputs, outputs, updates)`` with Numba in another process.
+
+    ``quick_graph``, compiled there afterwards with the quick tier's mode and gcc allowed,
+    fills the C op cache, so that later new models find their op modules compiled.
+
+    One background process at a time (the rest wait in a queue), so a notebook that re-runs
+    cells quickly never has more than one extra core busy.  ``ready()`` polls without
+    blocking; ``failure`` holds a one-line reason when the compile failed or was killed.
+    """
+
+    def __init__(self, graph: tuple, key: str, quick_graph: tuple | None = None):
+        self.key = key
+        self.failure: str | None = None
+        self.superseded = False
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+        fd, self._path = tempfile.mkstemp(prefix="symvi-graph-", suffix=".pkl", dir=state_dir())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                payload = [(list(i), list(o), list(u.items())) for i, o, u in [graph] + ([quick_graph] if quick_graph else [])]
+                pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as err:  # noqa: BLE001 - an unpicklable graph: stay on the quick tier
+            self.failure = f"the graph could not be handed to a background process ({type(err).__name__}: {err})"
+            self._cleanup()
+            return
+        for older in list(_queue):  # the user moved on to another model: only the newest waits
+            older.cancel(reason=None)
+        _queue.append(self)
+        _pump()
+
+    def _start(self) -> None:
+        self._log = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                [*COMMAND, self._path, str(_ready_marker(self.key))],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._log,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches only the fit
+            )
+        except OSError as err:
+            self.failure = f"could not start a background process ({err})"
+            self._cleanup()
+            return
+        _running.append(self)
+
+    def ready(self) -> bool:
+        """True once the Numba compile finished; False while it runs, waits or has failed."""
+        _pump()
+        if self.failure is not None or self.proc is None:
+            return False
+        rc = self.proc.poll()
+        if rc is None:
+            return False
+        _finish(self)
+        if rc == 0 and numba_ready(self.key):
+            return True
+        self.failure = self._reason(rc)
+        return False
+
+    def _reason(self, rc: int) -> str:
+        if rc < 0:
+            return f"the background Numba compile was killed (signal {-rc})"
+        text = ""
+        if self._log is not None:
+            self._log.seek(0)
+            lines = [ln for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
+            text = lines[-1] if lines else ""
+        return f"the background Numba compile failed (exit {rc}{': ' + text if text else ''})"
+
+    def cancel(self, reason: str | None = "the background Numba compile was cancelled") -> None:
+        """End the background process (or drop it from the queue).
+
+        ``reason`` becomes ``failure`` (None: superseded by a newer compile, nothing to report).
+        """
+        self.superseded = reason is None
+        if self in _queue:
+            _queue.remove(self)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self in _running:
+            _finish(self)
+        if self.failure is None and not numba_ready(self.key):
+            self.failure = reason or "superseded by a newer background compile"
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        try:
+            os.unlink(self._path)
+        except OSError:
+            pass
+
+
+def _finish(job: BackgroundCompile) -> None:
+    if job in _running:
+        _running.remove(job)
+    job._cleanup()
+    _pump()
+
+
+def _pump() -> None:
+    """Start the next queued compile when the slot is free."""
+    for job in list(_running):
+        if job.proc is not None and job.proc.poll() is not None and job.failure is None:
+            _running.remove(job)
+            job._cleanup()
+    while not _running and _queue:
+        job = _queue.popleft()
+        if numba_ready(job.key):  # compiled meanwhile by another job with the same graph
+            job._cleanup()
+            continue
+        job._start()
+
+
+@atexit.register
+def _end_all() -> None:
+    _queue.clear()
+    for job in list(_running):
+        if job.proc is not None and job.proc.poll() is None:
+            job.proc.kill()
+        job._cleanup()
+    _running.clear()
+
+
+def _main(argv: list[str]) -> int:
+    """Background process: compile the graph with Numba, mark it ready, then warm the C ops."""
+    path, marker = argv
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    warnings.simplefilter("ignore")
+    import pytensor
+
+    import symvi  # noqa: F401 - registers symvi's Numba implementations of its own ops
+    from symvi.backends import get_mode
+
+    with open(path, "rb") as f:
+        payload = pickle.load(f)
+    modes = [get_mode("numba", for_scan=True), quick_mode()]
+    for (inputs, outputs, updates), mode in zip(payload, modes):
+        pytensor.function(inputs, outputs, updates=dict(updates), mode=mode, on_unused_input="ignore")
+        Path(marker).touch()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

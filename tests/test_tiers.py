@@ -1,0 +1,163 @@
+"""Tiered compilation (symvi/variational/tiers.py): a default fit starts on the quick VM and
+moves to Numba once a background process has compiled it; the results do not depend on
+where (or whether) the switch happens, and a failing, killed or interrupted background
+compile costs nothing but speed."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import symvi as pm
+from symvi.variational import tiers
+
+Y = np.random.default_rng(5).normal(1.5, 1.0, size=20)
+N_STEPS = 300
+
+
+def _model(prior_sd=10.0, dist="Normal"):
+    with pm.Model() as m:
+        mu = getattr(pm, dist)("mu", 0.0, prior_sd)
+        pm.Normal("y", mu, 1.0, observed=Y)
+    return m
+
+
+def _fit(model, backend=None, callbacks=()):
+    used = []
+
+    def record(approx, losses, i):
+        used.append(approx.inference._state[0].last_backend)
+
+    record.every = 50  # also makes the chunk boundaries (and so the switch points) fixed
+    inference = pm.ADVI(model=model, random_seed=3)
+    inference.fit(
+        N_STEPS,
+        backend=backend,
+        progressbar=False,
+        obj_optimizer=pm.adam(learning_rate=0.05),
+        callbacks=[record, *callbacks],
+    )
+    return inference, used
+
+
+class _FakeJob:
+    """A background compile that reports ready after ``after`` polls (never: None)."""
+
+    def __init__(self, after):
+        self.after, self.polls, self.failure, self.superseded = after, 0, None, False
+
+    def ready(self):
+        self.polls += 1
+        return self.after is not None and self.polls > self.after
+
+    def cancel(self, reason=None):
+        pass
+
+
+@pytest.fixture
+def new_graph(monkeypatch):
+    """Every graph counts as never compiled by Numba, whatever the disk cache holds."""
+    monkeypatch.setattr(tiers, "numba_ready", lambda key: False)
+
+
+def _assert_same_fit(a, b):
+    np.testing.assert_allclose(a.hist, b.hist, rtol=1e-10)
+    for k, v in a.approx.get_params().items():
+        np.testing.assert_allclose(b.approx.get_params()[k], v, rtol=1e-10, atol=1e-12)
+
+
+def test_switch_early_late_or_never_gives_the_same_fit(new_graph, monkeypatch):
+    reference, used = _fit(_model(), backend="numba")
+    assert set(used) == {"numba"}
+    for after, expected in [(None, {"quick"}), (1, {"quick", "numba"}), (4, {"quick", "numba"})]:
+        job = _FakeJob(after)
+        monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, job=job, **k: job)
+        fit, used = _fit(_model())
+        assert set(used) == expected, (after, used)
+        assert len(fit.hist) == N_STEPS
+        _assert_same_fit(reference, fit)
+
+
+def test_failed_background_compile_warns_once_and_the_fit_goes_on(new_graph, monkeypatch):
+    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import sys; sys.exit('no compiler here')"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit, used = _fit(_model(), callbacks=[_sleep_until_background_ends])
+        fit.refine(100, progressbar=False)
+    messages = [str(w.message) for w in caught if "background Numba compile" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert "failed (exit 1: no compiler here)" in messages[0]
+    assert set(used) == {"quick"}
+    job = _FakeJob(None)
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: job)
+    quick_only, _ = _fit(_model())
+    np.testing.assert_array_equal(fit.hist[:N_STEPS], quick_only.hist)
+
+
+def _sleep_until_background_ends(approx, losses, i):
+    job = approx.inference._state[0]._background
+    if i == 50 and job not in (None, False) and job.proc is not None:
+        job.proc.wait(timeout=60)
+
+
+def test_killed_background_compile_leaves_the_fit_on_the_quick_tier(new_graph, monkeypatch):
+    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
+
+    def kill(approx, losses, i):
+        job = approx.inference._state[0]._background
+        if i == 100 and job not in (None, False) and job.proc is not None:
+            job.proc.kill()
+            job.proc.wait()
+
+    with pytest.warns(RuntimeWarning, match="background Numba compile was killed"):
+        fit, used = _fit(_model(), callbacks=[kill])
+    assert len(fit.hist) == N_STEPS and set(used) == {"quick"}
+
+
+def test_ctrl_c_during_background_compile_leaves_no_process(new_graph, monkeypatch):
+    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
+    procs = []
+
+    def interrupt(approx, losses, i):
+        job = approx.inference._state[0]._background
+        if i == 100:
+            procs.append(job.proc)
+            assert job.proc.poll() is None  # still compiling
+            raise KeyboardInterrupt
+
+    fit, _ = _fit(_model(), callbacks=[interrupt])
+    assert len(fit.hist) == 100  # the state of step 100 is kept
+    assert procs and procs[0].poll() is not None  # the background process is gone
+    assert not tiers._running and not tiers._queue
+
+
+def test_edited_prior_values_keep_the_graph_and_new_distributions_do_not():
+    def key(model):
+        step = pm.ADVI(model=model, random_seed=1).step_function()
+        graph = step._graph("numba", None)
+        return tiers.graph_key(graph[1], graph[2])
+
+    assert key(_model(10.0)) == key(_model(2.5))
+    assert key(_model(10.0)) != key(_model(10.0, dist="Cauchy"))
+
+
+def test_graph_compiled_by_numba_before_goes_to_numba_at_once(monkeypatch):
+    _fit(_model(10.0), backend="numba")  # marks the graph ready
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: pytest.fail("no background compile needed"))
+    _, used = _fit(_model(4.0))  # an edited prior: same graph
+    assert set(used) == {"numba"}
+
+
+def test_background_process_compiles_and_marks_the_graph(tmp_path):
+    """The real child: unpickle, compile with Numba, write the marker (runs a Numba compile)."""
+    model = _model(3.0)
+    step = pm.ADVI(model=model, random_seed=1).step_function()
+    graph = step._graph("numba", None)
+    key = "test-" + tiers.graph_key(graph[1], graph[2])
+    job = tiers.BackgroundCompile(graph, key)
+    job.proc.wait(timeout=600) if job.proc is not None else None
+    assert job.ready(), job.failure
+    assert tiers.numba_ready(key)
+    tiers._ready_marker(key).unlink()
