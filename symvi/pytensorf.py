@@ -20,6 +20,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 
 __all__ = [
     "ONE_SHOT_MODE",
+    "quick_eval",
     "compile_fn",
     "lift_constants",
     "rng_updates",
@@ -34,13 +35,40 @@ __all__ = [
 def _one_shot_mode():
     from pytensor.compile.mode import Mode
 
-    return Mode(linker="py", optimizer="fast_compile")
+    return Mode(linker="py", optimizer=None)
 
 
-# For functions evaluated once or a few times (initial points, posterior/prior draws): the
-# Python linker with light rewrites compiles in milliseconds, where a cold Numba/C compile
-# of a new graph takes seconds; the work inside is vectorised numpy either way.
+# For functions evaluated once or a few times (initial points, posterior/prior draws,
+# diagnostics): the Python linker without graph rewrites compiles in milliseconds (the
+# rewrites alone took ~1 s of a first diagnose()), where a cold Numba/C compile of a new graph
+# takes seconds; the work inside is vectorised numpy either way.
 ONE_SHOT_MODE = _one_shot_mode()
+
+
+def quick_eval(var):
+    """Give ``var`` an ``eval()`` that compiles with :data:`ONE_SHOT_MODE` (once, then cached).
+
+    ``Variable.eval`` compiles with PyTensor's default mode (Numba: about a second for a new
+    graph); expressions that users evaluate a few times, such as ``sample_node`` results, get
+    this one instead.  Calls with inputs or keyword arguments go to the usual ``eval``.
+
+    >>> import pytensor.tensor as pt
+    >>> y = quick_eval(pt.as_tensor(2.0) * 3)
+    >>> float(y.eval())
+    6.0
+    """
+    plain = type(var).eval
+    compiled = []
+
+    def eval(inputs_to_values=None, **kwargs):
+        if inputs_to_values or kwargs:
+            return plain(var, inputs_to_values, **kwargs)
+        if not compiled:
+            compiled.append(pytensor.function([], var, mode=ONE_SHOT_MODE))
+        return compiled[0]()
+
+    var.eval = eval
+    return var
 
 
 def floatX(x):

@@ -38,7 +38,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.basic import infer_static_shape
 
 from symvi.distributions.base import dist_info
-from symvi.pytensorf import as_replacements
+from symvi.pytensorf import as_replacements, quick_eval
 
 __all__ = ["FreshNoise", "sample_node"]
 
@@ -253,4 +253,5 @@ def sample_node(approx, node, size=None, deterministic=False, more_replacements=
             outs.append(graph_replace(e, {theta: z}, strict=False))
         else:
             outs.append(vectorize_graph(e, {theta: z}))
+    outs = [quick_eval(o) for o in outs]  # .eval() in milliseconds, not a Numba compile
     return outs[0] if single else outs

@@ -1,0 +1,141 @@
+"""First result latency: ``pm.fit(N, method="fullrank_advi")`` wall time in a fresh process.
+
+Each cell is one fresh process (benchmarks/workers/first_fit_worker.py) fitting one model
+with PyTensor's compile directory in one of three states:
+
+* ``cold``: empty (a fresh install: no C op modules, no Numba cache);
+* ``library``: warmed by fitting another model (a 3-predictor regression) once, as a user
+  who ran anything before: the notebook situation of a model never compiled before;
+* ``warm``: the same model was fitted before (re-running an unchanged cell in a new process).
+
+Configurations: symvi's default (no backend: the quick tier, Numba when compiled - see
+``symvi/variational/tiers.py``), symvi with ``backend="numba"`` and ``"c"``, PyMC 5.28.5
+(``$PYMC_PYTHON``, default ``/tmp/venv-pymc/bin/python``) and NumPyro (``$NUMPYRO_PYTHON``;
+JAX keeps no compile cache between processes, so it has one column; only the seed
+workloads it implements).  Missing interpreters are skipped.
+
+Usage::
+
+    python benchmarks/bench_first_fit.py [--models gamma,kidiq] [--states cold,library,warm] [-n 20000]
+
+Writes ``benchmarks/results/first_fit.json`` and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "workers" / "first_fit_worker.py"
+MODELS = ["gamma", "mixture", "logreg", "digits", "eight_schools", "kidiq", "sblrc", "low_dim_gauss_mix"]
+NUMPYRO_MODELS = {"gamma", "logreg", "digits"}
+SYMVI_CONFIGS = {"symvi default": None, "symvi numba": "numba", "symvi c": "c"}
+
+
+def run(python, framework, model, method, n, base, backend=None, timeout=900, wait=False):
+    """One fresh process; ``wait``: it lets symvi's background compile finish before exiting."""
+    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={base}", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if wait:
+        env["FIRST_FIT_WAIT"] = "1"
+    cmd = [python, str(WORKER), framework, model, method, str(n)] + ([backend] if backend else [])
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout {timeout}s"}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    return json.loads(lines[0])
+
+
+def library_dir(python, framework, root: Path) -> Path:
+    """A compile directory warmed by the warm-up model (ADVI and FullRankADVI)."""
+    base = root / f"library-{framework.replace(' ', '_')}"
+    if not base.exists():
+        for method in ("advi", "fullrank_advi"):
+            run(python, framework.split()[0], "warmup", method, 200, base, wait=True)
+    return base
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--states", default="cold,library,warm")
+    p.add_argument("--configs", default="symvi default,symvi numba,symvi c,pymc,numpyro")
+    p.add_argument("--method", default="fullrank_advi")
+    p.add_argument("-n", type=int, default=20000)
+    p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
+    p.add_argument("--numpyro-python", default=os.environ.get("NUMPYRO_PYTHON", "/tmp/venv-numpyro/bin/python"))
+    p.add_argument("--out", default=str(HERE / "results" / "first_fit.json"))
+    args = p.parse_args(argv)
+    models, states = args.models.split(","), args.states.split(",")
+    configs = [c for c in args.configs.split(",") if c]
+    pythons = {c: sys.executable for c in SYMVI_CONFIGS}
+    pythons["pymc"], pythons["numpyro"] = args.pymc_python, args.numpyro_python
+    configs = [c for c in configs if Path(pythons[c]).exists() or print(f"skipping {c}: no {pythons[c]}")]
+    root = Path(tempfile.mkdtemp(prefix="symvi-first-fit-"))
+    results = []
+    try:
+        for model in models:
+            for config in configs:
+                python = pythons[config]
+                framework = "symvi" if config.startswith("symvi") else config
+                if config == "numpyro":
+                    if model in NUMPYRO_MODELS:
+                        row = run(python, "numpyro", model, args.method, args.n, root / "unused")
+                        results.append({"model": model, "config": config, "state": "any", **row})
+                        print(model, config, "any", row, flush=True)
+                    continue
+                backend = SYMVI_CONFIGS.get(config)
+                lib_key = "symvi" if framework == "symvi" else framework
+                for state in states:
+                    if state == "cold":
+                        base = root / f"cold-{model}-{config.replace(' ', '_')}"
+                    elif state == "library":
+                        base = root / f"lib-{model}-{config.replace(' ', '_')}"
+                        shutil.copytree(library_dir(python, lib_key, root), base)
+                    else:  # warm: the library run's directory, which now holds this model too
+                        base = root / f"lib-{model}-{config.replace(' ', '_')}"
+                        if not base.exists():
+                            shutil.copytree(library_dir(python, lib_key, root), base)
+                            run(python, framework, model, args.method, args.n, base, backend, wait=True)
+                    row = run(python, framework, model, args.method, args.n, base, backend, wait=state == "library")
+                    results.append({"model": model, "config": config, "state": state, **row})
+                    print(model, config, state, row, flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"n": args.n, "method": args.method, "rows": results}, indent=1))
+    print_table(results)
+    return 0
+
+
+def print_table(results):
+    cols = []
+    for r in results:
+        key = (r["config"], r["state"])
+        if key not in cols:
+            cols.append(key)
+    models = list(dict.fromkeys(r["model"] for r in results))
+    cell = {(r["model"], r["config"], r["state"]): r for r in results}
+    print("| model | " + " | ".join(f"{c} {s}" for c, s in cols) + " | PyMC / symvi default (library) |")
+    print("|---" * (len(cols) + 2) + "|")
+    for m in models:
+        vals = []
+        for c, s in cols:
+            r = cell.get((m, c, s))
+            vals.append("-" if r is None else ("err" if "error" in r else f"{r['fit_s']:.1f}"))
+        a, b = cell.get((m, "pymc", "library")), cell.get((m, "symvi default", "library"))
+        ratio = f"{a['fit_s'] / b['fit_s']:.1f}x" if a and b and "fit_s" in a and "fit_s" in b else "-"
+        print(f"| {m} | " + " | ".join(vals) + f" | {ratio} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
