@@ -73,6 +73,19 @@ class FlatLogp:
         self._fn = compile_fn([Z], outs, mode=get_mode(backend))
         self.n_points = 0
 
+    @classmethod
+    def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None) -> FlatLogp:
+        """A :class:`FlatLogp` of ``model`` kept on the model and reused by later calls with the
+        same layout, ``jacobian`` and backend (repeated fits then skip the compile)."""
+        from symvi.backends import resolve_backend
+
+        terms = tuple(id(v) for v in model.value_vars + model.observed_RVs + list(model.potentials))
+        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), resolve_backend(backend))
+        cache = model.__dict__.setdefault("_flat_logp_cache", {})
+        if key not in cache:
+            cache[key] = cls(model, point, jacobian=jacobian, backend=backend)
+        return cache[key]
+
     @property
     def ndim(self) -> int:
         return self.layout.size
@@ -164,7 +177,8 @@ def find_MAP(
     point = model.initial_point()
     if start:
         point = apply_start(model, point, start)
-    f = FlatLogp(model, point, jacobian=jacobian, backend=backend)
+    f = FlatLogp.cached(model, point, jacobian=jacobian, backend=backend)
+    first = f.n_points
     x0 = f.layout.ravel(point)
     lp0, _ = f.value_and_grad(x0)
     if not np.isfinite(lp0):
@@ -185,5 +199,5 @@ def find_MAP(
     values = constrained_values(model, f.layout, result.x, include_transformed=include_transformed)
     if progressbar:
         state = "converged" if result.success else f"stopped: {result.message}"
-        print(f"find_MAP: logp = {-float(result.fun):.6g} after {f.n_points} evaluations ({state})")
+        print(f"find_MAP: logp = {-float(result.fun):.6g} after {f.n_points - first} evaluations ({state})")
     return (values, result) if return_raw else values

@@ -305,7 +305,8 @@ class Pathfinder:
         maxiter = 1000 if n is None else _positive_int(n, "n (L-BFGS iterations per path)")
         t0 = time.perf_counter()
         gen = np.random.default_rng(self.random_seed)
-        f = FlatLogp(self.model, self.start_point, backend=backend)
+        f = FlatLogp.cached(self.model, self.start_point, backend=backend)
+        first = f.n_points
         x0 = f.layout.ravel(self.start_point)
         starts = [x0 + gen.uniform(-self.jitter, self.jitter, size=x0.shape) for _ in range(self.num_paths)]
         info = PathfinderInfo()
@@ -323,7 +324,7 @@ class Pathfinder:
             approx = self._full_rank(info.paths[0], seed)
         else:
             approx = self._resample(f, info, gen, seed)
-        info.n_logp_evals = f.n_points
+        info.n_logp_evals = f.n_points - first
         info.seconds = time.perf_counter() - t0
         approx.pathfinder = info
         approx.inference = self
