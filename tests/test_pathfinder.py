@@ -48,25 +48,21 @@ def test_mixture_logpdf_is_the_equal_weight_mixture():
 
 
 # ---------------------------------------------------------------- single path
-def test_single_path_recovers_a_correlated_gaussian():
+@pytest.mark.parametrize("seed", range(5))
+def test_single_path_returns_the_exact_covariance_of_a_gaussian(seed):
     with _gaussian_model():
-        q = pm.fit(method="pathfinder", inf_kwargs={"num_paths": 1, "num_elbo_draws": 50}, random_seed=0, progressbar=False, backend="c")
+        q = pm.fit(method="pathfinder", inf_kwargs={"num_paths": 1, "num_elbo_draws": 50}, random_seed=seed, progressbar=False, backend="c")
     assert isinstance(q, pm.FullRank)
-    np.testing.assert_allclose(q.mean.eval(), MEAN, atol=1e-2)
-    # 8 seeds measured: worst entry error 0.22 (of variance 4); the ELBO picks among
-    # near-exact candidates by Monte Carlo noise
-    np.testing.assert_allclose(q.cov.eval(), COV, rtol=0.06, atol=0.01)
+    # the multi-secant candidate is exact; in seed 1 one 7e-5 off beats it by more than two
+    # Monte Carlo standard errors of its (tiny) ELBO noise, and is chosen
+    tol = 1e-4 if seed == 1 else 1e-10
+    np.testing.assert_allclose(q.cov.eval(), COV, atol=tol)
+    np.testing.assert_allclose(q.mean.eval(), MEAN, atol=tol)
     info = q.pathfinder
     assert info.n_grad_evals == info.paths[0].n_grad_evals > 0
     assert info.n_logp_evals > info.n_grad_evals
-
-
-def test_single_path_is_exact_when_the_secant_candidate_wins():
-    with _gaussian_model():
-        q = pm.Pathfinder(num_paths=1, num_elbo_draws=50, random_seed=4).fit(progressbar=False, backend="c")
-    np.testing.assert_allclose(q.cov.eval(), COV, atol=1e-8)
-    np.testing.assert_allclose(q.mean.eval(), MEAN, atol=1e-8)
-    assert np.isclose(q.pathfinder.paths[0].elbo, 0.0, atol=1e-8)  # log Z of a normalised density
+    if seed != 1:
+        assert np.isclose(info.paths[0].elbo, 0.0, atol=1e-8)  # log Z of a normalised density
 
 
 def test_pathfinder_rejects_gradient_descent_settings():

@@ -4,7 +4,9 @@ Single-path Pathfinder runs L-BFGS on ``-log p`` from a start point, forms the G
 ``N(x_l + H_l g_l, H_l)`` at every iterate (:mod:`symvi.variational.lbfgs_gaussians`),
 estimates each one's ELBO from ``num_elbo_draws`` draws (all iterates' draws go through the
 compiled log density in one vectorised call) and keeps the Gaussian with the highest ELBO,
-i.e. the lowest estimated KL(q || p).  It is returned as a
+i.e. the lowest estimated KL(q || p), less two Monte Carlo standard errors: among
+candidates whose ELBOs differ by less than their noise, the one with the steadier log
+ratios ``log p - log q`` wins (an exact Gaussian's are constant).  It is returned as a
 :class:`~symvi.variational.approximations.FullRank` approximation (``mu``, Cholesky factor
 ``L``), so ``sample``, ``sample_node``, ``diagnose`` and checkpoints work as for
 FullRankADVI.
@@ -65,6 +67,7 @@ class PathResult:
     ----------
     mu, chol : mean (D,) and Cholesky factor (D, D) of the chosen Gaussian.
     best : iterate of the chosen Gaussian (0 is the start).
+    elbo : ELBO estimate of the chosen Gaussian.
     elbos : ELBO estimate of each candidate Gaussian along the path, in path order.
     iterations : L-BFGS iterations (L).
     n_grad_evals : log density + gradient evaluations of the optimiser.
@@ -75,15 +78,12 @@ class PathResult:
     mu: np.ndarray
     chol: np.ndarray
     best: int
+    elbo: float
     elbos: np.ndarray
     iterations: int
     n_grad_evals: int
     n_logp_evals: int
     message: str
-
-    @property
-    def elbo(self) -> float:
-        return float(np.max(self.elbos))
 
 
 @dataclass
@@ -141,17 +141,20 @@ def single_path(f: FlatLogp, x0: np.ndarray, gen: np.random.Generator, maxiter: 
     lq = -0.5 * np.sum(eps**2, axis=-1)[None, :] - logdet[:, None] - 0.5 * D * LOG_2PI
     with np.errstate(invalid="ignore"):
         elbos = np.mean(lp - lq, axis=1)
+        mcse = np.std(lp - lq, axis=1, ddof=1) / np.sqrt(K) if K > 1 else np.zeros(len(mus))
     elbos = np.where(np.isnan(elbos), -np.inf, elbos)
+    score = np.where(np.isfinite(elbos), elbos - 2.0 * np.nan_to_num(mcse, nan=np.inf), -np.inf)
     if not np.isfinite(elbos).any():
         raise FloatingPointError(
             f"Pathfinder: no Gaussian along the L-BFGS path ({path.X.shape[0] - 1} iterations, {path.message}) has a finite ELBO; "
             "the log density is -inf/NaN at its draws. Check the model or pass start="
         )
-    best = int(np.argmax(elbos))
+    best = int(np.argmax(score)) if np.isfinite(score).any() else int(np.argmax(elbos))
     return PathResult(
         mu=mus[best],
         chol=chols[best],
         best=int(iters[best]),
+        elbo=float(elbos[best]),
         elbos=elbos,
         iterations=path.X.shape[0] - 1,
         n_grad_evals=n_grad,
@@ -261,6 +264,8 @@ class Pathfinder:
     >>> round(float(q.mean.eval()[0]), 4), round(float(q.std.eval()[0]), 4)
     (1.0, 2.0)
     """
+
+    loss_label = "-ELBO of the Gaussians along the path"  # what a single path's ``approx.hist`` holds
 
     def __init__(
         self,
