@@ -73,6 +73,20 @@ def test_pathfinder_rejects_gradient_descent_settings():
             pm.Pathfinder(num_paths=0)
 
 
+def test_n_caps_the_lbfgs_iterations_and_the_function_form(capsys):
+    m = _gaussian_model()
+    with m:
+        q = pm.pathfinder(num_paths=2, maxiter=2, random_seed=0, backend="c", num_draws=50)
+        one = pm.fit(1, method="pathfinder", inf_kwargs={"num_paths": 1, "jitter": 0.0}, random_seed=0, backend="c", progressbar=False)
+    assert isinstance(q, PathfinderDraws) and q.n_particles == 50
+    assert [p.iterations for p in q.pathfinder.paths] == [2, 2]
+    assert "2 path(s), 4 L-BFGS iterations" in capsys.readouterr().out
+    # from the mode itself (no jitter) L-BFGS stops at once: no curvature, q = N(mode, I)
+    assert one.pathfinder.paths[0].iterations == 0
+    np.testing.assert_allclose(one.mean.eval(), MEAN)
+    np.testing.assert_allclose(one.cov.eval(), np.eye(2))
+
+
 # ---------------------------------------------------------------- multi-path
 def _mixture_model():
     with pm.Model() as m:
