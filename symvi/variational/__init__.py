@@ -55,3 +55,6 @@ __all__ += ["Diagnostics", "diagnose", "LowRank", "LowRankADVI"]
 from symvi.variational.checkpoint import load
 
 __all__ += ["load"]
+from symvi.variational.pathfinder import Pathfinder, PathfinderDraws, pathfinder
+
+__all__ += ["Pathfinder", "PathfinderDraws", "pathfinder"]

@@ -93,6 +93,31 @@ def _resolve_keys(model, mapping: dict, what: str) -> dict:
     return out
 
 
+def apply_start(model, point: dict, start: dict) -> dict:
+    """``point`` (unconstrained, value-variable keyed) with the values of ``start`` put in.
+
+    ``start`` keys are random-variable names (constrained values, transformed forward here)
+    or value-variable names (unconstrained values); values broadcast to the variable's shape.
+    """
+    point = dict(point)
+    rv_of = {model.rvs_to_values[rv].name: rv for rv in model.free_RVs}
+    for name, (val, constrained) in _resolve_keys(model, start, "start").items():
+        rv = rv_of[name]
+        val = np.asarray(val, dtype="float64")
+        tr = model.rvs_to_transforms[rv]
+        if constrained and tr is not None:
+            val = np.asarray(tr.forward(pt.as_tensor(val)).eval())
+        if val.shape != np.shape(point[name]):
+            try:
+                val = np.broadcast_to(val, np.shape(point[name])).copy()
+            except ValueError:
+                raise ValueError(f"start: {rv.name!r} has shape {np.shape(point[name])}, got an array of shape {val.shape}") from None
+        if not np.all(np.isfinite(val)):
+            raise ValueError(f"start: {rv.name!r} must be finite (on the unconstrained space), got {val}")
+        point[name] = val
+    return point
+
+
 class Approximation:
     """Base of the approximating families (see :class:`MeanField`, :class:`FullRank`)."""
 
@@ -109,23 +134,7 @@ class Approximation:
         self.hist = np.array([])
 
     def _apply_start(self, point, start):
-        point = dict(point)
-        rv_of = {self.model.rvs_to_values[rv].name: rv for rv in self.model.free_RVs}
-        for name, (val, constrained) in _resolve_keys(self.model, start, "start").items():
-            rv = rv_of[name]
-            val = np.asarray(val, dtype="float64")
-            tr = self.model.rvs_to_transforms[rv]
-            if constrained and tr is not None:
-                val = np.asarray(tr.forward(pt.as_tensor(val)).eval())
-            if val.shape != np.shape(point[name]):
-                try:
-                    val = np.broadcast_to(val, np.shape(point[name])).copy()
-                except ValueError:
-                    raise ValueError(f"start: {rv.name!r} has shape {np.shape(point[name])}, got an array of shape {val.shape}") from None
-            if not np.all(np.isfinite(val)):
-                raise ValueError(f"start: {rv.name!r} must be finite (on the unconstrained space), got {val}")
-            point[name] = val
-        return point
+        return apply_start(self.model, point, start)
 
     def _start_sigmas(self, start_sigma):
         """``[(slice, flat positive values)]`` for ``start_sigma`` (names of free variables)."""

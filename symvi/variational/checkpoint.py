@@ -233,6 +233,10 @@ def _build(meta, model):
         return LowRank(rank=meta["rank"], model=model)
     if kind == "Empirical":
         return Empirical(size=1, model=model)  # the particles are replaced below
+    if kind == "PathfinderDraws":
+        from symvi.variational.pathfinder import PathfinderDraws
+
+        return PathfinderDraws(model=model)  # particles and Gaussians are replaced below
     classes = {"MeanField": approx_mod.MeanField, "FullRank": approx_mod.FullRank}
     if kind not in classes:
         raise ValueError(f"checkpoint holds a {kind} approximation, which load() cannot rebuild")
@@ -267,8 +271,9 @@ def load(path, model=None):
     inference = None if isinstance(built, Approximation) else built
     approx = built if inference is None else inference.approx
     params = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("param/")}
-    if "histogram" in params:  # particles: the count may differ from the placeholder
-        approx.histogram.set_value(np.ascontiguousarray(params.pop("histogram")))
+    for key in getattr(approx, "resizable_params", ("histogram",)):  # particles: the count may differ
+        if key in params:
+            approx.shared_params[key].set_value(np.ascontiguousarray(params.pop(key)))
     approx.set_params(params)
     approx.rng.set_value(_make_rng(meta["rng"]))
     hist = np.asarray(arrays["hist"], dtype="float64")
