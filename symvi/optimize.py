@@ -25,7 +25,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
-from symvi.backends import get_mode
+from symvi.backends import chosen_backend, get_mode
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
@@ -47,7 +47,8 @@ class FlatLogp:
     model : the model (default: the context model).
     point : a point (value-variable keyed dict) that fixes the layout's shapes.
     jacobian : include the transforms' log-Jacobian terms.
-    backend : "numba", "c" or "jax" (default from :func:`symvi.backend`).
+    backend : "numba", "c" or "jax" (default from :func:`symvi.backend`; none chosen: the quick
+        C VM of :mod:`symvi.variational.tiers`, which compiles in about a second).
 
     Examples
     --------
@@ -70,17 +71,21 @@ class FlatLogp:
         grad = pt.grad(logp, theta)
         Z = pt.matrix("Z", dtype="float64")
         outs = vectorize_graph([logp, grad], {theta: Z})
-        self._fn = compile_fn([Z], outs, mode=get_mode(backend))
+        if chosen_backend(backend) is None:  # a few hundred calls: the quick VM, no Numba compile
+            from symvi.variational import tiers
+
+            with tiers.cached_c_only():
+                self._fn = compile_fn([Z], outs, mode=tiers.quick_mode())
+        else:
+            self._fn = compile_fn([Z], outs, mode=get_mode(backend))
         self.n_points = 0
 
     @classmethod
     def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None) -> FlatLogp:
         """A :class:`FlatLogp` of ``model`` kept on the model and reused by later calls with the
         same layout, ``jacobian`` and backend (repeated fits then skip the compile)."""
-        from symvi.backends import resolve_backend
-
         terms = tuple(id(v) for v in model.value_vars + model.observed_RVs + list(model.potentials))
-        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), resolve_backend(backend))
+        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), chosen_backend(backend))
         cache = model.__dict__.setdefault("_flat_logp_cache", {})
         if key not in cache:
             cache[key] = cls(model, point, jacobian=jacobian, backend=backend)
