@@ -91,6 +91,7 @@ class StepFunction:
         self._loss, self._updates = loss, updates
         self._fns: dict = {}
         self.backend: str | None = None  # None: resolved at each run (context / env / numba); "auto": tiers
+        self._built: dict = {}  # graphs built but not compiled yet
         self._background = None  # tiers.BackgroundCompile of the Numba loop; False: none needed / given up
 
     def _compiled(self, backend: str, k: int):
@@ -145,7 +146,8 @@ class StepFunction:
         return tiers.quick_mode() if backend == "quick" else get_mode(backend, for_scan=True)
 
     def _compile(self, backend, static_k):
-        inputs, outputs, fn_updates = self._graph(backend, static_k)
+        built = self._built.pop((backend, static_k), None)  # the graph _tier built to hash it
+        inputs, outputs, fn_updates = built or self._graph(backend, static_k)
         quick = tiers.cached_c_only() if backend == "quick" else contextlib.nullcontext()
         with warnings.catch_warnings(), quick:
             # JAX keeps its own copy of each generator and advances it between calls: expected
@@ -161,7 +163,7 @@ class StepFunction:
         if ("numba", None) in self._fns or self._background is False:
             return "numba" if ("numba", None) in self._fns else "quick"
         if self._background is None:
-            graph = self._graph("numba", None)
+            graph = self._built[("numba", None)] = self._graph("numba", None)
             key = tiers.graph_key(graph[1], graph[2])
             if tiers.numba_ready(key):
                 self._background = False
