@@ -6,7 +6,8 @@ without ``obj_optimizer``, follows Stan's ADVI in spirit:
 
 1. **Step-size search.**  From the starting state, Adam runs ``SEARCH_STEPS`` steps with each
    candidate base rate in ``CANDIDATE_RATES``; the rate whose average loss over the second
-   half of its trial is lowest wins (a trial that produced NaN/inf is out).  After each trial
+   half of its trial is lowest wins (a trial that produced NaN/inf is out; models fed by a
+   data stream skip the search and use ``STREAM_RATE``).  After each trial
    parameters, optimizer state and random generators are restored, so the main run starts
    from exactly where the search started and a seeded fit is reproducible.
 2. **Decay once the loss levels off.**  The main run keeps the base rate (decaying gently,
@@ -53,6 +54,9 @@ from symvi.variational.optimizers import adam
 __all__ = ["AdaptiveRate", "DefaultOptimizer", "CANDIDATE_RATES", "SEARCH_STEPS", "DECAY_STEPS", "search_rate"]
 
 CANDIDATE_RATES = (1.0, 0.3, 0.1, 0.03, 0.01)
+#: base rate without a search: models fed by a data stream (symvi.streaming), which cannot
+#: be rewound between trials
+STREAM_RATE = 0.03
 SEARCH_STEPS = 100
 DECAY_STEPS = 100
 DECAY_POWER = 2.0

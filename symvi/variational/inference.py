@@ -117,7 +117,7 @@ def _check_n(n):
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n (number of steps) must be an integer or None (until converged), got {n!r}")
+        raise TypeError(f"n (number of steps) must be an integer, got {n!r} (or None: until converged)")
     if n < 0:
         raise ValueError(f"n (number of steps) must be >= 0, got {n}")
     return int(n)
@@ -303,7 +303,10 @@ class Inference:
         step = self.step_function(**kwargs)
         step.backend = resolve_backend(backend)
         if kwargs.get("obj_optimizer") is None and self.adaptive_default and self.adapted_rate is None:
-            self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base)
+            if step.chunk_hooks:  # a data stream cannot be rewound for the trials: no search
+                self.set_adaptive_state(adapt.STREAM_RATE)
+            else:
+                self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base)
         step.adaptive = self._adaptive if kwargs.get("obj_optimizer") is None and self.adaptive_default else None
         self._state = (step, callbacks, score)
         self._fit_kwargs = dict(kwargs)
