@@ -61,7 +61,6 @@ SEARCH_STEPS = 100
 DECAY_STEPS = 100
 DECAY_POWER = 2.0
 SETTLE_STEPS = 2000
-CONFIRM_WINDOWS = 1
 GENTLE_STEPS = 1000
 MAX_BACKOFFS = 5
 BACKOFF = 0.3
@@ -149,8 +148,6 @@ class DefaultOptimizer:
         if not is_converged(hist, i, tol):
             return False
         if self.decay_step is None:
-            if not all(is_converged(hist, i - j * window, tol) for j in range(1, CONFIRM_WINDOWS)):
-                return False
             t = next(float(s.get_value()) for s in step.state if s.name == "opt_t")
             self.t0.set_value(np.float64(t))
             self.decay_step = int(i)
