@@ -4,6 +4,14 @@ Usage::
 
     python benchmarks/accuracy.py [--steps N] [--svgd-steps N] [--quick] [--no-pymc]
                                   [--posteriors kidiq,sblrc,...] [--pymc-python PATH]
+    python benchmarks/accuracy.py --defaults [--no-pymc] [--posteriors ...]
+
+``--defaults`` fits as a new user would: every method with its defaults only (symvi:
+``fit(n=None)``, the searched-rate Adam run until the stopping rule holds; PyMC: ``fit()``,
+10 000 steps of ``adagrad_window(1e-3)``), and reports steps, gradient evaluations (symvi's
+include the step-size search), wall time, errors and sd ratios.  Methods are the entries of
+:data:`DEFAULT_RUNNERS` (name -> function(posterior, seed) -> row), so another method
+(e.g. Pathfinder) is one more entry.  Writes ``benchmarks/results/accuracy_defaults.json``.
 
 For the four posteriordb posteriors in ``shared/posteriordb`` (models in
 ``benchmarks/posteriordb_models.py``), each method is fitted once (seed 1) and 10 000 draws of
@@ -104,6 +112,95 @@ def run_symvi(posterior, method, steps, draws, khat_draws, seed=SETTINGS["seed"]
     return row
 
 
+def _defaults_row(posterior, method, fit, seed):
+    """Row of one defaults-only run: ``fit(model) -> (approximation, steps, gradient evaluations)``."""
+    import symvi as pm
+    from symvi.variational.convergence import status
+
+    data, ref = load(posterior)
+    model = build(posterior, data, pm)
+    row = {"framework": "symvi", "config": "defaults", "posterior": posterior, "method": method}
+    t0 = time.perf_counter()
+    try:
+        with model:
+            approx, steps, grads = fit(model, seed)
+    except Exception as err:  # noqa: BLE001 - a diverging run is a result too
+        row.update(error=f"{type(err).__name__}: {str(err)[:200]}", fit_s=time.perf_counter() - t0)
+        return row
+    row.update(fit_s=time.perf_counter() - t0, steps=steps, grad_evals=grads)
+    row.update(accuracy(approx.sample(DEFAULTS_DRAWS, random_seed=seed, return_inferencedata=False), ref))
+    if getattr(approx, "hist", None) is not None and len(approx.hist):
+        row["state"] = status(approx.hist)
+    return row
+
+
+def _klqp_until_converged(cls_name):
+    def fit(model, seed):
+        import symvi as pm
+        from symvi.variational.adapt import SEARCH_STEPS
+
+        inference = getattr(pm, cls_name)(random_seed=seed)
+        approx = inference.fit(None, progressbar=False)
+        searched = SEARCH_STEPS * len(inference.rate_scores or {})
+        return approx, len(approx.hist), len(approx.hist) + searched
+
+    return fit
+
+
+#: defaults-only methods: label -> fit(model, seed) -> (approximation, steps, gradient evaluations)
+DEFAULT_RUNNERS = {
+    "advi": _klqp_until_converged("ADVI"),
+    "fullrank_advi": _klqp_until_converged("FullRankADVI"),
+}
+DEFAULTS_DRAWS = 4000
+PYMC_DEFAULT_STEPS = 10_000  # pm.fit()'s n
+
+
+def run_defaults(a):
+    """The ``--defaults`` mode: every DEFAULT_RUNNERS method on every posterior, then PyMC."""
+    posteriors = a.posteriors.split(",")
+    rows = []
+    for post in posteriors:
+        for method, fit in DEFAULT_RUNNERS.items():
+            row = _defaults_row(post, method, fit, SETTINGS["seed"])
+            print(f"[symvi defaults] {post} {method}: {json.dumps({k: v for k, v in row.items() if k != 'params'})}", file=sys.stderr, flush=True)
+            rows.append(row)
+    if not a.no_pymc and Path(a.pymc_python).exists():
+        specs = [
+            dict(posterior=post, method=m, steps=PYMC_DEFAULT_STEPS, config="default", **{k: SETTINGS[k] for k in ("lr0", "lr_end", "obj_n_mc", "n_particles")})
+            for post in posteriors
+            for m in ("advi", "fullrank_advi")
+        ]
+        for r in run_pymc(a.pymc_python, specs, DEFAULTS_DRAWS, a.khat_draws):
+            r["grad_evals"] = r.get("steps")
+            rows.append(r)
+    print(defaults_table(rows))
+    hits = sorted(f"{r['posterior']}/{r['method']}" for r in rows if r["framework"] == "symvi" and meets_bar(r))
+    print(f"symvi defaults meet the bar on {len(hits)} of {sum(r['framework'] == 'symvi' for r in rows)} runs: {', '.join(hits) or '-'}")
+    out = Path(a.out).with_name("accuracy_defaults.json") if a.out == str(HERE / "results" / "accuracy.json") else Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": {"seed": SETTINGS["seed"], "draws": DEFAULTS_DRAWS}, "rows": rows}, indent=1, default=float))
+    print(f"wrote {out}")
+
+
+def defaults_table(rows) -> str:
+    """Markdown table of the ``--defaults`` rows."""
+    lines = [
+        "| posterior | method | framework (defaults) | steps | gradient evals | fit s | max err | median err | sd ratio min / median / max | state | bar |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["posterior"], r["method"], r["framework"] != "symvi")):
+        label = "symvi (searched Adam, until converged)" if r["framework"] == "symvi" else "PyMC 5.28.5 (adagrad_window 1e-3, n=10 000)"
+        head = f"| {r['posterior']} | {r['method']} | {label} | {r.get('steps', '-')} | {r.get('grad_evals', '-')} | {r.get('fit_s', float('nan')):.1f} |"
+        if "error" in r:
+            lines.append(f"{head} failed: {' '.join(r['error'].split())[:60]} | | | | no |")
+            continue
+        sd = f"{r['min_sd_ratio']:.2f} / {r['median_sd_ratio']:.2f} / {r['max_sd_ratio']:.2f}"
+        state = r.get("state", "-").split(" - ")[0]
+        lines.append(f"{head} {r['max_mean_err']:.3f} | {r['median_mean_err']:.3f} | {sd} | {state} | {'yes' if meets_bar(r) else 'no'} |")
+    return "\n".join(lines)
+
+
 def run_pymc(python, specs, draws, khat_draws):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     payload = json.dumps({"runs": specs, "draws": draws, "khat_draws": khat_draws, "seed": SETTINGS["seed"]})
@@ -165,9 +262,14 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="20 000 / 2 000 steps, 4 000 draws (smoke run)")
     p.add_argument("--out", default=str(HERE / "results" / "accuracy.json"))
     p.add_argument("--report", metavar="JSON", help="only print the table of a saved result")
+    p.add_argument("--defaults", action="store_true", help="every method with its defaults only (see the docstring)")
     a = p.parse_args(argv)
     if a.report:
-        report(json.loads(Path(a.report).read_text())["rows"])
+        rows = json.loads(Path(a.report).read_text())["rows"]
+        print(defaults_table(rows)) if any(r.get("config") == "defaults" for r in rows) else report(rows)
+        return
+    if a.defaults:
+        run_defaults(a)
         return
     if a.quick:
         a.steps, a.svgd_steps, a.draws = 20_000, 2_000, 4_000

@@ -155,6 +155,10 @@ def test_finite_epochs_stop_the_fit():
         pm.Normal("y", mu, 1, observed=s.tensor, total_size=s.total_size)
         approx = pm.fit(1000, random_seed=1, progressbar=False)
     assert len(approx.hist) == 20  # 2 epochs x 10 batches
+    # the default optimizer does not search on a stream (it would consume batches): fixed rate
+    from symvi.variational.adapt import STREAM_RATE
+
+    assert approx.inference.adapted_rate == STREAM_RATE and approx.inference.rate_scores is None
 
 
 def test_streaming_posterior_matches_in_memory_minibatch():

@@ -6,7 +6,8 @@ random generators) with the settings that rebuild that step.  ``refine`` after :
 therefore continues exactly where the fit stopped: with the same seed, ``fit(n1)`` + save +
 load + ``refine(n2)`` gives the same parameters as one ``fit(n1 + n2)``.
 
-A fit is resumable when its optimizer is one of symvi's (``pm.adam(...)`` etc.) and it used
+A fit is resumable when its optimizer is one of symvi's (``pm.adam(...)`` etc., or the
+default of :mod:`symvi.variational.adapt`, stored with its searched rate) and it used
 no ``more_obj_params`` / ``more_updates`` / ``more_replacements`` (those are graphs, which
 a file cannot hold); otherwise the checkpoint keeps the parameters and history only.
 
@@ -121,7 +122,13 @@ def _fit_spec(inference):
     extra = sorted(k for k, v in kwargs.items() if k not in _RESUMABLE_KWARGS and v is not None and not _empty(v))
     if extra:
         return None, f"the fit used {', '.join(extra)} (graphs cannot be stored)"
-    opt = _optimizer_spec(kwargs.get("obj_optimizer"))
+    if kwargs.get("obj_optimizer") is None and getattr(inference, "adaptive_default", False):
+        state = inference.adaptive_state()
+        if state is None:
+            return None, "its step-size search has not run"
+        opt = {"name": "adaptive", "kwargs": state}
+    else:
+        opt = _optimizer_spec(kwargs.get("obj_optimizer"))
     if opt is None:
         return None, f"its optimizer {kwargs.get('obj_optimizer')!r} is not one of symvi's"
     spec = {"optimizer": opt}
@@ -292,8 +299,12 @@ def _restore_step(inference, fit, arrays, path):
     from symvi.variational import optimizers
     from symvi.variational.step import _is_rng
 
-    opt = getattr(optimizers, fit["optimizer"]["name"])(**{k: _decode(v) for k, v in fit["optimizer"]["kwargs"].items()})
     kwargs = {k: fit[k] for k in ("obj_n_mc", "total_grad_norm_constraint") if k in fit}
+    if fit["optimizer"]["name"] == "adaptive":  # the default optimizer, its rate already searched
+        inference.set_adaptive_state(**fit["optimizer"]["kwargs"])
+        opt = None
+    else:
+        opt = getattr(optimizers, fit["optimizer"]["name"])(**{k: _decode(v) for k, v in fit["optimizer"]["kwargs"].items()})
     inference._fit_kwargs = dict(kwargs, obj_optimizer=opt)
     step = inference.step_function(obj_optimizer=opt, **kwargs)
     saved = fit["state"]
@@ -310,5 +321,6 @@ def _restore_step(inference, fit, arrays, path):
             if _is_rng(s) or np.shape(old) != value.shape or s.name != rec["name"]:
                 raise ValueError(f"checkpoint {str(path)!r}: state {i} is {rec['name']}{tuple(rec['shape'])}, the rebuilt step has {s.name}")
             s.set_value(value.astype(np.asarray(old).dtype))
+    step.adaptive = inference._adaptive if opt is None else None
     inference._state = (step, [], None)
     inference._start_checked = True

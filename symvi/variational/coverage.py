@@ -66,6 +66,16 @@ class Coverage:
     posterior_mean: np.ndarray = field(default=None, repr=False)
     posterior_sd: np.ndarray = field(default=None, repr=False)
 
+    @property
+    def misses_mass(self) -> bool:
+        """Whether q misses more than ``MASS_TOL`` of the posterior mass (by two standard errors)."""
+        return bool(self.conclusive and self.missing_mass - 2 * self.missing_mass_se > MASS_TOL)
+
+    @property
+    def mean_off(self) -> bool:
+        """Whether q's mean is more than ``SHIFT_TOL`` posterior sds off in some coordinate."""
+        return bool(self.conclusive and self.mean_shift > SHIFT_TOL)
+
 
 def widened_draws(approx, n):
     """Symbolic ``(Z, log q(Z), log r(Z))``: ``n`` draws of q, then ``n`` of q widened ``WIDEN`` times."""
@@ -126,7 +136,7 @@ def check_coverage(lp, lq, lr, z, q_mean, q_sd, seed=None, n_boot: int = 200) ->
     if conclusive and missing - 2 * se > MASS_TOL:
         problems.append(f"q misses about {100 * missing:.0f} % of the posterior mass (another mode or a tail)")
     if conclusive and shift > SHIFT_TOL:
-        problems.append(f"q's mean is {shift:.2f} posterior sd off (importance-weighted estimate)")
+        problems.append(f"inaccurate: q's mean is {shift:.2f} posterior sd off (importance-weighted estimate)")
     return Coverage(
         missing_mass=missing,
         missing_mass_se=se,

@@ -17,8 +17,16 @@ inference".)  The smoothing itself is ArviZ's :func:`arviz.psislw`.
 
 k-hat cannot see mass that q's draws never reach (a mode many q-sds away), nor a q that is
 too wide but centred wrongly; :func:`diagnose` therefore also runs the coverage check of
-:mod:`symvi.variational.coverage` (draws of a widened q, defensive importance weights) and
-reads "untrustworthy" when it finds missing mass or a shifted mean.
+:mod:`symvi.variational.coverage` (draws of a widened q, defensive importance weights).
+The reading then names the most likely cause, first that applies:
+
+* ``"not converged"``: the fit's loss history (``approx.hist``) is still falling
+  (:mod:`symvi.variational.convergence`); a large k-hat then says only that q has not got
+  there yet - refine first;
+* ``"untrustworthy"``: the coverage check finds posterior mass q misses (a mode, a tail);
+* ``"inaccurate"``: q's mean is more than ``SHIFT_TOL`` (0.3) posterior sd off (the size is
+  in the message);
+* otherwise the k-hat reading ("good", "ok", "untrustworthy").
 
 One function ``draws -> (log p(z), log q(z), z)`` is compiled per approximation (Python
 linker: compiles in milliseconds) with the model log density vectorised over the draws, and
@@ -47,6 +55,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import vectorize_graph
 
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, find_rngs, reseed_rngs
+from symvi.variational import convergence
 from symvi.variational.coverage import Coverage, check_coverage, widened_draws
 from symvi.variational.objective import model_logp_flat
 
@@ -60,6 +69,8 @@ _HINTS = {
     "good": "q covers the posterior well",
     "ok": "q is usable; importance-weighted estimates converge slowly",
     "untrustworthy": "q misses posterior mass (a mode, a heavy tail or a funnel); do not trust its moments",
+    "inaccurate": "q's mean is off by a fraction of a posterior sd",
+    "not converged": "the fit has not converged; refine it",
 }
 
 
@@ -111,15 +122,24 @@ class Diagnostics:
     log_weights: np.ndarray = field(repr=False)
     log_evidence: float = float("nan")
     coverage: Coverage | None = field(default=None, repr=False)
+    fit_state: str | None = None  # convergence of the fit (convergence.status), when it has a history
 
     @property
     def draws(self) -> int:
         return int(np.size(self.log_weights))
 
     @property
+    def converged(self) -> bool | None:
+        """Whether the fit's loss had converged (None: no history long enough to judge)."""
+        if self.fit_state is None or self.fit_state.startswith("convergence not judged"):
+            return None
+        return self.fit_state.startswith("converged")
+
+    @property
     def problems(self) -> list[str]:
-        """What the coverage check found wrong with q (empty when nothing)."""
-        return list(self.coverage.problems) if self.coverage is not None else []
+        """What is wrong with q: an unconverged fit, then the coverage check's findings."""
+        found = [self.fit_state] if self.converged is False else []
+        return found + (list(self.coverage.problems) if self.coverage is not None else [])
 
     def __str__(self) -> str:
         hint = "; ".join(self.problems) if self.problems else _HINTS[self.reading]
@@ -259,9 +279,22 @@ def diagnose(approx, draws: int = 1000, random_seed=None) -> Diagnostics:
     lw, _ = _log_ratios(approx, draws, seed_q, arrays)
     result = _summarise(lw)
     result.coverage = check_coverage(arrays["lp"], arrays["lq"], arrays["lr"], arrays["z"], arrays["q_mean"], arrays["q_sd"], seed=seed_boot)
-    if result.coverage.problems:
-        result.reading = "untrustworthy"
+    hist = getattr(approx, "hist", None)
+    if hist is not None and len(hist):
+        result.fit_state = convergence.status(hist)
+    result.reading = _reading(result)
     return result
+
+
+def _reading(d: Diagnostics) -> str:
+    """The most likely cause first: no convergence, missed mass, an off mean, then k-hat."""
+    if d.converged is False:
+        return "not converged"
+    if d.coverage is not None and d.coverage.misses_mass:
+        return "untrustworthy"
+    if d.coverage is not None and d.coverage.mean_off:
+        return "inaccurate"
+    return khat_reading(d.khat)
 
 
 def diagnose_after_fit(approx, draws: int = 1000) -> Diagnostics:

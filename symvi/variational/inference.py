@@ -32,6 +32,8 @@ from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.streaming import chunk_hooks
 from symvi.backends import chosen_backend, resolve_backend
+from symvi.variational import adapt
+from symvi.variational import convergence
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
 from symvi.variational.callbacks import every_of
@@ -112,11 +114,34 @@ def _check_start_logp(approx, more_replacements=None):
 
 
 def _check_n(n):
+    if n is None:
+        return None
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n (number of steps) must be an integer, got {n!r}")
+        raise TypeError(f"n (number of steps) must be an integer, got {n!r} (or None: until converged)")
     if n < 0:
         raise ValueError(f"n (number of steps) must be >= 0, got {n}")
     return int(n)
+
+
+def _check_tol(tol):
+    if tol is None:
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol_rel_obj must be a finite number >= 0 or None, got {tol!r}")
+    return float(tol)
+
+
+def _run_plan(n, tol_rel_obj):
+    """(steps to run, tolerance that stops the fit early or None, tolerance for the report)."""
+    tol = _check_tol(tol_rel_obj)
+    report = convergence.DEFAULT_TOL if tol is None else tol
+    if n is None:
+        return MAX_STEPS, report, report
+    return n, tol, report
+
+
+#: ``fit(n=None)`` runs until the convergence rule holds, or this many steps
+MAX_STEPS = 50_000
 
 
 class Inference:
@@ -126,6 +151,9 @@ class Inference:
     """
 
     loss_label = "Average Loss"
+    #: whether ``fit`` without ``obj_optimizer`` uses the searched, decaying Adam of
+    #: :mod:`symvi.variational.adapt` (objectives that are an ELBO) or PyMC's adagrad_window
+    adaptive_default = False
 
     def __init__(self, approx):
         self.approx = approx
@@ -134,7 +162,31 @@ class Inference:
         self._state = None  # (step function, callbacks, progressbar) of the last fit
         self._start_checked = False  # the model's logp at the start is checked by the first fit
         self._fit_kwargs = None  # settings of the last fit (checkpoints rebuild its step from them)
+        self._adaptive = None  # adapt.DefaultOptimizer, made by the first default fit
+        self.adapted_rate = None  # base rate picked by the step-size search (default optimizer)
+        self.rate_scores = None  # {candidate rate: trial loss} of that search
         approx.inference = self
+
+    def default_optimizer(self):
+        """The optimizer ``fit`` uses without ``obj_optimizer`` (one object per Inference)."""
+        if not self.adaptive_default:
+            return adagrad_window()
+        if self._adaptive is None:
+            self._adaptive = adapt.DefaultOptimizer()
+        return self._adaptive.optimizer
+
+    def adaptive_state(self) -> dict | None:
+        """``{"rate", "decay_start", "decay_step"}`` of the default optimizer (None before its search)."""
+        if self._adaptive is None or self.adapted_rate is None:
+            return None
+        a = self._adaptive
+        return {"rate": a.rate, "decay_start": a.decay_start, "decay_step": a.decay_step, "backoff_steps": list(a.backoff_steps)}
+
+    def set_adaptive_state(self, rate: float, decay_start=None, decay_step=None, backoff_steps=()) -> None:
+        """Restore the default optimizer's searched rate and decay start (checkpoints)."""
+        self.default_optimizer()
+        self._adaptive.set(rate, decay_start, decay_step, backoff_steps)
+        self.adapted_rate = float(rate)
 
     # ---- objective
     def loss_and_grads(self, n_mc, more_replacements):
@@ -152,7 +204,7 @@ class Inference:
         more_replacements=None,
     ) -> StepFunction:
         """The compiled K-step update for these settings (built once, then cached)."""
-        obj_optimizer = obj_optimizer if obj_optimizer is not None else adagrad_window()
+        obj_optimizer = obj_optimizer if obj_optimizer is not None else self.default_optimizer()
         if not callable(obj_optimizer):
             raise TypeError(f"obj_optimizer must be an optimizer such as symvi.adam(...), got {type(obj_optimizer).__name__}")
         if isinstance(obj_n_mc, bool) or not isinstance(obj_n_mc, numbers.Integral) or obj_n_mc < 1:
@@ -188,15 +240,16 @@ class Inference:
     # ---- public loop
     def fit(
         self,
-        n: int = 10000,
+        n: int | None = 10000,
         score=None,
         callbacks=None,
         progressbar: bool = True,
         backend: str | None = None,
         diagnose: bool = False,
+        tol_rel_obj: float | None = None,
         **kwargs,
     ):
-        """Run ``n`` optimisation steps; returns the approximation.
+        """Run ``n`` optimisation steps (``None``: until converged); returns the approximation.
 
         Keyword arguments: ``obj_optimizer``, ``obj_n_mc``, ``total_grad_norm_constraint``,
         ``more_obj_params``, ``more_updates``, ``more_replacements``.  ``backend`` ("numba",
@@ -204,8 +257,26 @@ class Inference:
         compiler; parameters and optimizer state carry over when it changes.
         ``score=False`` runs without recording ``hist``.  ``diagnose=True`` prints the PSIS
         k-hat reading of the result (:func:`symvi.variational.diagnostics.diagnose`).
+
+        Without ``obj_optimizer``, ADVI-type fits use Adam with a step size searched over a
+        few candidates and a decaying schedule (:mod:`symvi.variational.adapt`); pass
+        ``obj_optimizer=pm.adagrad_window()`` for PyMC's default.  ``n=None`` runs until the
+        stopping rule of :mod:`symvi.variational.convergence` holds (at most ``MAX_STEPS`` =
+        50 000 steps); with an integer ``n`` all ``n`` steps run unless ``tol_rel_obj`` is
+        given, and the closing line says whether the fit converged.
+
+        Examples
+        --------
+        >>> import numpy as np, symvi as pm
+        >>> with pm.Model():
+        ...     mu = pm.Normal("mu", 0, 10)
+        ...     y = pm.Normal("y", mu, 1, observed=np.array([0.9, 1.1]))
+        ...     approx = pm.ADVI(random_seed=1).fit(None, progressbar=False)
+        >>> len(approx.hist) < 50_000, bool(abs(approx.mean.eval()[0] - 0.995) < 0.2)
+        (True, True)
         """
         n = _check_n(n)
+        n, stop_tol, report_tol = _run_plan(n, tol_rel_obj)
         if diagnose:
             from symvi.variational.diagnostics import check_diagnosable
 
@@ -232,23 +303,33 @@ class Inference:
             self._start_checked = True
         step = self.step_function(**kwargs)
         step.backend = chosen_backend(backend) or "auto"  # auto: quick tier now, Numba when compiled
+        if kwargs.get("obj_optimizer") is None and self.adaptive_default and self.adapted_rate is None:
+            if step.chunk_hooks:  # a data stream cannot be rewound for the trials: no search
+                self.set_adaptive_state(adapt.STREAM_RATE)
+            else:
+                self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base)
+        step.adaptive = self._adaptive if kwargs.get("obj_optimizer") is None and self.adaptive_default else None
         self._state = (step, callbacks, score)
         self._fit_kwargs = dict(kwargs)
-        approx = self._iterate(n, step, callbacks, progressbar, score)
+        approx = self._iterate(n, step, callbacks, progressbar, score, stop_tol, report_tol)
         if diagnose:
             from symvi.variational.diagnostics import diagnose_after_fit
 
             print(diagnose_after_fit(approx))
         return approx
 
-    def refine(self, n: int, progressbar: bool = True, backend: str | None = None):
-        """Continue the last ``fit`` for ``n`` more steps (same optimizer state and callbacks)."""
+    def refine(self, n: int | None, progressbar: bool = True, backend: str | None = None, tol_rel_obj: float | None = None):
+        """Continue the last ``fit`` for ``n`` more steps (same optimizer state and callbacks).
+
+        ``n=None`` and ``tol_rel_obj`` work as in :meth:`fit`.
+        """
         if self._state is None:
             raise TypeError("refine() needs a previous fit(); call .fit() first")
         step, callbacks, score = self._state
         if backend is not None:
             step.backend = resolve_backend(backend)
-        return self._iterate(_check_n(n), step, callbacks, progressbar, score)
+        n, stop_tol, report_tol = _run_plan(_check_n(n), tol_rel_obj)
+        return self._iterate(n, step, callbacks, progressbar, score, stop_tol, report_tol)
 
     # ---- the loop
     @staticmethod
@@ -278,12 +359,18 @@ class Inference:
                 err.add_note(f"raised by callback {cb!r} at step {i}; the fit state up to step {i} is kept")
                 raise
 
-    def _iterate(self, n, step, callbacks, progressbar, score):
+    def _iterate(self, n, step, callbacks, progressbar, score, stop_tol=None, report_tol=convergence.DEFAULT_TOL):
         start = len(self.hist)
         buf = np.empty(start + n, dtype="float64")
         buf[:start] = self.hist
         done = 0
         everys = [every_of(cb) for cb in callbacks]
+        # the stopping rule is checked between chunks at multiples of EVAL_EVERY (so where a
+        # fit stops never depends on the chunk lengths)
+        adaptive = getattr(step, "adaptive", None)  # the default optimizer's decay trigger
+        checking = stop_tol is not None or adaptive is not None
+        chunk_everys = everys + ([convergence.EVAL_EVERY] if checking else [])
+        converged = False
         progress = FitProgress(n, enabled=progressbar, loss_label=self.loss_label)
         per_step = None
         interrupted_at = None
@@ -291,7 +378,7 @@ class Inference:
         try:
             with _sigint_between_chunks() as sigint:
                 while done < n:
-                    k = self._chunk_length(step, n - done, start + done, everys, per_step, progressbar or callbacks)
+                    k = self._chunk_length(step, n - done, start + done, chunk_everys, per_step, progressbar or callbacks)
                     snap = step.snapshot()
                     before = done
                     try:
@@ -318,6 +405,14 @@ class Inference:
                     progress.update(done, average_loss(buf[start : start + done]))
                     if sigint["hit"]:
                         raise KeyboardInterrupt
+                    if checking and (start + done) % convergence.EVAL_EVERY == 0:
+                        if adaptive is not None:
+                            may_stop = adaptive.after_check(step, buf, start + done, report_tol)
+                        else:
+                            may_stop = convergence.is_converged(buf, start + done, report_tol)
+                        if stop_tol is not None and may_stop:
+                            converged = True
+                            break
         except StopIteration as stop:
             interrupted_at = start + done
             if str(stop):
@@ -330,7 +425,10 @@ class Inference:
                 self.hist = buf[: start + done].copy()
             self.approx.hist = self.hist
             line_avg = average_loss(buf[start : start + done])
-            progress.close(done, line_avg, interrupted_at if interrupted_at is not None or done < n else None)
+            state = convergence.status(buf[: start + done], report_tol) if error is None else None
+            self.converged = state is not None and state.startswith("converged")
+            stopped = interrupted_at if interrupted_at is not None or (done < n and not converged) else None
+            progress.close(done, line_avg, stopped, state=state)
         if error is not None:
             raise error
         return self.approx
@@ -338,6 +436,8 @@ class Inference:
 
 class KLqp(Inference):
     """Minimise KL(q || p), i.e. maximise the ELBO, for any approximation ``approx``."""
+
+    adaptive_default = True
 
 
 class ADVI(KLqp):
@@ -373,7 +473,7 @@ def register_method(name: str, factory) -> None:
 
 
 def fit(
-    n: int = 10000,
+    n: int | None = 10000,
     method="advi",
     model=None,
     random_seed=None,
@@ -385,6 +485,8 @@ def fit(
     """Fit an approximation to the model's posterior; returns the approximation.
 
     ``method`` is a name (``"advi"``, ``"fullrank_advi"``, ...) or an :class:`Inference`.
+    ``n=None`` fits until converged (see :meth:`Inference.fit`, which also takes
+    ``tol_rel_obj``); without ``obj_optimizer`` the step size is searched and decays.
 
     Examples
     --------

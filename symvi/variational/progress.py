@@ -62,7 +62,9 @@ class FitProgress:
         if self._bar is not None:
             self._bar.update(self._task, completed=done, loss=f"{self.loss_label} = {_fmt(avg)}")
 
-    def close(self, done: int, avg: float, interrupted_at: int | None = None) -> str:
+    def close(self, done: int, avg: float, interrupted_at: int | None = None, state: str | None = None) -> str:
+        """Print (when enabled) and return the closing line; ``state`` (e.g. "converged at
+        step 1,200", :func:`symvi.variational.convergence.status`) is appended after "; "."""
         if self._bar is not None:
             self._bar.stop()
         pct = 100.0 * done / self.total if self.total else 100.0
@@ -70,6 +72,8 @@ class FitProgress:
             line = f"Finished [100%]: {self.loss_label} = {_fmt(avg)}"
         else:
             line = f"Interrupted at {interrupted_at:,d} [{pct:.0f}%]: {self.loss_label} = {_fmt(avg)}"
+        if state:
+            line = f"{line}; {state}"
         if self.enabled:
             print(line)
         return line
