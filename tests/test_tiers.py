@@ -58,8 +58,10 @@ class _FakeJob:
 
 @pytest.fixture
 def new_graph(monkeypatch):
-    """Every graph counts as never compiled by Numba, whatever the disk cache holds."""
+    """Every graph counts as never compiled by Numba, whatever the disk cache holds, and the
+    quick tier runs even where ops lack C modules (a cold C cache runs them in Python)."""
     monkeypatch.setattr(tiers, "numba_ready", lambda key: False)
+    monkeypatch.setattr(tiers, "MAX_FALLBACKS", 10**6)
 
 
 def _assert_same_fit(a, b):
@@ -131,6 +133,21 @@ def test_ctrl_c_during_background_compile_leaves_no_process(new_graph, monkeypat
     assert len(fit.hist) == 100  # the state of step 100 is kept
     assert procs and procs[0].poll() is not None  # the background process is gone
     assert not tiers._running and not tiers._queue
+
+
+def test_quick_loop_lacking_c_modules_goes_to_numba_and_compiles_them_in_the_background(monkeypatch):
+    monkeypatch.setattr(tiers, "numba_ready", lambda key: False)
+    monkeypatch.setattr(tiers, "MAX_FALLBACKS", -1)  # every quick loop counts as lacking C code
+    jobs = []
+
+    class Recorder:
+        def __init__(self, graph, key, quick_graph=None):
+            jobs.append((graph, quick_graph))
+
+    monkeypatch.setattr(tiers, "BackgroundCompile", Recorder)
+    fit, used = _fit(_model())
+    assert set(used) == {"numba"}
+    assert len(jobs) == 1 and jobs[0][0] is None and jobs[0][1] is not None  # C modules only
 
 
 def test_edited_prior_values_keep_the_graph_and_new_distributions_do_not():

@@ -92,6 +92,8 @@ class StepFunction:
         self._fns: dict = {}
         self.backend: str | None = None  # None: resolved at each run (context / env / numba); "auto": tiers
         self._built: dict = {}  # graphs built but not compiled yet
+        self.quick_fallbacks = 0  # ops of the quick loop without compiled C code (run in Python)
+        self._compiled_in_tier = False
         self._background = None  # tiers.BackgroundCompile of the Numba loop; False: none needed / given up
 
     def _compiled(self, backend: str, k: int):
@@ -149,10 +151,12 @@ class StepFunction:
         built = self._built.pop((backend, static_k), None)  # the graph _tier built to hash it
         inputs, outputs, fn_updates = built or self._graph(backend, static_k)
         quick = tiers.cached_c_only() if backend == "quick" else contextlib.nullcontext()
-        with warnings.catch_warnings(), quick:
+        with warnings.catch_warnings(), quick as misses:
             # JAX keeps its own copy of each generator and advances it between calls: expected
             warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
             fn = pytensor.function(inputs, outputs, updates=fn_updates, mode=self._mode(backend), on_unused_input="ignore")
+        if misses is not None:
+            self.quick_fallbacks = len(misses)
         if backend == "numba" and static_k is None:  # later fits of this graph go to Numba at once
             tiers.mark_numba_ready(tiers.graph_key(outputs, fn_updates))
         return fn if static_k is None else (lambda k: fn())
@@ -169,8 +173,19 @@ class StepFunction:
                 self._background = False
                 _log.debug("graph %s compiled by Numba before: no quick tier", key)
                 return "numba"
+            quick_graph = self._built[("quick", None)] = self._graph("quick", None)
+            self._compiled("quick", None)
+            self._built.pop(("quick", None), None)
+            self._compiled_in_tier = True
+            if self.quick_fallbacks > tiers.MAX_FALLBACKS:
+                # many ops without compiled C code would run in Python: slower than waiting for
+                # Numba here; compile their C modules in the background for the next models
+                _log.debug("graph %s: %d ops lack C modules: Numba now", key, self.quick_fallbacks)
+                self._c_job = tiers.BackgroundCompile(None, key, quick_graph=quick_graph)
+                self._background = False
+                return "numba"
             _log.debug("graph %s new to Numba: quick tier, Numba in the background", key)
-            self._background = tiers.BackgroundCompile(graph, key, quick_graph=self._graph("quick", None))
+            self._background = tiers.BackgroundCompile(graph, key, quick_graph=quick_graph)
         job = self._background
         if job.ready():
             self._background = False
@@ -206,7 +221,10 @@ class StepFunction:
         """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step)."""
         backend = self._tier() if self.backend == "auto" else resolve_backend(self.backend)
         self.last_backend = backend
-        losses, flags = self._compiled(backend, int(k))(int(k))
+        fn = self._compiled(backend, int(k))
+        self.compiled_now |= self._compiled_in_tier
+        self._compiled_in_tier = False
+        losses, flags = fn(int(k))
         if backend == "jax":  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
                 if not _is_rng(s):

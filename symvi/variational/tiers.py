@@ -6,8 +6,10 @@ cached on disk after the first use - starts a new model in about a second.  So, 
 backend is chosen explicitly, a fit:
 
 1. compiles the loop for the *quick tier* (the C VM without elementwise fusion, whose op
-   modules are reused across models; the pure-Python VM while the C op cache is still cold,
-   e.g. on a fresh install) and starts stepping at once;
+   modules are reused across models; an op whose C module is not compiled yet runs in
+   Python) and starts stepping at once - unless more than ``MAX_FALLBACKS`` ops lack C code
+   (a fresh install): then that loop would be slower than waiting, the fit compiles Numba at
+   once and the background process compiles the missing C modules for later models;
 2. hands the same graph, pickled, to a background process (lower priority) that compiles it
    with Numba, which writes PyTensor's on-disk Numba cache;
 3. between two compiled chunks, once the background process has finished, loads the Numba
@@ -75,8 +77,10 @@ def cached_c_only():
     """Within the block, PyTensor uses C op code only where its module is already compiled.
 
     A cache miss raises ``NotImplementedError`` from the module cache, which PyTensor's
-    ``COp.make_thunk`` answers by running the op's Python ``perform``.
+    ``COp.make_thunk`` answers by running the op's Python ``perform``.  The block yields the
+    list of those misses.
     """
+    fallbacks: list = []
     from pytensor.link.c.basic import get_module_cache
     from pytensor.link.c.cmodule import ModuleCache
 
@@ -90,13 +94,14 @@ def cached_c_only():
 
             module = self._get_from_hash(get_module_hash(lnk.get_src_code(), key), key)
         if module is None:
+            fallbacks.append(key)
             raise NotImplementedError("symvi quick tier: C module not compiled yet")
         return module
 
     with _patch_lock:
         ModuleCache.module_from_key = from_cache_only
         try:
-            yield
+            yield fallbacks
         finally:
             ModuleCache.module_from_key = original
 
@@ -133,6 +138,10 @@ def mark_numba_ready(key: str) -> None:
     _ready_marker(key).touch()
 
 
+#: a quick loop with more ops than this lacking compiled C code (so running their Python
+#: implementation) is slower than waiting for Numba: such a fit compiles Numba at once
+MAX_FALLBACKS = 3
+
 # how the background process is started (tests swap in a stand-in)
 COMMAND = [sys.executable, "-m", "symvi.variational.tiers"]
 _queue: deque = deque()  # compiles waiting for the single background slot
@@ -150,7 +159,7 @@ class BackgroundCompile:
     blocking; ``failure`` holds a one-line reason when the compile failed or was killed.
     """
 
-    def __init__(self, graph: tuple, key: str, quick_graph: tuple | None = None):
+    def __init__(self, graph: tuple | None, key: str, quick_graph: tuple | None = None):
         self.key = key
         self.failure: str | None = None
         self.superseded = False
@@ -159,7 +168,7 @@ class BackgroundCompile:
         fd, self._path = tempfile.mkstemp(prefix="symvi-graph-", suffix=".pkl", dir=state_dir())
         try:
             with os.fdopen(fd, "wb") as f:
-                payload = [(list(i), list(o), list(u.items())) for i, o, u in [graph] + ([quick_graph] if quick_graph else [])]
+                payload = [None if g is None else (list(g[0]), list(g[1]), list(g[2].items())) for g in (graph, quick_graph)]
                 pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as err:  # noqa: BLE001 - an unpicklable graph: stay on the quick tier
             self.failure = f"the graph could not be handed to a background process ({type(err).__name__}: {err})"
@@ -187,7 +196,8 @@ class BackgroundCompile:
         _running.append(self)
 
     def ready(self) -> bool:
-        """True once the Numba compile finished; False while it runs, waits or has failed."""
+        """True once the Numba compile finished; False while it runs, waits or has failed
+        (and always False for a job that compiles C modules only)."""
         _pump()
         if self.failure is not None or self.proc is None:
             return False
@@ -284,7 +294,10 @@ def _main(argv: list[str]) -> int:
     with open(path, "rb") as f:
         payload = pickle.load(f)
     modes = [get_mode("numba", for_scan=True), quick_mode()]
-    for (inputs, outputs, updates), mode in zip(payload, modes):
+    for graph, mode in zip(payload, modes):
+        if graph is None:
+            continue
+        inputs, outputs, updates = graph
         fn = pytensor.function(inputs, outputs, updates=dict(updates), mode=mode, on_unused_input="ignore")
         if mode is modes[0]:
             fn(*[1] * len(inputs))  # Numba compiles (and writes its cache) at the first call: one step
