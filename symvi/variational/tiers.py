@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections import deque
 from pathlib import Path
@@ -285,6 +286,14 @@ def _main(argv: list[str]) -> int:
         os.nice(10)
     except OSError:
         pass
+    parent = os.getppid()
+
+    def orphan_watch():  # a parent killed without its atexit handlers: end too
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(3)
+
+    threading.Thread(target=orphan_watch, daemon=True).start()
     warnings.simplefilter("ignore")
     import pytensor
 
