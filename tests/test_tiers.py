@@ -178,3 +178,40 @@ def test_background_process_compiles_and_marks_the_graph(tmp_path):
     assert job.ready(), job.failure
     assert tiers.numba_ready(key)
     tiers._ready_marker(key).unlink()
+
+
+ORPHAN_SCRIPT = """
+import os, pickle, subprocess, sys, tempfile, time
+
+
+class Slow:  # unpickling it takes 60 s: the background process is busy when its parent dies
+    def __reduce__(self):
+        return (time.sleep, (60,))
+
+
+path = tempfile.mktemp(suffix=".pkl")
+with open(path, "wb") as f:
+    pickle.dump(Slow(), f)
+proc = subprocess.Popen([sys.executable, "-m", "symvi.variational.tiers", path, path + ".ready"], start_new_session=True)
+time.sleep(2)
+print(proc.pid, flush=True)
+os._exit(0)  # dies like a killed process: no atexit handlers
+"""
+
+
+def test_background_process_ends_when_its_parent_dies():
+    out = subprocess.run([sys.executable, "-c", ORPHAN_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    pid = int(out.stdout.strip().splitlines()[-1])
+    import os
+    import time
+
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(pid, 9)
+    pytest.fail("the background compile outlived its parent by 20 s")
