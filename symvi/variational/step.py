@@ -9,6 +9,10 @@ results identical whatever K is.  The function is compiled once and reused for e
 
 A step whose loss or new parameters are not finite is not applied: the scan carries an
 ``alive`` flag, and every later step of the chunk is a no-op that reports NaN.
+
+``run(k, tracked=exprs)`` also records each expression of ``exprs`` after every step as an
+extra output of the loop (``Tracker`` of symbolic expressions): one more compiled function
+per distinct set of expressions, sharing the same parameters and optimizer state.
 """
 
 from __future__ import annotations
@@ -31,6 +35,51 @@ __all__ = ["StepFunction"]
 
 def _is_rng(var) -> bool:
     return isinstance(var.type, RandomGeneratorType)
+
+
+def _keeps_inputs(fn) -> bool:
+    """Whether a compiled function leaves the arrays it is given untouched (no in-place op on them)."""
+    fgraph = fn.maker.fgraph
+    inputs = set(fgraph.inputs)
+    for node in fgraph.apply_nodes:
+        for ins in getattr(node.op, "destroy_map", {}).values():
+            if any(node.inputs[j] in inputs for j in ins):
+                return False
+    return True
+
+
+def graph_key(outputs) -> tuple:
+    """A hashable structural description of expressions: equal for graphs that compute the same.
+
+    Shared variables and free inputs count by identity, constants by value, so two separately
+    built ``approx.std`` expressions give the same key.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> w = pytensor.shared(np.ones(2))
+    >>> graph_key([pt.exp(w) + 1]) == graph_key([pt.exp(w) + 1]), graph_key([w]) == graph_key([w * 2])
+    (True, False)
+    """
+    from pytensor.graph.basic import Constant
+
+    memo: dict = {}
+
+    def key(var):
+        if var in memo:
+            return memo[var]
+        node = var.owner
+        if node is not None:
+            k = ("op", node.op, node.outputs.index(var), tuple(key(i) for i in node.inputs))
+        elif isinstance(var, Constant):
+            data = var.data
+            k = ("const", str(var.type), data.tobytes() if isinstance(data, np.ndarray) else repr(data))
+        else:
+            k = ("var", id(var))
+        memo[var] = k
+        return k
+
+    return tuple(key(o) for o in outputs)
 
 
 class StepFunction:
@@ -83,17 +132,23 @@ class StepFunction:
         self.state = list(updates)
         self._loss, self._updates = loss, updates
         self._fns: dict = {}
+        self._tracked_keys: dict = {}
         self.backend: str | None = None  # None: resolved at each run (context / env / numba)
 
-    def _compiled(self, backend: str, k: int):
+    def _compiled(self, backend: str, k: int, tracked: tuple = ()):
         """The compiled loop for ``backend``; JAX needs the loop length ``k`` fixed."""
         key = (backend, k if fixed_length_loops(backend) else None)
+        if tracked:
+            ids = tuple(map(id, tracked))
+            if ids not in self._tracked_keys:  # kept with the expressions, so the ids stay theirs
+                self._tracked_keys[ids] = (tracked, graph_key(tracked))
+            key += (self._tracked_keys[ids][1],)
         self.compiled_now = key not in self._fns  # lets the caller leave compile time out of timings
         if self.compiled_now:
-            self._fns[key] = self._compile(backend, key[1])
+            self._fns[key] = self._compile(backend, key[1], tracked)
         return self._fns[key]
 
-    def _compile(self, backend, static_k):
+    def _compile(self, backend, static_k, tracked=()):
         loss, updates, state = self._loss, self._updates, self.state
         param_idx = [state.index(p) for p in self.params]
 
@@ -112,27 +167,34 @@ class StepFunction:
                 out.append(nv if _is_rng(s) else pt.switch(ok, nv, old).astype(old.dtype))
             reported = pt.switch(ok, step_loss, np.nan).astype("float64")
             flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
-            return [*out, ok, reported, flags]
+            # tracked expressions read the state after this step (the last good one after a bad step)
+            seen = graph_replace(list(tracked), dict(zip(state, out)), strict=False) if tracked else []
+            return [*out, ok, reported, flags, *seen]
 
         n_steps = pt.iscalar("K")
         length = n_steps if static_k is None else static_k
         init = [*state, pt.constant(np.bool_(True))]
         results = pytensor.scan(
             one_step,
-            outputs_info=init + [None, None],
+            outputs_info=init + [None] * (2 + len(tracked)),
             n_steps=length,
             return_updates=False,
         )
         finals = results[: len(state)]
-        losses, flags = results[-2], results[-1]
+        losses, flags = results[len(state) + 1], results[len(state) + 2]
+        rows = list(results[len(state) + 3 :])
         fn_updates = {s: (r if _is_rng(s) else r[-1]) for s, r in zip(state, finals)}
         mode = get_mode(backend, for_scan=True)
         inputs = [n_steps] if static_k is None else []
         with warnings.catch_warnings():
             # JAX keeps its own copy of each generator and advances it between calls: expected
             warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
-            fn = pytensor.function(inputs, [losses, flags], updates=fn_updates, mode=mode, on_unused_input="ignore")
-        return fn if static_k is None else (lambda k: fn())
+            fn = pytensor.function(inputs, [losses, flags, *rows], updates=fn_updates, mode=mode, on_unused_input="ignore")
+        fn.trust_input = True  # run() passes the loop length as the int32 scalar it is
+        self.keeps_inputs = getattr(self, "keeps_inputs", True) and _keeps_inputs(fn)
+        if static_k is None:
+            return lambda k: fn(np.asarray(k, dtype="int32"))
+        return lambda k: fn()
 
     @property
     def fixed_length(self) -> bool:
@@ -146,24 +208,42 @@ class StepFunction:
         # JAX: lengths 1000, 100, 10, 1 only - one compile each, a 10 000-step fit needs one
         return min(1000, 10 ** int(np.floor(np.log10(max(k, 1)))))
 
-    def run(self, k: int):
-        """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step)."""
+    def run(self, k: int, tracked: tuple = ()):
+        """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step).
+
+        With ``tracked`` expressions, a third value holds, for each expression, its value
+        after every completed step (an array with one row per step).
+        """
         backend = resolve_backend(self.backend)
-        losses, flags = self._compiled(backend, int(k))(int(k))
+        k = int(k)
+        losses, flags, *rows = self._compiled(backend, k, tuple(tracked))(k)
         if fixed_length_loops(backend):  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
                 if not _is_rng(s):
                     s.set_value(np.array(s.get_value()), borrow=True)
-            losses, flags = np.asarray(losses), np.asarray(flags)
+            losses, flags, rows = np.asarray(losses), np.asarray(flags), [np.asarray(r) for r in rows]
         bad = ~np.isfinite(losses)
-        if not bad.any():
-            return losses, None
-        j = int(np.argmax(bad))
-        names = [p.name for p, f in zip(self.params, flags[j]) if not f]
-        return losses[:j], names or ["loss"]
+        names = None
+        if bad.any():
+            j = int(np.argmax(bad))
+            names = [p.name for p, f in zip(self.params, flags[j]) if not f] or ["loss"]
+            losses, rows = losses[:j], [r[:j] for r in rows]
+        return (losses, names, rows) if tracked else (losses, names)
 
     def snapshot(self) -> list:
+        """Copies of every state value (for :meth:`restore`)."""
         return [s.get_value(borrow=False) for s in self.state]
+
+    def mark(self) -> list:
+        """The state values before a call, by reference: :meth:`restore` undoes a call with them.
+
+        Valid because the compiled loop never writes into its inputs (``keeps_inputs``, checked
+        at compile time): it returns new arrays and only then are they stored.  Where it would,
+        this falls back to :meth:`snapshot`.
+        """
+        if not getattr(self, "keeps_inputs", False):
+            return self.snapshot()
+        return [s.container.storage[0] for s in self.state]
 
     def restore(self, values) -> None:
         for s, v in zip(self.state, values):
