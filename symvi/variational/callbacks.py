@@ -114,7 +114,7 @@ class Tracker(Callback):
     def __init__(self, **whatchdict: Callable | Variable):
         for k, fn in whatchdict.items():
             if not callable(fn) and not isinstance(fn, Variable):
-                raise TypeError(f"Tracker: {k!r} must be callable or a PyTensor expression, got {type(fn).__name__}")
+                raise TypeError(f"Tracker: {k!r} must be callable, got {type(fn).__name__}")
         self.whatchdict = whatchdict
         self._with_args = {k: not isinstance(fn, Variable) and _takes_args(fn) for k, fn in whatchdict.items()}
         self.hist = {k: [] for k in whatchdict}
