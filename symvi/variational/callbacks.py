@@ -136,9 +136,11 @@ class Tracker(Callback):
         """Append the loop's rows of steps ``lo..hi`` due by ``every``; row ``j`` of each column
         (one per entry) is the value after step ``first + j``."""
         every = every_of(self)
-        for step in range(lo + (-lo) % every, hi + 1, every):
-            for k, col in zip(self.whatchdict, columns):
-                self.hist[k].append(np.array(col[step - first]))
+        due = slice(lo + (-lo) % every - first, hi + 1 - first, every)
+        for k, col in zip(self.whatchdict, columns):
+            col = np.asarray(col)
+            # rows of a fresh output array, one per step (0-d values kept as arrays, like .eval())
+            self.hist[k].extend(col[due] if col.ndim > 1 else map(np.asarray, col[due]))
 
     def __getitem__(self, key):
         return self.hist[key]
