@@ -148,3 +148,15 @@ def test_progressbar_and_a_per_step_callback_keep_the_losses(capsys):
     np.testing.assert_array_equal(inf_a.hist, inf_b.hist)
     assert seen == list(range(1, 41))
     assert "Average Loss" in capsys.readouterr().out
+
+
+def test_in_loop_tracker_keeps_every_finite_step_when_a_step_goes_non_finite():
+    with pm.Model():
+        x = pm.Normal("x", 0.0, 1.0)
+        pm.Potential("explode", pm.math.exp(pm.math.exp(x)))  # overflows once x drifts up
+        advi = pm.ADVI(random_seed=1, start={"x": 3.0})
+    tracker = Tracker(mean=advi.approx.mean)
+    with pytest.raises(FloatingPointError, match=r"at step \d+"):
+        advi.fit(5000, callbacks=[tracker], progressbar=False, obj_optimizer=pm.sgd(learning_rate=1.0))
+    assert len(tracker["mean"]) == len(advi.hist) > 0
+    np.testing.assert_array_equal(tracker["mean"][-1], advi.approx.mean.eval())  # the last finite state
