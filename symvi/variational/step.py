@@ -28,6 +28,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
+from symvi.variational.fastcall import fast_numba_vm
 from symvi.variational.optimizers import total_norm_constraint
 
 __all__ = ["StepFunction"]
@@ -192,6 +193,8 @@ class StepFunction:
             fn = pytensor.function(inputs, [losses, flags, *rows], updates=fn_updates, mode=mode, on_unused_input="ignore")
         fn.trust_input = True  # run() passes the loop length as the int32 scalar it is
         self.keeps_inputs = getattr(self, "keeps_inputs", True) and _keeps_inputs(fn)
+        if backend == "numba" and _keeps_inputs(fn):  # a failed fast call can then rerun unharmed
+            fn.vm = fast_numba_vm(fn.vm)
         if static_k is None:
             return lambda k: fn(np.asarray(k, dtype="int32"))
         return lambda k: fn()
