@@ -160,3 +160,24 @@ def test_in_loop_tracker_keeps_every_finite_step_when_a_step_goes_non_finite():
         advi.fit(5000, callbacks=[tracker], progressbar=False, obj_optimizer=pm.sgd(learning_rate=1.0))
     assert len(tracker["mean"]) == len(advi.hist) > 0
     np.testing.assert_array_equal(tracker["mean"][-1], advi.approx.mean.eval())  # the last finite state
+
+
+def test_fast_numba_call_matches_the_thunk_and_falls_back_on_other_input_types():
+    from symvi.variational.fastcall import fast_numba_vm
+
+    w = pytensor.shared(np.arange(3.0), name="w")
+    rng = pytensor.shared(np.random.default_rng(0))
+    nxt, eps = pytensor.tensor.random.normal(size=3, rng=rng, return_next_rng=True)
+    f = pytensor.function([], w + eps, updates={w: w + eps, rng: nxt}, mode="NUMBA")
+    f.vm = fast_numba_vm(f.vm)
+    first = f()
+    assert f.vm._entry is not None  # compiled once: later calls skip Numba's typing
+    second = f()
+    expected = np.random.default_rng(0)
+    a = np.arange(3.0) + expected.normal(size=3)
+    np.testing.assert_allclose(first, a)
+    np.testing.assert_allclose(second, a + expected.normal(size=3))
+    frozen = np.zeros(3)
+    frozen.setflags(write=False)  # another Numba type: the ordinary thunk takes this call
+    w.set_value(frozen, borrow=True)
+    np.testing.assert_allclose(f(), expected.normal(size=3))
