@@ -99,7 +99,7 @@ def test_failed_background_compile_warns_once_and_the_fit_goes_on(new_graph, mon
 
 
 def _sleep_until_background_ends(approx, losses, i):
-    job = approx.inference._state[0]._background
+    job = approx.inference._state[0]._tiers.get(())
     if i == 50 and job not in (None, False) and job.proc is not None:
         job.proc.wait(timeout=60)
 
@@ -108,7 +108,7 @@ def test_killed_background_compile_leaves_the_fit_on_the_quick_tier(new_graph, m
     monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
 
     def kill(approx, losses, i):
-        job = approx.inference._state[0]._background
+        job = approx.inference._state[0]._tiers.get(())
         if i == 100 and job not in (None, False) and job.proc is not None:
             job.proc.kill()
             job.proc.wait()
@@ -123,7 +123,7 @@ def test_ctrl_c_during_background_compile_leaves_no_process(new_graph, monkeypat
     procs = []
 
     def interrupt(approx, losses, i):
-        job = approx.inference._state[0]._background
+        job = approx.inference._state[0]._tiers.get(())
         if i == 100:
             procs.append(job.proc)
             assert job.proc.poll() is None  # still compiling

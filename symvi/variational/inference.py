@@ -36,7 +36,7 @@ from symvi.variational import adapt
 from symvi.variational import convergence
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
-from symvi.variational.callbacks import every_of
+from symvi.variational.callbacks import Tracker, every_of
 from symvi.variational.optimizers import adagrad_window
 from symvi.variational.progress import FitProgress, average_loss
 from symvi.variational.step import StepFunction
@@ -45,6 +45,7 @@ __all__ = ["Inference", "KLqp", "ADVI", "FullRankADVI", "fit"]
 
 _CHUNK_SECONDS = 0.1
 _MAX_CHUNK = 20000
+_PROGRESS_SECONDS = 0.1  # the progress bar is redrawn at most ~10 times a second
 
 
 def _key(obj):
@@ -347,8 +348,30 @@ class Inference:
             k = hook.before_chunk(k)  # loads the data of the next k steps (fewer at the end)
         return k
 
-    def _call_callbacks(self, callbacks, everys, losses, i):
-        for cb, e in zip(callbacks, everys):
+    @staticmethod
+    def _plan(callbacks, step):
+        """(callback, every, loop expressions or None) for each callback: Trackers of expressions
+        are recorded inside the compiled loop (not where data streams feed the step)."""
+        in_loop = not getattr(step, "chunk_hooks", ())
+        return [
+            (cb, every_of(cb), cb.loop_expressions() if in_loop and isinstance(cb, Tracker) else None)
+            for cb in callbacks
+        ]
+
+    def _call_callbacks(self, plan, rows, first, losses, i):
+        """Call the callbacks due at step ``i`` in order; loop-recorded Trackers take their rows."""
+        if rows:  # the chunk's earlier steps precede every call made at step i
+            j = 0
+            for cb, _, exprs in plan:
+                if exprs is not None:
+                    cb.record(rows[j : j + len(exprs)], first, first, i - 1)
+                    j += len(exprs)
+        j = 0
+        for cb, e, exprs in plan:
+            if exprs is not None:
+                cb.record(rows[j : j + len(exprs)], first, i, i)
+                j += len(exprs)
+                continue
             if i % e:
                 continue
             try:
@@ -364,7 +387,9 @@ class Inference:
         buf = np.empty(start + n, dtype="float64")
         buf[:start] = self.hist
         done = 0
-        everys = [every_of(cb) for cb in callbacks]
+        plan = self._plan(callbacks, step)
+        tracked = tuple(x for _, _, exprs in plan if exprs is not None for x in exprs)
+        everys = [e for _, e, exprs in plan if exprs is None]
         # the stopping rule is checked between chunks at multiples of EVAL_EVERY (so where a
         # fit stops never depends on the chunk lengths)
         adaptive = getattr(step, "adaptive", None)  # the default optimizer's decay trigger
@@ -372,6 +397,7 @@ class Inference:
         chunk_everys = everys + ([convergence.EVAL_EVERY] if checking else [])
         converged = False
         progress = FitProgress(n, enabled=progressbar, loss_label=self.loss_label)
+        shown = time.perf_counter()
         per_step = None
         interrupted_at = None
         error = None
@@ -379,30 +405,39 @@ class Inference:
             with _sigint_between_chunks() as sigint:
                 while done < n:
                     k = self._chunk_length(step, n - done, start + done, chunk_everys, per_step, progressbar or callbacks)
-                    snap = step.snapshot()
+                    mark = step.mark()
                     before = done
                     try:
                         t0 = time.perf_counter()
-                        losses, bad = step.run(k)
+                        out = step.run(k, tracked) if tracked else step.run(k)
+                        losses, bad = out[0], out[1]
                         buf[start + done : start + done + len(losses)] = losses
                         done += len(losses)
                     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
                         if done == before:
-                            step.restore(snap)
+                            step.restore(mark)
                         step.cancel_background()
                         raise
+                    rows = out[2] if tracked else []
                     if bad is not None:
+                        for cb, _, exprs in plan:  # loop-recorded Trackers keep every good step
+                            if exprs is not None and done > before:
+                                cb.record(rows[: len(exprs)], start + before + 1, start + before + 1, start + done)
+                            rows = rows[len(exprs) :] if exprs is not None else rows
                         error = FloatingPointError(
                             f"NaN or inf occurred in optimization at step {start + done + 1}: non-finite {', '.join(bad)}. "
                             f"The approximation keeps the last finite state (after step {start + done}); "
                             "try a smaller learning rate, obj_n_mc > 1 or total_grad_norm_constraint."
                         )
                         break
+                    now = time.perf_counter()
                     if not step.compiled_now:
-                        measured = (time.perf_counter() - t0) / k
+                        measured = (now - t0) / k
                         per_step = measured if per_step is None else 0.5 * (per_step + measured)
-                    self._call_callbacks(callbacks, everys, buf[: start + done], start + done)
-                    progress.update(done, average_loss(buf[start : start + done]))
+                    self._call_callbacks(plan, rows, start + before + 1, buf[: start + done], start + done)
+                    if now - shown >= _PROGRESS_SECONDS or done == n:
+                        shown = now
+                        progress.update(done, average_loss(buf[start : start + done]))
                     if sigint["hit"]:
                         raise KeyboardInterrupt
                     if checking and (start + done) % convergence.EVAL_EVERY == 0:

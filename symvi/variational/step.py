@@ -9,6 +9,10 @@ results identical whatever K is.  The function is compiled once and reused for e
 
 A step whose loss or new parameters are not finite is not applied: the scan carries an
 ``alive`` flag, and every later step of the chunk is a no-op that reports NaN.
+
+``run(k, tracked=exprs)`` also records each expression of ``exprs`` after every step as an
+extra output of the loop (``Tracker`` of symbolic expressions): one more compiled function
+per distinct set of expressions, sharing the same parameters and optimizer state.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational import tiers
+from symvi.variational.fastcall import fast_numba_vm
 from symvi.variational.optimizers import total_norm_constraint
 
 __all__ = ["StepFunction"]
@@ -37,6 +42,51 @@ _log = logging.getLogger("symvi.tiers")
 
 def _is_rng(var) -> bool:
     return isinstance(var.type, RandomGeneratorType)
+
+
+def _keeps_inputs(fn) -> bool:
+    """Whether a compiled function leaves the arrays it is given untouched (no in-place op on them)."""
+    fgraph = fn.maker.fgraph
+    inputs = set(fgraph.inputs)
+    for node in fgraph.apply_nodes:
+        for ins in getattr(node.op, "destroy_map", {}).values():
+            if any(node.inputs[j] in inputs for j in ins):
+                return False
+    return True
+
+
+def graph_key(outputs) -> tuple:
+    """A hashable structural description of expressions: equal for graphs that compute the same.
+
+    Shared variables and free inputs count by identity, constants by value, so two separately
+    built ``approx.std`` expressions give the same key.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> w = pytensor.shared(np.ones(2))
+    >>> graph_key([pt.exp(w) + 1]) == graph_key([pt.exp(w) + 1]), graph_key([w]) == graph_key([w * 2])
+    (True, False)
+    """
+    from pytensor.graph.basic import Constant
+
+    memo: dict = {}
+
+    def key(var):
+        if var in memo:
+            return memo[var]
+        node = var.owner
+        if node is not None:
+            k = ("op", node.op, node.outputs.index(var), tuple(key(i) for i in node.inputs))
+        elif isinstance(var, Constant):
+            data = var.data
+            k = ("const", str(var.type), data.tobytes() if isinstance(data, np.ndarray) else repr(data))
+        else:
+            k = ("var", id(var))
+        memo[var] = k
+        return k
+
+    return tuple(key(o) for o in outputs)
 
 
 class StepFunction:
@@ -90,24 +140,34 @@ class StepFunction:
         self.state = list(updates)
         self._loss, self._updates = loss, updates
         self._fns: dict = {}
+        self._tracked_keys: dict = {}
         self.backend: str | None = None  # None: resolved at each run (context / env / numba); "auto": tiers
-        self._built: dict = {}  # graphs built but not compiled yet
+        self._built: dict = {}  # graphs built (to hash them) but not compiled yet, by compile key
+        self._tiers: dict = {}  # per tracked set: tiers.BackgroundCompile of its Numba loop, or False
         self.quick_fallbacks = 0  # ops of the quick loop without compiled C code (run in Python)
         self._compiled_in_tier = False
-        self._background = None  # tiers.BackgroundCompile of the Numba loop; False: none needed / given up
 
-    def _compiled(self, backend: str, k: int):
-        """The compiled loop for ``backend``; JAX needs the loop length ``k`` fixed."""
+    def _key(self, backend: str, k: int | None, tracked: tuple = ()) -> tuple:
         key = (backend, k if backend == "jax" else None)
+        if tracked:
+            ids = tuple(map(id, tracked))
+            if ids not in self._tracked_keys:  # kept with the expressions, so the ids stay theirs
+                self._tracked_keys[ids] = (tracked, graph_key(tracked))
+            key += (self._tracked_keys[ids][1],)
+        return key
+
+    def _compiled(self, backend: str, k: int, tracked: tuple = ()):
+        """The compiled loop for ``backend``; JAX needs the loop length ``k`` fixed."""
+        key = self._key(backend, k, tracked)
         self.compiled_now = key not in self._fns  # lets the caller leave compile time out of timings
         if self.compiled_now:
             t0 = time.perf_counter()
-            self._fns[key] = self._compile(backend, key[1])
+            self._fns[key] = self._compile(backend, key[1], tracked, key)
             _log.debug("compiled the %s loop in %.2f s", backend, time.perf_counter() - t0)
         return self._fns[key]
 
-    def _graph(self, backend, static_k):
-        """``(inputs, [losses, flags], updates)`` of the K-step loop compiled for ``backend``."""
+    def _graph(self, backend, static_k, tracked=()):
+        """``(inputs, [losses, flags, *tracked rows], updates)`` of the K-step loop for ``backend``."""
         loss, updates, state = self._loss, self._updates, self.state
         param_idx = [state.index(p) for p in self.params]
 
@@ -126,30 +186,33 @@ class StepFunction:
                 out.append(nv if _is_rng(s) else pt.switch(ok, nv, old).astype(old.dtype))
             reported = pt.switch(ok, step_loss, np.nan).astype("float64")
             flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
-            return [*out, ok, reported, flags]
+            # tracked expressions read the state after this step (the last good one after a bad step)
+            seen = graph_replace(list(tracked), dict(zip(state, out)), strict=False) if tracked else []
+            return [*out, ok, reported, flags, *seen]
 
         n_steps = pt.iscalar("K")
         length = n_steps if static_k is None else static_k
         init = [*state, pt.constant(np.bool_(True))]
         results = pytensor.scan(
             one_step,
-            outputs_info=init + [None, None],
+            outputs_info=init + [None] * (2 + len(tracked)),
             n_steps=length,
             return_updates=False,
             mode=self._mode(backend) if backend in ("c", "quick") else None,  # the VMs run the loop body in this mode
         )
         finals = results[: len(state)]
-        losses, flags = results[-2], results[-1]
+        losses, flags = results[len(state) + 1], results[len(state) + 2]
+        rows = list(results[len(state) + 3 :])
         fn_updates = {s: (r if _is_rng(s) else r[-1]) for s, r in zip(state, finals)}
         inputs = [n_steps] if static_k is None else []
-        return inputs, [losses, flags], fn_updates
+        return inputs, [losses, flags, *rows], fn_updates
 
     def _mode(self, backend):
         return tiers.quick_mode() if backend == "quick" else get_mode(backend, for_scan=True)
 
-    def _compile(self, backend, static_k):
-        built = self._built.pop((backend, static_k), None)  # the graph _tier built to hash it
-        inputs, outputs, fn_updates = built or self._graph(backend, static_k)
+    def _compile(self, backend, static_k, tracked=(), key=None):
+        built = self._built.pop(key, None)  # the graph _tier built to hash it
+        inputs, outputs, fn_updates = built or self._graph(backend, static_k, tracked)
         quick = tiers.cached_c_only() if backend == "quick" else contextlib.nullcontext()
         with warnings.catch_warnings(), quick as misses:
             # JAX keeps its own copy of each generator and advances it between calls: expected
@@ -159,51 +222,60 @@ class StepFunction:
             self.quick_fallbacks = len(misses)
         if backend == "numba" and static_k is None:  # later fits of this graph go to Numba at once
             tiers.mark_numba_ready(tiers.graph_key(outputs, fn_updates))
-        return fn if static_k is None else (lambda k: fn())
+        fn.trust_input = True  # run() passes the loop length as the int32 scalar it is
+        self.keeps_inputs = getattr(self, "keeps_inputs", True) and _keeps_inputs(fn)
+        if backend == "numba" and _keeps_inputs(fn):  # a failed fast call can then rerun unharmed
+            fn.vm = fast_numba_vm(fn.vm)
+        if static_k is None:
+            return lambda k: fn(np.asarray(k, dtype="int32"))
+        return lambda k: fn()
 
     # ---- tiers (symvi.variational.tiers): no backend chosen = quick VM now, Numba once ready
-    def _tier(self) -> str:
+    def _tier(self, tracked: tuple = ()) -> str:
         """The backend of the next chunk of an ``auto`` fit: "numba" once it is compiled, else "quick"."""
-        if ("numba", None) in self._fns or self._background is False:
-            return "numba" if ("numba", None) in self._fns else "quick"
-        if self._background is None:
-            graph = self._built[("numba", None)] = self._graph("numba", None)
+        numba_key = self._key("numba", None, tracked)
+        tkey = numba_key[2:]
+        job = self._tiers.get(tkey)
+        if numba_key in self._fns or job is False:
+            return "numba" if numba_key in self._fns else "quick"
+        if job is None:
+            graph = self._built[numba_key] = self._graph("numba", None, tracked)
             key = tiers.graph_key(graph[1], graph[2])
             if tiers.numba_ready(key):
-                self._background = False
+                self._tiers[tkey] = False
                 _log.debug("graph %s compiled by Numba before: no quick tier", key)
                 return "numba"
-            quick_graph = self._built[("quick", None)] = self._graph("quick", None)
-            self._compiled("quick", None)
-            self._built.pop(("quick", None), None)
+            quick_key = self._key("quick", None, tracked)
+            quick_graph = self._built[quick_key] = self._graph("quick", None, tracked)
+            self._compiled("quick", None, tracked)
+            self._built.pop(quick_key, None)
             self._compiled_in_tier = True
             if self.quick_fallbacks > tiers.MAX_FALLBACKS:
                 # many ops without compiled C code would run in Python: slower than waiting for
                 # Numba here; compile their C modules in the background for the next models
                 _log.debug("graph %s: %d ops lack C modules: Numba now", key, self.quick_fallbacks)
                 self._c_job = tiers.BackgroundCompile(None, key, quick_graph=quick_graph)
-                self._background = False
+                self._tiers[tkey] = False
                 return "numba"
             _log.debug("graph %s new to Numba: quick tier, Numba in the background", key)
-            self._background = tiers.BackgroundCompile(graph, key, quick_graph=quick_graph)
-        job = self._background
+            job = self._tiers[tkey] = tiers.BackgroundCompile(graph, key, quick_graph=quick_graph)
         if job.ready():
-            self._background = False
+            self._tiers[tkey] = False
             _log.debug("background Numba compile ready: switching")
             return "numba"
         if job.failure is not None and job.superseded:
-            self._background = None  # queue it again if this step runs on (e.g. refine)
+            del self._tiers[tkey]  # queue it again if this step runs on (e.g. refine)
         elif job.failure is not None:
             warnings.warn(f"symvi: {job.failure}; the fit goes on with the quick compiled loop", RuntimeWarning, stacklevel=4)
-            self._background = False
+            self._tiers[tkey] = False
         return "quick"
 
     def cancel_background(self) -> None:
-        """Stop a background Numba compile of this step (Ctrl-C): the fit keeps its quick loop."""
-        job = self._background
-        if job not in (None, False):
-            job.cancel(reason="the fit was interrupted")
-            self._background = False
+        """Stop background Numba compiles of this step (Ctrl-C): the fit keeps its quick loop."""
+        for tkey, job in list(self._tiers.items()):
+            if job is not False:
+                job.cancel(reason="the fit was interrupted")
+                self._tiers[tkey] = False
 
     @property
     def fixed_length(self) -> bool:
@@ -217,28 +289,47 @@ class StepFunction:
         # JAX: lengths 1000, 100, 10, 1 only - one compile each, a 10 000-step fit needs one
         return min(1000, 10 ** int(np.floor(np.log10(max(k, 1)))))
 
-    def run(self, k: int):
-        """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step)."""
-        backend = self._tier() if self.backend == "auto" else resolve_backend(self.backend)
+    def run(self, k: int, tracked: tuple = ()):
+        """Run ``k`` steps; returns (losses, names of non-finite params at the first bad step).
+
+        With ``tracked`` expressions, a third value holds, for each expression, its value
+        after every completed step (an array with one row per step).
+        """
+        tracked = tuple(tracked)
+        backend = self._tier(tracked) if self.backend == "auto" else resolve_backend(self.backend)
         self.last_backend = backend
-        fn = self._compiled(backend, int(k))
+        k = int(k)
+        fn = self._compiled(backend, k, tracked)
         self.compiled_now |= self._compiled_in_tier
         self._compiled_in_tier = False
-        losses, flags = fn(int(k))
+        losses, flags, *rows = fn(k)
         if backend == "jax":  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
                 if not _is_rng(s):
                     s.set_value(np.array(s.get_value()), borrow=True)
-            losses, flags = np.asarray(losses), np.asarray(flags)
+            losses, flags, rows = np.asarray(losses), np.asarray(flags), [np.asarray(r) for r in rows]
         bad = ~np.isfinite(losses)
-        if not bad.any():
-            return losses, None
-        j = int(np.argmax(bad))
-        names = [p.name for p, f in zip(self.params, flags[j]) if not f]
-        return losses[:j], names or ["loss"]
+        names = None
+        if bad.any():
+            j = int(np.argmax(bad))
+            names = [p.name for p, f in zip(self.params, flags[j]) if not f] or ["loss"]
+            losses, rows = losses[:j], [r[:j] for r in rows]
+        return (losses, names, rows) if tracked else (losses, names)
 
     def snapshot(self) -> list:
+        """Copies of every state value (for :meth:`restore`)."""
         return [s.get_value(borrow=False) for s in self.state]
+
+    def mark(self) -> list:
+        """The state values before a call, by reference: :meth:`restore` undoes a call with them.
+
+        Valid because the compiled loop never writes into its inputs (``keeps_inputs``, checked
+        at compile time): it returns new arrays and only then are they stored.  Where it would,
+        this falls back to :meth:`snapshot`.
+        """
+        if not getattr(self, "keeps_inputs", False):
+            return self.snapshot()
+        return [s.container.storage[0] for s in self.state]
 
     def restore(self, values) -> None:
         for s, v in zip(self.state, values):

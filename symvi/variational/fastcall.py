@@ -1,0 +1,116 @@
+"""Calling a compiled Numba loop without Numba's per-call argument typing.
+
+PyTensor's Numba backend compiles a function as ``numba_funcified_fgraph(*args)``: Numba
+receives all inputs as one tuple.  When that tuple holds a NumPy ``Generator`` (the step's
+random state), Numba cannot fingerprint it in C and types the whole tuple in Python on every
+call, about 5-20 us per array argument: a few hundred microseconds for a training step with
+its optimizer state, which is the whole cost of a one-step call (a callback every step).
+
+:func:`fast_numba_vm` wraps the function's thunk: once Numba has compiled its single
+signature, each call checks in a few microseconds that the inputs still have exactly that
+signature's types (dtype, rank, C-contiguous writeable aligned arrays; a Generator) and calls
+the compiled entry point directly; anything else goes through the ordinary thunk.
+
+Examples
+--------
+>>> import numpy as np, pytensor, pytensor.tensor as pt
+>>> w = pytensor.shared(np.ones(3))
+>>> rng = pytensor.shared(np.random.default_rng(0))
+>>> nxt, eps = pt.random.normal(size=3, rng=rng, return_next_rng=True)
+>>> f = pytensor.function([], [], updates={w: w + 0 * eps, rng: nxt}, mode="NUMBA")
+>>> f.vm = fast_numba_vm(f.vm)
+>>> _ = f(), f()  # the first call compiles, the second takes the fast path
+>>> w.get_value().tolist(), f.vm._entry is not None
+([1.0, 1.0, 1.0], True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fast_numba_vm"]
+
+
+def _spec(sig_args):
+    """(dtype, ndim) per array argument, None for a Generator; None if any type is other."""
+    import numba
+
+    if len(sig_args) != 1 or not isinstance(sig_args[0], numba.types.BaseTuple):
+        return None
+    spec = []
+    for t in sig_args[0].types:
+        if isinstance(t, numba.types.NumPyRandomGeneratorType):
+            spec.append(None)
+        elif isinstance(t, numba.types.Array) and t.layout == "C" and t.mutable and t.aligned:
+            spec.append((np.dtype(str(t.dtype)), t.ndim))
+        else:
+            return None
+    return tuple(spec)
+
+
+def _matches(args, spec) -> bool:
+    for a, s in zip(args, spec):
+        if s is None:
+            if type(a) is not np.random.Generator:
+                return False
+        elif type(a) is not np.ndarray or a.ndim != s[1] or a.dtype != s[0]:
+            return False
+        else:
+            flags = a.flags
+            if not (flags.c_contiguous and flags.writeable and flags.aligned):
+                return False
+    return True
+
+
+class _FastThunk:
+    """A drop-in for a Numba function's thunk (``Function.vm``) that skips argument typing."""
+
+    def __init__(self, thunk):
+        self.thunk = thunk
+        self.inputs = thunk.inputs
+        self.outputs = thunk.outputs
+        self.allow_gc = getattr(thunk, "allow_gc", False)
+        self.lazy = False
+        self.storage_map = getattr(thunk, "storage_map", None)
+        self._entry = None  # (entry point, argument spec) once Numba has compiled one signature
+        self._tried = False
+
+    def _find_entry(self):
+        jit = getattr(self.thunk, "jit_fn", None)
+        overloads = getattr(jit, "overloads", {})
+        if len(overloads) != 1:
+            return
+        self._tried = True
+        cres = next(iter(overloads.values()))
+        spec = _spec(cres.signature.args)
+        if spec is not None and len(spec) == len(self.inputs):
+            self._entry = (cres.entry_point, spec)
+
+    def __call__(self):
+        if self._entry is None:
+            if self._tried:
+                return self.thunk()
+            out = self.thunk()
+            self._find_entry()
+            return out
+        entry, spec = self._entry
+        args = tuple(x[0] for x in self.inputs)
+        if not _matches(args, spec):
+            return self.thunk()
+        try:
+            results = entry(args)
+        except Exception:  # noqa: BLE001 - rerun through PyTensor for its error context
+            return self.thunk()
+        for storage, value in zip(self.outputs, results):
+            storage[0] = value
+        return None
+
+
+def fast_numba_vm(thunk):
+    """Wrap a Numba-compiled function's ``vm`` (its thunk) with the typing-free fast path.
+
+    Anything that is not a single-thunk Numba function is returned unchanged.
+    """
+    if not hasattr(thunk, "jit_fn") or not hasattr(thunk, "inputs") or not hasattr(thunk, "outputs"):
+        return thunk
+    return _FastThunk(thunk)
