@@ -6,6 +6,15 @@ import pytest
 import symvi as pm
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_compiled_path():
+    """Bit-identity is a property of one compiled path: a fit with no backend chosen may move
+    from the quick tier to Numba at a time-dependent step (equal to 1e-10 then: test_tiers.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMVI_BACKEND", "numba")
+        yield
+
+
 def _model(n_obs=30, seed=0):
     y = np.random.default_rng(seed).normal(1.0, 2.0, size=n_obs)
     with pm.Model() as m:
@@ -17,12 +26,6 @@ def _model(n_obs=30, seed=0):
 
 @pytest.mark.parametrize("method", ["advi", "fullrank_advi", "lowrank_advi", "svgd", "asvgd"])
 def test_fit_save_load_refine_equals_one_uninterrupted_fit(method, tmp_path):
-    # one compiled path throughout (a default fit may switch tiers mid-way: equal to 1e-10, see test_tiers)
-    with pm.backend("numba"):
-        _save_load_refine(method, tmp_path)
-
-
-def _save_load_refine(method, tmp_path):
     opt = pm.adam(learning_rate=0.02)
     whole = pm.fit(120, method=method, model=_model(), random_seed=7, progressbar=False, obj_optimizer=opt)
     first = pm.fit(70, method=method, model=_model(), random_seed=7, progressbar=False, obj_optimizer=opt)
