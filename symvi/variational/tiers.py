@@ -231,10 +231,8 @@ class BackgroundCompile:
             _queue.remove(self)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # reaped at exit otherwise
                 self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         if self in _running:
             _finish(self)
         if self.failure is None and not numba_ready(self.key):
@@ -242,10 +240,8 @@ class BackgroundCompile:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already gone
             os.unlink(self._path)
-        except OSError:
-            pass
 
 
 def _finish(job: BackgroundCompile) -> None:
@@ -282,10 +278,8 @@ def _end_all() -> None:
 def _main(argv: list[str]) -> int:
     """Background process: compile the graph with Numba, mark it ready, then warm the C ops."""
     path, marker = argv
-    try:
+    with contextlib.suppress(OSError):  # lower priority where allowed
         os.nice(10)
-    except OSError:
-        pass
     parent = os.getppid()
 
     def orphan_watch():  # a parent killed without its atexit handlers: end too
