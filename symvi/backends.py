@@ -2,8 +2,8 @@
 
 The backend is chosen, in order, by an explicit ``backend=`` argument, the innermost
 ``with symvi.backend(...)`` block, the ``SYMVI_BACKEND`` environment variable, else
-``"numba"`` (PyTensor 3's default linker).  Fits with no backend chosen start on a quick
-tier and move to Numba once it is compiled (see :mod:`symvi.variational.tiers`).
+``"numba"`` (PyTensor 3's default linker).  ``"auto"`` makes fits start on a quick tier and
+move to Numba once it is compiled (see :mod:`symvi.variational.tiers`).
 
 Examples
 --------
@@ -25,6 +25,9 @@ from collections.abc import Iterator
 __all__ = ["BACKENDS", "backend", "resolve_backend", "chosen_backend", "get_mode", "fixed_length_loops"]
 
 BACKENDS = ("numba", "c", "jax")
+#: ``backend="auto"``: fits start on the quick C VM and move to Numba once a background
+#: process has compiled it (symvi.variational.tiers); everything else compiles with Numba
+TIERED = "auto"
 _local = threading.local()
 
 
@@ -40,6 +43,8 @@ def resolve_backend(name: str | None = None) -> str:
         stack = _stack()
         name = stack[-1] if stack else os.environ.get("SYMVI_BACKEND", "numba")
     key = str(name).lower()
+    if key == TIERED:
+        return key
     if key not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if key == "jax":
@@ -59,7 +64,8 @@ def resolve_backend(name: str | None = None) -> str:
 def chosen_backend(name: str | None = None) -> str | None:
     """The backend the user chose (argument, ``with backend(...)``, ``SYMVI_BACKEND``), else None.
 
-    A fit with no backend chosen runs tiered (:mod:`symvi.variational.tiers`).
+    Functions evaluated a few hundred times (``find_MAP``, Pathfinder) compile for the quick
+    C VM of :mod:`symvi.variational.tiers` when no backend is chosen.
     """
     if name is None and not _stack() and not os.environ.get("SYMVI_BACKEND"):
         return None
@@ -86,7 +92,7 @@ def get_mode(name: str | None = None, for_scan: bool = False):
     from pytensor.compile.mode import Mode, get_mode as pt_get_mode
 
     key = resolve_backend(name)
-    if key == "numba":
+    if key in ("numba", TIERED):
         mode = pt_get_mode("NUMBA")
     elif key == "c":
         mode = Mode(linker="cvm", optimizer="fast_run")

@@ -1,4 +1,4 @@
-"""Tiered compilation (symvi/variational/tiers.py): a default fit starts on the quick VM and
+"""Tiered compilation (symvi/variational/tiers.py): a backend="auto" fit starts on the quick VM and
 moves to Numba once a background process has compiled it; the results do not depend on
 where (or whether) the switch happens, and a failing, killed or interrupted background
 compile costs nothing but speed."""
@@ -24,7 +24,7 @@ def _model(prior_sd=10.0, dist="Normal"):
     return m
 
 
-def _fit(model, backend=None, callbacks=()):
+def _fit(model, backend="auto", callbacks=()):
     used = []
 
     def record(approx, losses, i):
@@ -163,7 +163,7 @@ def test_edited_prior_values_keep_the_graph_and_new_distributions_do_not():
 def test_graph_compiled_by_numba_before_goes_to_numba_at_once(monkeypatch):
     _fit(_model(10.0), backend="numba")  # marks the graph ready
     monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: pytest.fail("no background compile needed"))
-    _, used = _fit(_model(4.0))  # an edited prior: same graph
+    _, used = _fit(_model(4.0))  # an edited prior: same graph (backend="auto")
     assert set(used) == {"numba"}
 
 

@@ -31,7 +31,7 @@ from symvi.logprob import param_constants, point_logps
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.streaming import chunk_hooks
-from symvi.backends import chosen_backend, resolve_backend
+from symvi.backends import resolve_backend
 from symvi.variational import adapt
 from symvi.variational import convergence
 from symvi.variational import objective as objectives
@@ -303,7 +303,7 @@ class Inference:
             _check_start_logp(self.approx, kwargs.get("more_replacements"))
             self._start_checked = True
         step = self.step_function(**kwargs)
-        step.backend = chosen_backend(backend) or "auto"  # auto: quick tier now, Numba when compiled
+        step.backend = resolve_backend(backend)  # "auto": quick tier now, Numba when compiled
         if kwargs.get("obj_optimizer") is None and self.adaptive_default and self.adapted_rate is None:
             if step.chunk_hooks:  # a data stream cannot be rewound for the trials: no search
                 self.set_adaptive_state(adapt.STREAM_RATE)

@@ -230,7 +230,7 @@ class StepFunction:
             return lambda k: fn(np.asarray(k, dtype="int32"))
         return lambda k: fn()
 
-    # ---- tiers (symvi.variational.tiers): no backend chosen = quick VM now, Numba once ready
+    # ---- tiers (symvi.variational.tiers): backend "auto" = quick VM now, Numba once ready
     def _tier(self, tracked: tuple = ()) -> str:
         """The backend of the next chunk of an ``auto`` fit: "numba" once it is compiled, else "quick"."""
         numba_key = self._key("numba", None, tracked)

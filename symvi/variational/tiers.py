@@ -2,8 +2,8 @@
 
 A graph Numba has never seen takes 10-30 s to compile (almost all of it Numba's type
 inference), while PyTensor's virtual machine with per-op C code - shared by every model and
-cached on disk after the first use - starts a new model in about a second.  So, unless a
-backend is chosen explicitly, a fit:
+cached on disk after the first use - starts a new model in about a second.  So a fit with
+``backend="auto"`` (or ``SYMVI_BACKEND=auto``):
 
 1. compiles the loop for the *quick tier* (the C VM without elementwise fusion, whose op
    modules are reused across models; an op whose C module is not compiled yet runs in
