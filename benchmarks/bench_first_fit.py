@@ -8,8 +8,8 @@ with PyTensor's compile directory in one of three states:
   who ran anything before: the notebook situation of a model never compiled before;
 * ``warm``: the same model was fitted before (re-running an unchanged cell in a new process).
 
-Configurations: symvi's default (no backend: the quick tier, Numba when compiled - see
-``symvi/variational/tiers.py``), symvi with ``backend="numba"`` and ``"c"``, PyMC 5.28.5
+Configurations: symvi's default (Numba), symvi with ``backend="auto"`` (the quick tier, Numba
+when compiled - see ``symvi/variational/tiers.py``) and ``"c"``, PyMC 5.28.5
 (``$PYMC_PYTHON``, default ``/tmp/venv-pymc/bin/python``) and NumPyro (``$NUMPYRO_PYTHON``;
 JAX keeps no compile cache between processes, so it has one column; only the seed
 workloads it implements).  Missing interpreters are skipped.
@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "workers" / "first_fit_worker.py"
 MODELS = ["gamma", "mixture", "logreg", "digits", "eight_schools", "kidiq", "sblrc", "low_dim_gauss_mix"]
 NUMPYRO_MODELS = {"gamma", "logreg", "digits"}
-SYMVI_CONFIGS = {"symvi default": None, "symvi numba": "numba", "symvi c": "c"}
+SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c"}
 
 
 def run(python, framework, model, method, n, base, backend=None, timeout=900, wait=False):
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--states", default="cold,library,warm")
-    p.add_argument("--configs", default="symvi default,symvi numba,symvi c,pymc,numpyro")
+    p.add_argument("--configs", default="symvi default,symvi auto,symvi c,pymc,numpyro")
     p.add_argument("--method", default="fullrank_advi")
     p.add_argument("-n", type=int, default=20000)
     p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
