@@ -141,14 +141,23 @@ def jumped(hist, end: int, tol_rel_obj: float = DEFAULT_TOL, eval_every: int = E
     return bool(level > previous + max(tol_rel_obj * abs(previous), WORSE_Z * se))
 
 
+#: how far back (in windows) a fit's best level is looked for, and how many checks the
+#: closing line's "converged at step N" scans: bounded, so a check costs the same at step
+#: 10 000 and at step 10 000 000 (unbounded, the checks of a long fit grew quadratically)
+LOOKBACK_WINDOWS = 20
+STATUS_CHECKS = 300
+
+
 def _best_level(hist, eval_every: int, end: int) -> float | None:
     """Lowest median of ``WINDOW_BLOCKS`` consecutive block means among windows ending before
-    ``end`` at multiples of ``eval_every`` (None when there is none)."""
+    ``end`` at multiples of ``eval_every``, at most ``LOOKBACK_WINDOWS`` windows back (None
+    when there is none)."""
     start = end - WINDOW_BLOCKS * eval_every
     usable = start - start % eval_every
     if usable < WINDOW_BLOCKS * eval_every:
         return None
-    blocks = np.asarray(hist[:usable], dtype="float64").reshape(-1, eval_every)
+    first = max(0, usable - (LOOKBACK_WINDOWS + 1) * WINDOW_BLOCKS * eval_every)
+    blocks = np.asarray(hist[first:usable], dtype="float64").reshape(-1, eval_every)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         means = np.nanmedian(np.where(np.isfinite(blocks), blocks, np.nan), axis=1)
@@ -159,8 +168,8 @@ def _best_level(hist, eval_every: int, end: int) -> float | None:
 
 
 def converged_at(hist, tol_rel_obj: float = DEFAULT_TOL, eval_every: int = EVAL_EVERY) -> int | None:
-    """First check step from which the rule holds with no ``_RESET_AFTER`` failing checks in a
-    row (the noise test fails on about 5 % of checks of pure noise, and neighbouring checks
+    """First check step (among the last ``STATUS_CHECKS``) from which the rule holds with no
+    ``_RESET_AFTER`` failing checks in a row (the noise test fails on about 5 % of checks of pure noise, and neighbouring checks
     share most of their window), or None when the last two checks fail.
 
     Examples
@@ -171,7 +180,8 @@ def converged_at(hist, tol_rel_obj: float = DEFAULT_TOL, eval_every: int = EVAL_
     2100
     """
     hist = np.asarray(hist, dtype="float64")
-    checks = range(eval_every, hist.size + 1, eval_every)
+    last = hist.size - hist.size % eval_every
+    checks = range(max(eval_every, last - (STATUS_CHECKS - 1) * eval_every), hist.size + 1, eval_every)
     first, failed = None, 0
     for end in checks:
         if is_converged(hist, end, tol_rel_obj, eval_every):
