@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 import warnings
 
@@ -45,14 +46,33 @@ def _is_rng(var) -> bool:
 
 
 def _keeps_inputs(fn) -> bool:
-    """Whether a compiled function leaves the arrays it is given untouched (no in-place op on them)."""
+    """Whether a compiled function leaves the arrays it is given untouched (no in-place op on them).
+
+    Random generators may be advanced in place (:mod:`symvi.rng_inplace`): :meth:`StepFunction.mark`
+    keeps their state rather than a reference.
+    """
     fgraph = fn.maker.fgraph
     inputs = set(fgraph.inputs)
     for node in fgraph.apply_nodes:
         for ins in getattr(node.op, "destroy_map", {}).values():
-            if any(node.inputs[j] in inputs for j in ins):
+            if any(node.inputs[j] in inputs and not _is_rng(node.inputs[j]) for j in ins):
                 return False
     return True
+
+
+class _RngState:
+    """A generator's state at :meth:`StepFunction.mark` (the loop may advance it in place)."""
+
+    __slots__ = ("bit_generator", "state")
+
+    def __init__(self, generator: np.random.Generator):
+        self.bit_generator = type(generator.bit_generator)
+        self.state = generator.bit_generator.state
+
+    def generator(self) -> np.random.Generator:
+        bg = self.bit_generator(0)
+        bg.state = self.state
+        return np.random.Generator(bg)
 
 
 def graph_key(outputs) -> tuple:
@@ -308,10 +328,9 @@ class StepFunction:
                 if not _is_rng(s):
                     s.set_value(np.array(s.get_value()), borrow=True)
             losses, flags, rows = np.asarray(losses), np.asarray(flags), [np.asarray(r) for r in rows]
-        bad = ~np.isfinite(losses)
         names = None
-        if bad.any():
-            j = int(np.argmax(bad))
+        if not (math.isfinite(losses[0]) if len(losses) == 1 else np.isfinite(losses).all()):
+            j = int(np.argmax(~np.isfinite(losses)))
             names = [p.name for p, f in zip(self.params, flags[j]) if not f] or ["loss"]
             losses, rows = losses[:j], [r[:j] for r in rows]
         return (losses, names, rows) if tracked else (losses, names)
@@ -323,14 +342,19 @@ class StepFunction:
     def mark(self) -> list:
         """The state values before a call, by reference: :meth:`restore` undoes a call with them.
 
-        Valid because the compiled loop never writes into its inputs (``keeps_inputs``, checked
-        at compile time): it returns new arrays and only then are they stored.  Where it would,
-        this falls back to :meth:`snapshot`.
+        Valid because the compiled loop never writes into its input arrays (``keeps_inputs``,
+        checked at compile time): it returns new arrays and only then are they stored.  Where it
+        would, this falls back to :meth:`snapshot`.  Random generators, which the loop advances
+        in place, are kept as their bit generator's state (~1 us each).
         """
         if not getattr(self, "keeps_inputs", False):
             return self.snapshot()
-        return [s.container.storage[0] for s in self.state]
+        values = [s.container.storage[0] for s in self.state]
+        return [_RngState(v) if isinstance(v, np.random.Generator) else v for v in values]
 
     def restore(self, values) -> None:
         for s, v in zip(self.state, values):
-            s.set_value(v, borrow=False)
+            if isinstance(v, _RngState):
+                s.set_value(v.generator(), borrow=True)
+            else:
+                s.set_value(v, borrow=False)
