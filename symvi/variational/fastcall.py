@@ -9,7 +9,9 @@ its optimizer state, which is the whole cost of a one-step call (a callback ever
 :func:`fast_numba_vm` wraps the function's thunk: once Numba has compiled its single
 signature, each call checks in a few microseconds that the inputs still have exactly that
 signature's types (dtype, rank, C-contiguous writeable aligned arrays; a Generator) and calls
-the compiled entry point directly; anything else goes through the ordinary thunk.
+the compiled entry point directly; anything else goes through the ordinary thunk.  Inputs
+that are the very objects of the previous call (its arguments or results, e.g. the state a
+step returned) are not checked again.
 
 Examples
 --------
@@ -74,6 +76,7 @@ class _FastThunk:
         self.storage_map = getattr(thunk, "storage_map", None)
         self._entry = None  # (entry point, argument spec) once Numba has compiled one signature
         self._tried = False
+        self._known: dict = {}  # id -> object of the last call's arguments and results
 
     def _find_entry(self):
         jit = getattr(self.thunk, "jit_fn", None)
@@ -94,15 +97,21 @@ class _FastThunk:
             self._find_entry()
             return out
         entry, spec = self._entry
-        args = tuple(x[0] for x in self.inputs)
-        if not _matches(args, spec):
+        args = tuple([x[0] for x in self.inputs])
+        known = self._known
+        fresh = [i for i, a in enumerate(args) if id(a) not in known]
+        if fresh and not _matches([args[i] for i in fresh], [spec[i] for i in fresh]):
             return self.thunk()
         try:
             results = entry(args)
         except Exception:  # noqa: BLE001 - rerun through PyTensor for its error context
+            self._known = {}
             return self.thunk()
         for storage, value in zip(self.outputs, results):
             storage[0] = value
+        # objects checked or produced here need no check next time: an array's dtype, rank and
+        # layout never change, and holding them keeps their ids from being reused
+        self._known = {id(a): a for a in (*args, *results)}
         return None
 
 

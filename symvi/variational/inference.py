@@ -339,11 +339,13 @@ class Inference:
         k = remaining
         if everys:
             k = min(k, min(e - i % e for e in everys))
-        target = _CHUNK_SECONDS if busy else 5 * _CHUNK_SECONDS
-        first = 1000 if step.fixed_length else 50
-        k = min(k, _MAX_CHUNK, first if per_step is None else max(1, int(target / per_step)))
+        if k > 1:  # (a callback every step: one step, nothing to size)
+            target = _CHUNK_SECONDS if busy else 5 * _CHUNK_SECONDS
+            first = 1000 if step.fixed_length else 50
+            k = min(k, _MAX_CHUNK, first if per_step is None else max(1, int(target / per_step)))
         hooks = getattr(step, "chunk_hooks", ())
-        k = step.chunk_sizes(min([k] + [h.max_steps for h in hooks]))
+        if k > 1 or hooks:
+            k = step.chunk_sizes(min([k] + [h.max_steps for h in hooks]))
         for hook in hooks:
             k = hook.before_chunk(k)  # loads the data of the next k steps (fewer at the end)
         return k
