@@ -40,6 +40,41 @@ def test_rule_on_synthetic_histories():
     assert convergence.status(np.ones(999)).startswith("convergence not judged")
 
 
+def test_median_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(7)
+    for shape in [(10,), (3, 10), (5, 9), (4, 100)]:
+        a = rng.standard_t(2, size=shape) * 10 ** rng.uniform(-3, 6)
+        a.flat[rng.integers(0, a.size, 2)] = [np.inf, -np.inf]
+        assert np.array_equal(convergence._median(a), np.median(a, axis=-1))
+        a.flat[0] = np.nan
+        assert np.array_equal(convergence._median(a), np.median(a, axis=-1), equal_nan=True)
+
+
+def test_closing_line_judges_all_its_checks_at_once_as_one_by_one():
+    """The closing line judges up to STATUS_CHECKS checks in one vectorised pass: each must
+    agree with ``is_converged`` at that step (falling, flat, jumping, heavy-tailed and
+    NaN/inf-holed histories, both tolerances)."""
+    rng = np.random.default_rng(3)
+    for t in range(25):
+        n = int(rng.integers(900, 40000))
+        x = np.arange(n)
+        h = [
+            100 + rng.normal(size=n),
+            100 + 50 * np.exp(-x / rng.uniform(100, 20000)) + rng.standard_t(2, size=n),
+            np.where(x > n * 0.7, 40.0, 10.0) + rng.normal(size=n),
+            10 + 1e-3 * x + rng.normal(size=n),
+            100 + rng.normal(size=n),
+        ][t % 5]
+        if t % 5 == 4:
+            h[rng.integers(0, n, size=20)] = np.nan
+            h[n // 3 : n // 3 + 150] = np.inf
+        for tol in (1e-4, 1e-2):
+            last = n - n % 100
+            checks = range(max(100, last - (convergence.STATUS_CHECKS - 1) * 100), n + 1, 100)
+            one_by_one = [convergence.is_converged(h, end, tol) for end in checks]
+            assert list(convergence._rule_at_checks(h, checks, tol, 100)) == one_by_one, (t, tol)
+
+
 def test_rule_relative_tolerance():
     """A loss of 1e6 falling by 5 per 1000 steps, noise-free: 5e-6 relative, converged at
     tol 1e-4 but not at tol 1e-7."""
