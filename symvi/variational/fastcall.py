@@ -76,7 +76,8 @@ class _FastThunk:
         self.storage_map = getattr(thunk, "storage_map", None)
         self._entry = None  # (entry point, argument spec) once Numba has compiled one signature
         self._tried = False
-        self._known: dict = {}  # id -> object of the last call's arguments and results
+        self._known = frozenset()  # ids of the last call's arguments and results ...
+        self._held: tuple = ()  # ... which are held here, so that their ids stay theirs
 
     def _find_entry(self):
         jit = getattr(self.thunk, "jit_fn", None)
@@ -99,19 +100,20 @@ class _FastThunk:
         entry, spec = self._entry
         args = tuple([x[0] for x in self.inputs])
         known = self._known
-        fresh = [i for i, a in enumerate(args) if id(a) not in known]
+        fresh = [i for i, a in enumerate(args) if id(a) not in known] if known else range(len(args))
         if fresh and not _matches([args[i] for i in fresh], [spec[i] for i in fresh]):
             return self.thunk()
         try:
             results = entry(args)
         except Exception:  # noqa: BLE001 - rerun through PyTensor for its error context
-            self._known = {}
+            self._known, self._held = frozenset(), ()
             return self.thunk()
         for storage, value in zip(self.outputs, results):
             storage[0] = value
         # objects checked or produced here need no check next time: an array's dtype, rank and
         # layout never change, and holding them keeps their ids from being reused
-        self._known = {id(a): a for a in (*args, *results)}
+        self._held = (args, results)
+        self._known = frozenset(map(id, args)).union(map(id, results))
         return None
 
 

@@ -158,6 +158,7 @@ class StepFunction:
             updates.setdefault(r, nxt)
         self.params = params
         self.state = list(updates)
+        self._rng_positions = [i for i, s in enumerate(self.state) if _is_rng(s)]
         self._loss, self._updates = loss, updates
         self._fns: dict = {}
         self._tracked_keys: dict = {}
@@ -350,7 +351,10 @@ class StepFunction:
         if not getattr(self, "keeps_inputs", False):
             return self.snapshot()
         values = [s.container.storage[0] for s in self.state]
-        return [_RngState(v) if isinstance(v, np.random.Generator) else v for v in values]
+        for i in self._rng_positions:
+            if isinstance(values[i], np.random.Generator):
+                values[i] = _RngState(values[i])
+        return values
 
     def restore(self, values) -> None:
         for s, v in zip(self.state, values):
