@@ -415,8 +415,8 @@ def Data(name: str, value, dims=None, model: Model | None = None):
     model = modelcontext(model, who=f"Data({name!r})")
     full = model._check_name(name)
     arr = np.asarray(value)
-    if arr.dtype == object:
-        raise TypeError(f"Data({full!r}): expected a numeric array, got dtype object")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Data({full!r}): expected a numeric array (bool, integer or float), got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(pytensor.config.floatX)
     shared = pytensor.shared(arr, name=full, shape=(None,) * arr.ndim)

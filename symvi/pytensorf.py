@@ -78,6 +78,8 @@ def floatX(x):
 
 def new_rng(seed=None) -> SharedVariable:
     """A fresh shared numpy Generator for one RandomVariable."""
+    if not isinstance(seed, np.random.Generator | np.random.BitGenerator | None):
+        seed = seed_sequence(seed)
     return pytensor.shared(np.random.default_rng(seed))
 
 
@@ -110,9 +112,23 @@ def find_rngs(outputs: Iterable[Variable]) -> list[SharedVariable]:
     return out
 
 
+def seed_sequence(seed, who: str = "random_seed") -> np.random.SeedSequence:
+    """``np.random.SeedSequence(seed)``, with an error that names the argument.
+
+    >>> seed_sequence(3).entropy
+    3
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    try:
+        return np.random.SeedSequence(seed)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who} must be None, a non-negative integer or a sequence of them, got {seed!r}") from None
+
+
 def reseed_rngs(rngs: Sequence[SharedVariable], seed) -> None:
     """Give every generator an independent stream derived from ``seed`` (None: fresh entropy)."""
-    children = np.random.SeedSequence(seed).spawn(len(rngs))
+    children = seed_sequence(seed).spawn(len(rngs))
     for rng, child in zip(rngs, children):
         rng.set_value(np.random.default_rng(child), borrow=True)
 

@@ -177,11 +177,13 @@ CASES = [
     Case("no-model-fit", "model", "`pm.fit` outside `with Model()`", lambda: pm.fit(10, progressbar=False), TypeError, r"No model on the context stack: fit\(\) must be used inside a `with symvi\.Model\(\):` block"),
     Case("no-model-potential", "model", "a Potential outside `with Model()`", lambda: pm.Potential("p", pm.math.ones(2)), TypeError, r"Potential\('p'\).*with symvi\.Model"),
     Case("name-not-str", "model", "a distribution called without a name", in_model(lambda: pm.Normal(0.0, 1.0)), TypeError, r"Normal.*first argument must be the variable's name.*got float"),
+    Case("data-strings", "model", "`Data(\"d\", np.array([\"a\", \"b\"]))`", in_model(lambda: pm.Data("d", np.array(["a", "b"]))), TypeError, r"Data\('d'\): expected a numeric array \(bool, integer or float\), got dtype <U1"),
     # ---- observed data
     Case("observed-nan", "observed", "observed data containing NaN", in_model(lambda: pm.Normal("y", 0, 1, observed=np.array([0.0, np.nan]))), ValueError, r"'y'.*NaN or inf.*index \[\[1\]\]"),
     Case("observed-inf", "observed", "observed data containing inf", in_model(lambda: pm.Normal("y", 0, 1, observed=np.array([np.inf, 1.0]))), ValueError, r"'y'.*NaN or inf.*index \[\[0\]\]"),
     Case("observed-data-nan", "observed", "a Data container with NaN used as observed", nan_data_container, ValueError, r"'y'.*NaN or inf"),
     Case("observed-non-numeric", "observed", "observed strings", in_model(lambda: pm.Normal("y", 0, 1, observed=["a", "b"])), TypeError, r"'y'.*observed must be numeric.*dtype"),
+    Case("observed-discrete-fraction", "observed", "`Poisson(observed=[1.5, 2.0])`", in_model(lambda: pm.Poisson("y", 2.0, observed=[1.5, 2.0])), ValueError, r"Poisson\('y'\): observed data must be whole numbers for a discrete distribution, got 1.5 at index 0"),
     # ---- shapes and dims
     Case("observed-vs-shape", "shape", "observed data of shape (4,) with shape=3", in_model(lambda: pm.Normal("y", 0, 1, shape=3, observed=np.zeros(4))), ValueError, r"Normal\('y'\).*observed data has shape \(4,\), incompatible with shape \(3,\)"),
     Case("observed-vs-dims", "shape", "observed data of shape (4,) with dims of length 3", in_model(lambda: pm.Normal("y", 0, 1, dims="obs", observed=np.zeros(4)), coords={"obs": range(3)}), ValueError, r"'y'.*observed data has shape \(4,\), incompatible with shape \(3,\)"),
@@ -191,6 +193,7 @@ CASES = [
     Case("deterministic-dims", "shape", "a Deterministic of length 5 on a dim of length 2", in_model(lambda: pm.Deterministic("d", pm.math.zeros(5), dims="city"), coords={"city": range(2)}), ValueError, r"'d'.*dimension 'city' has length 2 but the variable's has 5"),
     Case("shape-and-size", "shape", "both shape= and size=", in_model(lambda: pm.Normal("e", 0, 1, shape=3, size=3)), ValueError, r"'e'.*give shape= or size=, not both"),
     Case("initval-shape", "shape", "initval of the wrong shape", initval_shape, ValueError, r"'w': initval of shape \(4,\) does not fit the variable's shape \(3,\)"),
+    Case("shape-negative", "shape", "`Normal(\"x\", 0, 1, shape=-1)`", in_model(lambda: pm.Normal("x", 0, 1, shape=-1)), ValueError, r"Normal\('x'\): shape=-1 holds a negative length; expected non-negative integers"),
     # ---- constant parameters
     Case("normal-sigma-negative", "parameters", "Normal with sigma=-1", in_model(lambda: pm.Normal("x", 0, -1.0)), ValueError, r"Normal 'x': parameter sigma must be > 0, got sigma=-1"),
     Case("normal-sigma-zero-entry", "parameters", "Normal with one zero entry in sigma", in_model(lambda: pm.Normal("x", 0, np.array([1.0, 0.0]))), ValueError, r"Normal 'x': parameter sigma must be > 0, got sigma=\[1\. 0\.\]"),
@@ -244,6 +247,8 @@ CASES = [
     Case("fit-backend", "fit", "`backend='cuda'`", with_one_var(lambda: pm.fit(10, backend="cuda", progressbar=False)), ValueError, r"backend must be one of \('numba', 'c', 'jax'\), got 'cuda'"),
     Case("refine-before-fit", "fit", "`refine` before any `fit`", with_one_var(lambda: pm.ADVI().refine(10)), TypeError, r"refine\(\) needs a previous fit\(\)"),
     Case("fit-replacement-shape", "fit", "more_replacements swapping a vector for a matrix", fit_replacement_mismatch, TypeError, r"more_replacements: 'd' is a 1-d .* but its replacement is a 2-d"),
+    Case("random-seed-str", "fit", "`ADVI(random_seed=\"abc\")`", with_one_var(lambda: pm.ADVI(random_seed="abc")), TypeError, r"random_seed must be None, a non-negative integer or a sequence of them, got 'abc'"),
+    Case("svgd-particles-zero", "fit", "`fit(method=\"svgd\", inf_kwargs={\"n_particles\": 0})`", with_one_var(lambda: pm.fit(10, method="svgd", inf_kwargs={"n_particles": 0}, progressbar=False)), ValueError, r"SVGD: n_particles must be a positive integer, got 0"),
     # ---- start / start_sigma
     Case("start-unknown", "start", "`start={'nope': 1.0}`", with_one_var(lambda: pm.fit(10, start={"nope": 1.0})), KeyError, r"start: 'nope' is not a free variable of the model; expected one of \['x'\]"),
     Case("start-shape", "start", "`start` of the wrong shape", with_one_var(lambda: pm.fit(10, start={"x": np.zeros(3)})), ValueError, r"start: 'x' has shape \(\), got an array of shape \(3,\)"),

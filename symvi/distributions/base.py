@@ -135,7 +135,10 @@ class Distribution:
                 f"{type(name).__name__}. Use {cls.__name__}.dist(...) for an unnamed variable."
             )
         model = modelcontext(None, who=f"{cls.__name__}({name!r})")
+        _check_sizes(f"{cls.__name__}({name!r})", shape, size)
         shape, size, observed = model.resolve_shape(name, cls, dims, shape, size, observed)
+        if observed is not None and getattr(cls, "discrete", False):
+            _check_integer_data(f"{cls.__name__}({name!r})", observed)
         rv = cls.dist(*args, shape=shape, size=size, _label=f"{name!r}", **kwargs)
         return model.register_rv(
             rv,
@@ -151,6 +154,7 @@ class Distribution:
     def dist(cls, *args, shape=None, size=None, _label: str | None = None, **kwargs) -> pt.TensorVariable:
         """An unregistered random variable of this distribution (for mixtures, ``draw``)."""
         label = _label or f"{cls.__name__}.dist"
+        _check_sizes(f"{cls.__name__} {label}", shape, size)
         try:
             params = cls.parametrize(*args, **kwargs)
         except (TypeError, ValueError) as err:
@@ -247,6 +251,41 @@ class Distribution:
     @classmethod
     def support_point(cls, rv, **params):
         return pt.zeros_like(rv, dtype="float64")
+
+
+def _check_sizes(owner: str, shape, size) -> None:
+    """``shape=`` / ``size=`` given as integers must be non-negative (-1 is not "any length")."""
+    for arg, value in (("shape", shape), ("size", size)):
+        if value is None or isinstance(value, Variable):
+            continue
+        entries = value if isinstance(value, tuple | list) else np.atleast_1d(value).tolist()
+        ints = [e for e in entries if isinstance(e, int | np.integer)]
+        if any(e < 0 for e in ints):
+            raise ValueError(f"{owner}: {arg}={value!r} holds a negative length; expected non-negative integers")
+
+
+def _check_integer_data(owner: str, observed) -> None:
+    """A discrete likelihood's observed values must be whole numbers (PyMC casts 1.5 to 1 silently)."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.tensor import TensorConstant
+
+    if isinstance(observed, SharedVariable):
+        data = observed.get_value(borrow=True)
+    elif isinstance(observed, TensorConstant):
+        data = observed.data
+    else:
+        return  # an expression (Minibatch, streamed data): its values are not known here
+    data = np.asarray(data)
+    if data.dtype.kind != "f":
+        return
+    frac = np.isfinite(data) & (data != np.floor(data))
+    if frac.any():
+        idx = tuple(int(i) for i in np.argwhere(frac)[0])
+        where = idx[0] if len(idx) == 1 else idx
+        raise ValueError(
+            f"{owner}: observed data must be whole numbers for a discrete distribution, got "
+            f"{float(data[idx])!r} at index {where}"
+        )
 
 
 class Continuous(Distribution):

@@ -36,6 +36,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from symvi.pytensorf import seed_sequence
 from symvi.variational.approximations import LOG_2PI, Approximation
 from symvi.variational.inference import KLqp, register_method
 
@@ -76,7 +77,7 @@ class LowRank(Approximation):
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 d[sl] = val
-        seed = np.random.SeedSequence(random_seed).spawn(1)[0]
+        seed = seed_sequence(random_seed).spawn(1)[0]
         w0 = 0.1 * d[:, None] * np.random.default_rng(seed).standard_normal((self.ndim, self.rank)) / np.sqrt(self.rank)
         self.shared_params = {
             "mu": pytensor.shared(self._start.copy(), name="mu"),
