@@ -23,6 +23,6 @@ from symvi.sampling import sample_posterior_predictive
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
 
-math = _pt  # ``pm.math.sin(x)`` etc.
+from symvi import math  # noqa: E402 - pytensor.tensor plus PyMC's helpers (invlogit, logdet, ...)
 
 __version__ = "0.1.0"
