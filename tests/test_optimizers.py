@@ -119,3 +119,43 @@ def test_scheduled_fit_is_checkpointed_and_resumes_exactly(tmp_path):
     loaded.inference.refine(80, progressbar=False)
     np.testing.assert_array_equal(loaded.get_params()["mu"], whole.get_params()["mu"])
     assert abs(whole.mean.eval()[0] - 3.0) < 0.02
+
+
+def _run(updates_of, steps=6):
+    w = pytensor.shared(np.array([1.5, -2.0]), name="w")
+    fn = pytensor.function([], [], updates=updates_of(pt.sum(w**2 + 0.3 * w**4), [w]))
+    out = []
+    for _ in range(steps):
+        fn()
+        out.append(w.get_value().copy())
+    return np.array(out)
+
+
+def test_apply_momentum_on_sgd_is_heavy_ball_momentum():
+    composed = _run(lambda loss, ps: pm.apply_momentum(pm.sgd(loss, ps, learning_rate=0.05), momentum=0.7))
+    builtin = _run(lambda loss, ps: pm.momentum(loss, ps, learning_rate=0.05, momentum=0.7))
+    np.testing.assert_allclose(composed, builtin, rtol=1e-12)
+
+
+def test_apply_nesterov_momentum_by_hand():
+    lr, mu = 0.05, 0.7
+    got = _run(lambda loss, ps: pm.apply_nesterov_momentum(pm.sgd(loss, ps, learning_rate=lr), momentum=mu))
+    w, v = np.array([1.5, -2.0]), np.zeros(2)
+    for row in got:
+        step = -lr * (2 * w + 1.2 * w**3)
+        v = mu * v + step
+        w = w + mu * v + step
+        np.testing.assert_allclose(row, w, rtol=1e-12)
+    with pytest.raises(ValueError, match="parameter 'q' has no update"):
+        pm.apply_momentum({}, params=[pytensor.shared(np.zeros(1), name="q")])
+
+
+def test_norm_constraint_against_numpy():
+    x = np.random.default_rng(2).normal(size=(4, 3)) * 3
+    got = pm.norm_constraint(pt.as_tensor(x), 2.0).eval()
+    norms = np.sqrt((x**2).sum(axis=0, keepdims=True))
+    np.testing.assert_allclose(got, x * np.minimum(norms, 2.0) / (norms + 1e-7), rtol=1e-12)
+    assert np.all(np.sqrt((got**2).sum(axis=0)) <= 2.0 + 1e-9)
+    t = np.random.default_rng(3).normal(size=(2, 3, 4))
+    got3 = pm.norm_constraint(pt.as_tensor(t), 1.0).eval()
+    assert np.all(np.sqrt((got3**2).sum(axis=(1, 2))) <= 1.0 + 1e-9)

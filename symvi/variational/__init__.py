@@ -11,11 +11,14 @@ from symvi.variational.optimizers import (
     adagrad_window,
     adam,
     adamax,
+    apply_momentum,
+    apply_nesterov_momentum,
     exponential_decay,
     momentum,
     nesterov_momentum,
     rmsprop,
     sgd,
+    norm_constraint,
     total_norm_constraint,
 )
 from symvi.variational.svgd import ASVGD, SVGD
@@ -46,6 +49,9 @@ __all__ = [
     "adam",
     "adamax",
     "total_norm_constraint",
+    "norm_constraint",
+    "apply_momentum",
+    "apply_nesterov_momentum",
     "exponential_decay",
 ]
 from symvi.variational.diagnostics import Diagnostics, diagnose

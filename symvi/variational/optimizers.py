@@ -45,6 +45,9 @@ __all__ = [
     "adam",
     "adamax",
     "total_norm_constraint",
+    "norm_constraint",
+    "apply_momentum",
+    "apply_nesterov_momentum",
     "apply_transform",
     "exponential_decay",
     "ExponentialDecay",
@@ -329,3 +332,87 @@ def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float
     norm = pt.sqrt(sum(pt.sum(g**2) for g in tensor_vars))
     factor = pt.minimum(1.0, max_norm / (norm + epsilon))
     return [g * factor for g in tensor_vars]
+
+
+def _velocities(updates: dict, params):
+    params = list(updates) if params is None else list(params)
+    for p in params:
+        if p not in updates:
+            raise ValueError(f"apply_momentum: parameter {p.name or p!r} has no update in the updates dict")
+    return params, {p: pytensor.shared(np.zeros_like(p.get_value(borrow=True)), name=f"{p.name}_velocity") for p in params}
+
+
+def apply_momentum(updates: dict, params=None, momentum: float = 0.9) -> dict:
+    """Add heavy-ball momentum to an updates dict (``{param: new value}``) from any optimizer.
+
+    Each parameter's step ``updates[p] - p`` is accumulated in a velocity ``v``:
+    ``v <- momentum * v + step`` and ``p <- p + v``.  ``params`` defaults to every key.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> w = pytensor.shared(np.array([1.0]), name="w")
+    >>> up = apply_momentum(sgd(pt.sum(w**2), [w], learning_rate=0.1), momentum=0.5)
+    >>> f = pytensor.function([], [], updates=up)
+    >>> _ = f(), f()   # w: 1 -> 0.8 (v = -0.2) -> 0.8 - 0.16 - 0.1
+    >>> w.get_value().round(4).tolist()
+    [0.54]
+    """
+    updates = dict(updates)
+    params, velocity = _velocities(updates, params)
+    for p in params:
+        v = velocity[p]
+        x = momentum * v + (updates[p] - p)
+        updates[v] = x.astype(v.dtype)
+        updates[p] = (p + x).astype(p.dtype)
+    return updates
+
+
+def apply_nesterov_momentum(updates: dict, params=None, momentum: float = 0.9) -> dict:
+    """Add Nesterov momentum to an updates dict: ``v <- momentum * v + step``, ``p <- p +
+    momentum * v + step`` (the look-ahead form used by Lasagne and PyMC).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> w = pytensor.shared(np.array([1.0]), name="w")
+    >>> up = apply_nesterov_momentum(sgd(pt.sum(w**2), [w], learning_rate=0.1), momentum=0.5)
+    >>> f = pytensor.function([], [], updates=up)
+    >>> _ = f()   # step -0.2, v = -0.2: w = 1 - 0.5 * 0.2 - 0.2
+    >>> w.get_value().round(4).tolist()
+    [0.7]
+    """
+    updates = dict(updates)
+    params, velocity = _velocities(updates, params)
+    for p in params:
+        v = velocity[p]
+        step = updates[p] - p
+        x = momentum * v + step
+        updates[v] = x.astype(v.dtype)
+        updates[p] = (p + momentum * x + step).astype(p.dtype)
+    return updates
+
+
+def norm_constraint(tensor_var, max_norm: float, norm_axes=None, epsilon: float = 1e-7):
+    """Rescale ``tensor_var`` so that its L2 norm over ``norm_axes`` is at most ``max_norm``.
+
+    Default axes: a vector's whole norm; a matrix's axis 0 (each column, as for a dense
+    layer's weights); higher ranks: all axes but the first.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> norm_constraint(pt.as_tensor(np.array([[3.0, 0.0], [4.0, 0.5]])), 1.0).eval().round(3).tolist()
+    [[0.6, 0.0], [0.8, 0.5]]
+    """
+    x = pt.as_tensor_variable(tensor_var)
+    if norm_axes is None:
+        if x.ndim in (1, 2):
+            norm_axes = (0,)
+        elif x.ndim > 2:
+            norm_axes = tuple(range(1, x.ndim))
+        else:
+            raise ValueError("norm_constraint: a scalar has no norm to constrain; give a vector or larger")
+    norms = pt.sqrt(pt.sum(x**2, axis=norm_axes, keepdims=True))
+    target = pt.clip(norms, 0, max_norm)
+    return x * (target / (epsilon + norms))
