@@ -179,3 +179,12 @@ def test_to_inference_data_helper():
     assert idata.posterior["w4"].dims == ("chain", "draw", "w4_dim_0")  # length 4 != len(k)
     with pytest.raises(ValueError, match="'s'"):
         to_inference_data({"posterior": {"s": np.zeros(3)}}, m)
+
+
+def test_sample_approx_is_approx_sample():
+    with pm.Model():
+        pm.Normal("x", 1.0, 2.0)
+        approx = pm.fit(200, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.1))
+    a = pm.sample_approx(approx, draws=30, random_seed=4)
+    b = approx.sample(30, random_seed=4)
+    np.testing.assert_array_equal(a.posterior["x"].values, b.posterior["x"].values)

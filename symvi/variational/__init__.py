@@ -1,7 +1,7 @@
 """Variational inference: approximations, objectives, optimizers, callbacks and ``fit``."""
 
 from symvi.variational import callbacks, optimizers
-from symvi.variational.approximations import Approximation, FullRank, MeanField
+from symvi.variational.approximations import Approximation, FullRank, MeanField, sample_approx
 from symvi.variational.callbacks import CheckParametersConvergence, Tracker
 from symvi.variational.empirical import Empirical
 from symvi.variational.inference import ADVI, FullRankADVI, Inference, KLqp, fit
@@ -27,6 +27,7 @@ __all__ = [
     "callbacks",
     "optimizers",
     "Approximation",
+    "sample_approx",
     "MeanField",
     "FullRank",
     "Empirical",

@@ -29,7 +29,7 @@ from symvi.logprob import rv_replacements
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
 
-__all__ = ["Layout", "Approximation", "MeanField", "FullRank"]
+__all__ = ["Layout", "Approximation", "MeanField", "FullRank", "sample_approx"]
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -414,3 +414,21 @@ class FullRank(Approximation):
         diff = z - self.mean
         sol = pt.linalg.solve_triangular(L, diff.T, lower=True).T if diff.ndim > 1 else pt.linalg.solve_triangular(L, diff, lower=True)
         return -0.5 * pt.sum(sol**2, axis=-1) - pt.sum(pt.log(pt.abs(pt.diag(L)))) - 0.5 * self.ndim * LOG_2PI
+
+
+def sample_approx(approx: Approximation, draws: int = 100, random_seed=None, **kwargs):
+    """Draws from a fitted approximation (PyMC's ``pm.sample_approx``): ``approx.sample(...)``.
+
+    Returns ``arviz.InferenceData``; the other keyword arguments are those of
+    :meth:`Approximation.sample` (``return_inferencedata``, ``backend``, ``resample``).
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> with pm.Model():
+    ...     x = pm.Normal("x", 0, 1)
+    ...     approx = pm.fit(100, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.1))
+    >>> pm.sample_approx(approx, draws=50, random_seed=2).posterior["x"].shape
+    (1, 50)
+    """
+    return approx.sample(draws, random_seed=random_seed, **kwargs)
