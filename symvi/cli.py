@@ -101,6 +101,16 @@ def demo(steps: int = 10000, out: str | Path = "symvi-demo", seed: int = 42, pro
     return result
 
 
+def _steps(text: str) -> int | None:
+    """``-n``: a positive integer, or ``auto`` (None: until the stopping rule holds)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="symvi", description="Variational inference with symvi")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     p_fit = sub.add_parser("fit", help="fit the Model defined in a script; write a run folder")
     p_fit.add_argument("script", help="a Python file that defines one symvi Model at top level")
     p_fit.add_argument("--method", default="advi", help="advi (default), fullrank_advi, lowrank_advi, svgd or asvgd")
-    p_fit.add_argument("-n", "--steps", type=int, default=10000)
+    p_fit.add_argument("-n", "--steps", type=_steps, default=10000, help="steps, or 'auto': until converged (cap 50 000)")
+    p_fit.add_argument("--optimizer", default=None, help="sgd, momentum, nesterov_momentum, adagrad, adagrad_window, rmsprop, adadelta, adam or adamax (default: symvi's adaptive Adam)")
+    p_fit.add_argument("--learning-rate", type=float, default=None, help="the optimizer's learning rate (alone: Adam at this rate)")
+    p_fit.add_argument("--obj-n-mc", type=int, default=None, help="Monte Carlo draws per gradient step")
+    p_fit.add_argument("--tol", type=float, default=None, help="relative tolerance of the stopping rule (stops the fit when it holds; kept for refine)")
     p_fit.add_argument("--seed", type=int, default=None)
     p_fit.add_argument("--out", default="run", help="run folder to write (default: run)")
     p_fit.add_argument("--draws", type=int, default=1000, help="posterior draws written to posterior.nc")
@@ -120,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p_fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p_ref = sub.add_parser("refine", help="resume a run folder's fit from its checkpoint")
     p_ref.add_argument("run", help="run folder written by `symvi fit`")
-    p_ref.add_argument("-n", "--steps", type=int, default=5000)
+    p_ref.add_argument("-n", "--steps", type=_steps, default=5000, help="steps, or 'auto': until converged")
     p_ref.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p_sum = sub.add_parser("summary", help="ArviZ summary and diagnostics of a run folder")
     p_sum.add_argument("run", help="run folder written by `symvi fit`")
@@ -142,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                 draws=args.draws,
                 model_name=args.model,
                 progressbar=not args.no_progress,
+                optimizer=args.optimizer,
+                learning_rate=args.learning_rate,
+                obj_n_mc=args.obj_n_mc,
+                tol=args.tol,
             )
             print(summarize_run(args.out))
             print(f"wrote {args.out}/ (posterior.nc, loss.csv, loss.png, posterior.png, checkpoint.npz, run.json)")

@@ -145,22 +145,33 @@ def fit_script(
     model_name: str | None = None,
     progressbar: bool = True,
     inf_kwargs: dict | None = None,
+    optimizer: str | None = None,
+    learning_rate: float | None = None,
+    obj_n_mc: int | None = None,
+    tol: float | None = None,
 ):
     """Fit the model defined in ``script`` and write a run folder ``out``; returns the approximation.
+
+    ``steps=None`` runs until the stopping rule holds (``tol``: its relative tolerance).
+    ``optimizer`` (a name of :mod:`symvi.variational.optimizers`) and ``learning_rate`` replace
+    the default adaptive optimizer (a learning rate alone means Adam at that rate); they are
+    kept in the checkpoint, ``tol`` in ``run.json``, so ``refine_run`` goes on with them.
 
     Examples
     --------
     >>> fit_script("model.py", out="run", method="fullrank_advi", steps=5000, seed=3)  # doctest: +SKIP
+    >>> fit_script("model.py", optimizer="adam", learning_rate=0.01, steps=None)  # doctest: +SKIP
     """
     import symvi as pm
 
     if method not in METHODS:
         raise RunError(f"--method {method!r} is not known; choose one of {', '.join(METHODS)}")
-    if steps < 1:
-        raise RunError(f"-n/--steps must be a positive integer, got {steps}")
+    if steps is not None and steps < 1:
+        raise RunError(f"-n/--steps must be a positive integer or 'auto', got {steps}")
+    fit_kwargs = _fit_options(optimizer, learning_rate, obj_n_mc, tol)
     name, model = load_script_model(script, model_name)
     try:
-        approx = pm.fit(steps, method=method, model=model, random_seed=seed, progressbar=progressbar, inf_kwargs=inf_kwargs)
+        approx = pm.fit(steps, method=method, model=model, random_seed=seed, progressbar=progressbar, inf_kwargs=inf_kwargs, **fit_kwargs)
     except (TypeError, ValueError) as err:
         raise RunError(f"fitting {name!r} from {Path(script).name} failed: {err}") from None
     meta = {
@@ -169,13 +180,41 @@ def fit_script(
         "method": method,
         "seed": seed,
         "draws": draws,
-        "fits": [{"command": "fit", "steps": steps}],
+        "optimizer": optimizer or ("adam" if learning_rate is not None else None),
+        "learning_rate": learning_rate,
+        "obj_n_mc": obj_n_mc,
+        "tol": tol,
+        "fits": [{"command": "fit", "steps": "until converged" if steps is None else steps, "done": len(approx.hist)}],
     }
     _write_outputs(approx, Path(out), meta, draws, seed)
     return approx
 
 
-def refine_run(run, steps: int = 5000, progressbar: bool = True):
+def _fit_options(optimizer, learning_rate, obj_n_mc, tol) -> dict:
+    """``fit`` keyword arguments from the command line's optimizer settings (checked here)."""
+    from symvi.variational import optimizers
+
+    names = ("sgd", "momentum", "nesterov_momentum", "adagrad", "adagrad_window", "rmsprop", "adadelta", "adam", "adamax")
+    out = {}
+    if optimizer is not None and optimizer not in names:
+        raise RunError(f"--optimizer {optimizer!r} is not known; choose one of {', '.join(names)}")
+    if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise RunError(f"--learning-rate must be a positive number, got {learning_rate}")
+    if optimizer is not None or learning_rate is not None:
+        make = getattr(optimizers, optimizer or "adam")
+        out["obj_optimizer"] = make(learning_rate=learning_rate) if learning_rate is not None else make()
+    if obj_n_mc is not None:
+        if obj_n_mc < 1:
+            raise RunError(f"--obj-n-mc must be a positive integer, got {obj_n_mc}")
+        out["obj_n_mc"] = int(obj_n_mc)
+    if tol is not None:
+        if not (np.isfinite(tol) and tol > 0):
+            raise RunError(f"--tol must be a positive number, got {tol}")
+        out["tol_rel_obj"] = float(tol)
+    return out
+
+
+def refine_run(run, steps: int | None = 5000, progressbar: bool = True):
     """Resume the fit in run folder ``run`` for ``steps`` more steps; rewrite its outputs.
 
     Examples
@@ -184,8 +223,8 @@ def refine_run(run, steps: int = 5000, progressbar: bool = True):
     """
     from symvi.variational.checkpoint import load
 
-    if steps < 1:
-        raise RunError(f"-n/--steps must be a positive integer, got {steps}")
+    if steps is not None and steps < 1:
+        raise RunError(f"-n/--steps must be a positive integer or 'auto', got {steps}")
     run = Path(run)
     meta = _read_run(run)
     _, model = load_script_model(meta["script"], meta["model"])
@@ -197,8 +236,9 @@ def refine_run(run, steps: int = 5000, progressbar: bool = True):
         raise RunError(str(err)) from None
     if not approx.resumable:
         raise RunError(f"the checkpoint in {str(run)!r} cannot be resumed: {approx.not_resumable_reason}")
-    approx.inference.refine(steps, progressbar=progressbar)
-    meta["fits"].append({"command": "refine", "steps": steps})
+    before = len(approx.hist)
+    approx.inference.refine(steps, progressbar=progressbar, tol_rel_obj=meta.get("tol"))
+    meta["fits"].append({"command": "refine", "steps": "until converged" if steps is None else steps, "done": len(approx.hist) - before})
     _write_outputs(approx, run, meta, meta.get("draws", 1000), meta.get("seed"))
     return approx
 
@@ -222,7 +262,7 @@ def summarize_run(run) -> str:
     diag = meta.get("diagnostics") or {}
     lines = [
         f"run {run}: {meta['method']} on {meta['model']!r} from {meta['script']}",
-        f"steps {meta['steps']} (" + ", ".join(f"{f['command']} {f['steps']}" for f in meta["fits"]) + f"), seed {meta['seed']}",
+        f"steps {meta['steps']} (" + ", ".join(f"{f['command']} {f.get('done', f['steps'])}" for f in meta["fits"]) + f"), seed {meta['seed']}",
         f"final average loss {meta['final_average_loss']:.6g}" if meta.get("final_average_loss") is not None else "no steps recorded",
         summary.to_string(),
         diag.get("text") or f"diagnostics: {diag.get('reading', 'not available')} ({diag.get('why', '')})",

@@ -144,3 +144,32 @@ def test_demo_flags_mean_field_and_shows_full_rank(tmp_path, capsys):
     mf = result["approx"].sample(2000, random_seed=1).posterior
     for name, (_, sd) in exact.items():
         assert mf[name].values.std() < 0.7 * sd  # mean field: too narrow, hence the flag
+
+
+def test_optimizer_flags_are_used_and_kept_for_refine(tmp_path, capsys):
+    """--optimizer/--learning-rate/--obj-n-mc give the same fit as the Python call; --tol and
+    -n auto stop at convergence; refine goes on with the same optimizer state and tolerance."""
+    import symvi as pm
+    from symvi.runs import load_script_model
+
+    script = _script(tmp_path)
+    run = tmp_path / "run"
+    flags = ["--optimizer", "sgd", "--learning-rate", "0.002", "--obj-n-mc", "2"]
+    assert main(["fit", str(script), "-n", "150", "--seed", "5", "--out", str(run), "--draws", "50", "--no-progress", *flags]) == 0
+    _, model = load_script_model(script, None)
+    ref = pm.fit(150, model=model, random_seed=5, progressbar=False, obj_optimizer=pm.sgd(learning_rate=0.002), obj_n_mc=2)
+    csv = lambda: np.loadtxt(run / "loss.csv", delimiter=",", skiprows=1)[:, 1]  # noqa: E731 - written with 10 digits
+    np.testing.assert_allclose(csv(), ref.hist, rtol=1e-9)
+    meta = json.loads((run / "run.json").read_text())
+    assert (meta["optimizer"], meta["learning_rate"], meta["obj_n_mc"]) == ("sgd", 0.002, 2)
+    ref.inference.refine(40, progressbar=False)
+    assert main(["refine", str(run), "-n", "40", "--no-progress"]) == 0
+    np.testing.assert_allclose(csv(), ref.hist, rtol=1e-9)
+
+    auto = tmp_path / "auto"
+    assert main(["fit", str(script), "-n", "auto", "--tol", "0.01", "--seed", "5", "--out", str(auto), "--draws", "50", "--no-progress"]) == 0
+    meta = json.loads((auto / "run.json").read_text())
+    assert meta["tol"] == 0.01 and meta["fits"][0]["steps"] == "until converged" and 1000 <= meta["steps"] < 50000
+    capsys.readouterr()
+    assert main(["fit", str(script), "--optimizer", "lbfgs", "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert "--optimizer 'lbfgs' is not known" in capsys.readouterr().err
