@@ -93,7 +93,10 @@ def get_mode(name: str | None = None, for_scan: bool = False):
 
     key = resolve_backend(name)
     if key in ("numba", TIERED):
-        mode = pt_get_mode("NUMBA")
+        from symvi.fused_reduce import TAG
+
+        # elementwise chains fused with the sums consuming them (symvi.fused_reduce)
+        mode = pt_get_mode("NUMBA").including(TAG)
     elif key == "c":
         mode = Mode(linker="cvm", optimizer="fast_run")
     else:
