@@ -98,7 +98,8 @@ class FusedReduce(Op):
         self.reductions = tuple((int(k), tuple(int(a) for a in axes), str(kind)) for k, axes, kind in reductions)
         self.acc_dtypes = tuple(str(d) for d in acc_dtypes)
         self.out_dtypes = tuple(str(d) for d in out_dtypes)
-        if len(self.in_broadcastable) != scalar_op.nin or len(self.gathered) != scalar_op.nin:
+        nin = len(self.in_broadcastable)  # (a variadic scalar op such as Mul has nin == -1)
+        if scalar_op.nin not in (-1, nin) or len(self.gathered) != nin:
             raise ValueError(f"FusedReduce: scalar op takes {scalar_op.nin} inputs, got {len(self.in_broadcastable)} broadcast patterns")
         if not (len(self.reductions) == len(self.acc_dtypes) == len(self.out_dtypes)):
             raise ValueError("FusedReduce: reductions, acc_dtypes and out_dtypes must have the same length")
@@ -120,7 +121,7 @@ class FusedReduce(Op):
 
     def make_node(self, *inputs):
         inputs = [pt.as_tensor_variable(x) for x in inputs]
-        expected = self.scalar_op.nin + sum(self.gathered)
+        expected = len(self.gathered) + sum(self.gathered)
         if len(inputs) != expected:
             raise TypeError(f"FusedReduce expects {expected} inputs, got {len(inputs)}")
         pairs = self._outer_to_elem(inputs)
@@ -220,6 +221,83 @@ def _gather_source(var, fgraph):
     return source, idx
 
 
+def _hoist(scalar_op, invariant_inputs):
+    """Split ``scalar_op`` into (its part on ``invariant_inputs`` only, the rest), or None.
+
+    ``invariant_inputs`` flags the inputs broadcast along the kernel's outermost dim: what
+    depends on them alone is the same for every row, so it is computed once per column by a
+    small Elemwise instead of once per element.  A division by such a value becomes a product
+    with its reciprocal (a likelihood's ``(x - mu) / sigma`` and its gradient's ``/ sigma**2``
+    were four vector divisions per element, the kernel's bottleneck).
+
+    Returns ``(head, tail, head_inputs, tail_inputs)``: ``head`` maps the invariant inputs
+    listed in ``head_inputs`` to the hoisted values; ``tail`` takes the inputs listed in
+    ``tail_inputs`` then the hoisted values.
+    """
+    from pytensor.graph.traversal import graph_inputs, io_toposort
+
+    comp = scalar_op if isinstance(scalar_op, ps.Composite) else None
+    if comp is None:
+        return None
+    mutable = comp.fgraph.unfreeze()  # (a frozen graph's nodes are shared, interned objects)
+    inputs, outputs = list(mutable.inputs), list(mutable.outputs)
+    inv = {v: bool(flag) for v, flag in zip(inputs, invariant_inputs)}
+    # divisions by an invariant value: multiply by its (invariant) reciprocal, one at a time
+    # (a replacement may contain the next division)
+    for _ in range(64):
+        order = io_toposort(inputs, outputs)
+        div = next((n for n in order if isinstance(n.op, ps.TrueDiv) and n.outputs[0].dtype.startswith("float")
+                    and _invariant(n.inputs[1], inv) and not _invariant(n.inputs[0], inv)
+                    and not isinstance(n.inputs[1], ps.ScalarConstant)), None)
+        if div is None:
+            break
+        num, den = div.inputs
+        outputs = _substitute(outputs, {div.outputs[0]: num * ps.reciprocal(den)})
+    cut = []
+    for n in order:
+        if all(_invariant(i, inv) for i in n.inputs):
+            continue
+        for i in n.inputs:  # an invariant computed value read by a per-element node
+            if i.owner is not None and _invariant(i, inv) and i not in cut:
+                cut.append(i)
+    cut += [o for o in outputs if o.owner is not None and _invariant(o, inv) and o not in cut]
+    if not cut:
+        return None
+    head_inputs = [i for i, flag in enumerate(invariant_inputs) if flag]
+    head = ps.Composite([inputs[i] for i in head_inputs], cut)
+    holders = [c.type() for c in cut]
+    tail_out = _substitute(outputs, dict(zip(cut, holders)))
+    used = set(graph_inputs(tail_out))
+    tail_inputs = [i for i, v in enumerate(inputs) if v in used]  # (hoisted-only inputs drop out)
+    tail = ps.Composite([*(inputs[i] for i in tail_inputs), *holders], tail_out)
+    return head, tail, head_inputs, tail_inputs
+
+
+def _substitute(outputs, mapping):
+    """``outputs`` rebuilt with ``mapping``'s variables in place of its keys (the rest shared)."""
+    from pytensor.graph.traversal import io_toposort
+
+    memo = dict(mapping)
+    for node in io_toposort([], outputs):
+        new_inputs = [memo.get(i, i) for i in node.inputs]
+        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
+            for old, new in zip(node.outputs, node.clone_with_new_inputs(new_inputs).outputs):
+                memo.setdefault(old, new)
+    return [memo.get(o, o) for o in outputs]
+
+
+def _invariant(var, memo):
+    """Whether ``var`` depends on invariant inputs and constants only (``memo``: var -> bool)."""
+    if var not in memo:
+        if isinstance(var, ps.ScalarConstant):
+            memo[var] = True
+        elif var.owner is None:
+            memo[var] = False
+        else:
+            memo[var] = all(_invariant(i, memo) for i in var.owner.inputs)
+    return memo[var]
+
+
 def fuse_node(fgraph, node):
     """Replacement pairs fusing ``node`` (an Elemwise) with the reductions consuming it, or None."""
     if not isinstance(node.op, Elemwise) or node.op.inplace_pattern or node.outputs[0].ndim == 0:
@@ -234,14 +312,21 @@ def fuse_node(fgraph, node):
             old.append(client.outputs[0])
     if not plan:
         return None
+    scalar_op, elem_inputs = node.op.scalar_op, list(node.inputs)
+    row_invariant = [x.type.broadcastable[0] for x in elem_inputs]
+    split = _hoist(scalar_op, row_invariant) if not all(row_invariant) else None
+    if split is not None:
+        head, scalar_op, head_inputs, tail_inputs = split
+        per_column = Elemwise(head)(*[elem_inputs[i] for i in head_inputs], return_list=True)
+        elem_inputs = [elem_inputs[i] for i in tail_inputs] + per_column
     outer, gathered = [], []
-    for x in node.inputs:
-        src = _gather_source(x, fgraph)
+    for x in elem_inputs:
+        src = _gather_source(x, fgraph) if x in fgraph.clients else None
         gathered.append(src is not None)
         outer.extend(src if src is not None else [x])
     op = FusedReduce(
-        node.op.scalar_op,
-        [x.type.broadcastable for x in node.inputs],
+        scalar_op,
+        [x.type.broadcastable for x in elem_inputs],
         gathered,
         [(k, axes, kind) for k, axes, kind, _, _ in plan],
         [acc for *_, acc, _ in plan],
