@@ -166,6 +166,34 @@ def worker_numpyro(steps):
     return rows
 
 
+def worker_scale(rows):
+    """Full-batch fit of a ``rows`` x 100 float64 array: resident memory next to the data size."""
+    import symvi as pm
+
+    rss_start = _proc_status("VmRSS:")
+    r = np.random.default_rng(0)
+    data = np.empty((rows, N_COLS))
+    for a in range(0, rows, 100000):  # filled in blocks: no data-sized temporary
+        b = min(a + 100000, rows)
+        data[a:b] = r.random((b - a, N_COLS)) * 5 + 2
+    rss_data = _proc_status("VmRSS:")
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+        sd = pm.HalfNormal("sd", shape=(N_COLS,))
+        pm.Normal("likelihood", mu, sigma=sd, observed=data)
+    inf = pm.ADVI(model=model, random_seed=1)
+    t0 = time.perf_counter()
+    inf.fit(10, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
+    first = time.perf_counter() - t0
+    n = 50
+    t0 = time.perf_counter()
+    inf.refine(n, progressbar=False)
+    steady = (time.perf_counter() - t0) / n
+    return [{"rows": rows, "data_mib": data.nbytes / 2**20, "rss_start_mib": rss_start, "rss_with_data_mib": rss_data,
+             "rss_peak_mib": _proc_status("VmHWM:"), "rss_end_mib": _proc_status("VmRSS:"),
+             "us_per_step": steady * 1e6, "first_fit_s": first}]
+
+
 def worker_zarr_write(path, gb):
     import zarr
 
@@ -257,6 +285,8 @@ def main(argv=None):
         fn = {"symvi": worker_symvi, "pymc": worker_pymc, "numpyro": worker_numpyro}.get(name)
         if fn is not None:
             out = fn(steps)
+        elif name == "scale":
+            out = worker_scale(int(float(rest[0])))
         elif name == "zarr_write":
             out = worker_zarr_write(rest[0], float(rest[1]))
         else:
@@ -269,6 +299,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (smoke run)")
     p.add_argument("--zarr-gb", type=float, default=2.0, help="size of the streamed zarr array (GB)")
     p.add_argument("--no-zarr", action="store_true", help="skip the zarr streaming memory measurement")
+    p.add_argument("--scale-rows", type=float, default=1e6, help="rows of the full-batch memory run (0: skip)")
     p.add_argument("--no-unfused", action="store_true", help="skip symvi without fused reductions (SYMVI_FUSED_REDUCE=0)")
     a = p.parse_args(argv)
     # (n_long, n_short, repeats) for the 500-row workloads and for the full-data one
@@ -284,6 +315,14 @@ def main(argv=None):
     print(table(rows))
     print(goals(rows))
     result = {"steps_long_short_repeats": steps, "rows": rows}
+    if a.scale_rows:
+        scale = run_worker(sys.executable, ["scale", a.scale_rows])
+        if scale:
+            z = scale[0]
+            print(f"\nscale: {z['rows']} x {N_COLS} float64 full batch ({z['data_mib']:.0f} MiB): peak RSS {z['rss_peak_mib']:.0f} MiB "
+                  f"= {z['rss_peak_mib'] / z['data_mib']:.2f}x the data (interpreter before the data {z['rss_start_mib']:.0f} MiB, "
+                  f"with the data {z['rss_with_data_mib']:.0f} MiB); {z['us_per_step'] / 1000:.1f} ms/step, first fit {z['first_fit_s']:.1f} s")
+            result["scale"] = z
     if not a.no_zarr:
         try:
             import zarr  # noqa: F401

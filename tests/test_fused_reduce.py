@@ -186,3 +186,25 @@ def test_model_logps_and_gradients_unchanged():
     assert n_fused(fused) >= 1
     point = [rng.normal(size=v.type.shape if v.ndim else ()) * 0.3 for v in model.value_vars]
     assert_close(fused(*point), plain(*point), [abs(plain(*point)[0]) * 10] + [None] * len(model.value_vars))
+
+
+def test_large_data_start_check_runs_when_the_first_step_fails(monkeypatch):
+    """Above LARGE_DATA_BYTES the start check (unfused numpy, twice the data in temporaries)
+    is deferred: a good start is not checked eagerly, a bad one still names its terms."""
+    import symvi.variational.inference as inference
+
+    calls = []
+    original = inference._check_start_logp
+    monkeypatch.setattr(inference, "LARGE_DATA_BYTES", 8)
+    monkeypatch.setattr(inference, "_check_start_logp", lambda *a, **k: (calls.append(1), original(*a, **k))[1])
+    with pm.Model():
+        pm.Normal("x", 0, 1)
+        pm.HalfNormal("y", 1.0, observed=np.array([1.0, 0.5]))
+        pm.fit(5, progressbar=False, random_seed=1)
+    assert calls == []
+    with pm.Model():
+        pm.Normal("x", 0, 1)
+        pm.HalfNormal("y", 1.0, observed=np.array([-1.0, 0.5]))  # -1 is outside the support
+        with pytest.raises(ValueError, match=r"starting point: \{'y': -inf\}"):
+            pm.fit(5, progressbar=False, random_seed=1)
+    assert calls == [1]
