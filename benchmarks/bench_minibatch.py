@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "workers"))
 from timing import median_time  # noqa: E402 - shared with the other benchmark workers
+from workloads import build, digits_data  # noqa: E402 - the seed's digits Poisson-Gamma model
 
 HERE = Path(__file__).resolve().parent
 N_ROWS, N_COLS, BATCH = 40000, 100, 500
@@ -68,8 +69,11 @@ def worker_symvi(steps):
 
     data = seed_data()
     rows = []
-    for workload in ("minibatch500", "fixed500", "stream500", "full"):
-        if workload == "minibatch500":
+    name = "symvi" if os.environ.get("SYMVI_FUSED_REDUCE", "1") != "0" else "symvi_unfused"
+    for workload in ("minibatch500", "fixed500", "stream500", "full", "digits"):
+        if workload == "digits":
+            model = build(pm, "digits")
+        elif workload == "minibatch500":
             obs, total = pm.Minibatch(data, batch_size=BATCH, random_seed=1), data.shape
         elif workload == "fixed500":
             obs, total = data[:BATCH], data.shape
@@ -77,17 +81,21 @@ def worker_symvi(steps):
             obs, total = StreamingMinibatch(data, batch_size=BATCH, random_seed=1).tensor, data.shape
         else:
             obs, total = data, None
-        with pm.Model() as model:
-            mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
-            sd = pm.HalfNormal("sd", shape=(N_COLS,))
-            pm.Normal("likelihood", mu, sigma=sd, observed=obs, total_size=total)
+        if workload != "digits":
+            with pm.Model() as model:
+                mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+                sd = pm.HalfNormal("sd", shape=(N_COLS,))
+                pm.Normal("likelihood", mu, sigma=sd, observed=obs, total_size=total)
         n_long, _, repeats = steps[workload == "full"]
         t0 = time.perf_counter()
         inf = pm.ADVI(model=model, random_seed=1)
         inf.fit(max(10, n_long // 10), obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
         first = time.perf_counter() - t0
         steady = median_time(lambda: inf.refine(n_long, progressbar=False), repeats) / n_long
-        rows.append({"framework": "symvi", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
+        rows.append({"framework": name, "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
+        if workload == "full":  # the memory floor: one numpy pass over the 32 MB array
+            floor = median_time(lambda: [data.sum() for _ in range(20)], 5) / 20
+            rows.append({"framework": "numpy floor", "workload": workload, "us_per_step": floor * 1e6, "first_fit_s": 0.0})
     return rows
 
 
@@ -96,13 +104,14 @@ def worker_pymc(steps):
 
     data = seed_data()
     rows = []
-    for workload in ("minibatch500", "full"):
+    for workload in ("minibatch500", "full", "digits"):
         obs = pm.Minibatch(data, batch_size=BATCH) if workload == "minibatch500" else data
-        with pm.Model():
-            mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
-            sd = pm.HalfNormal("sd", shape=(N_COLS,))
-            pm.Normal("likelihood", mu, sigma=sd, observed=obs, total_size=N_ROWS if workload != "full" else None)
-            # (an int: PyMC 5.28 raises IndexError for a tuple total_size on a 2-D minibatch)
+        with build(pm, "digits") if workload == "digits" else pm.Model():
+            if workload != "digits":
+                mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+                sd = pm.HalfNormal("sd", shape=(N_COLS,))
+                pm.Normal("likelihood", mu, sigma=sd, observed=obs, total_size=N_ROWS if workload != "full" else None)
+                # (an int: PyMC 5.28 raises IndexError for a tuple total_size on a 2-D minibatch)
             n_long, n_short, repeats = steps[workload == "full"]
             t0 = time.perf_counter()
             inf = pm.ADVI(random_seed=1)
@@ -133,14 +142,19 @@ def worker_numpyro(steps):
         with numpyro.plate("rows", N_ROWS, subsample_size=subsample) as idx:
             numpyro.sample("likelihood", dist.Normal(mu, sd).to_event(1), obs=x[idx])
 
+    def digits_model(X, a, b):
+        theta = numpyro.sample("theta", dist.Gamma(a, b).to_event(1))
+        numpyro.sample("x", dist.Poisson(theta).to_event(1), obs=X)
+
     rows = []
-    for workload in ("minibatch500", "full"):
+    for workload in ("minibatch500", "full", "digits"):
         subsample = BATCH if workload == "minibatch500" else None
         n_long, n_short, repeats = steps[workload == "full"]
+        fn, args = (digits_model, tuple(map(jnp.asarray, digits_data()))) if workload == "digits" else (model, (data, subsample))
 
         def run(n):
-            svi = SVI(model, AutoNormal(model), numpyro.optim.Adam(0.01), Trace_ELBO())
-            return svi.run(jax.random.PRNGKey(1), n, data, subsample, progress_bar=False).losses.block_until_ready()
+            svi = SVI(fn, AutoNormal(fn), numpyro.optim.Adam(0.01), Trace_ELBO())
+            return svi.run(jax.random.PRNGKey(1), n, *args, progress_bar=False).losses.block_until_ready()
 
         t0 = time.perf_counter()
         run(n_short)
@@ -150,6 +164,34 @@ def worker_numpyro(steps):
         steady = (t_long - t_short) / (n_long - n_short)
         rows.append({"framework": "numpyro", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
     return rows
+
+
+def worker_scale(rows):
+    """Full-batch fit of a ``rows`` x 100 float64 array: resident memory next to the data size."""
+    import symvi as pm
+
+    rss_start = _proc_status("VmRSS:")
+    r = np.random.default_rng(0)
+    data = np.empty((rows, N_COLS))
+    for a in range(0, rows, 100000):  # filled in blocks: no data-sized temporary
+        b = min(a + 100000, rows)
+        data[a:b] = r.random((b - a, N_COLS)) * 5 + 2
+    rss_data = _proc_status("VmRSS:")
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, sigma=1e5, shape=(N_COLS,))
+        sd = pm.HalfNormal("sd", shape=(N_COLS,))
+        pm.Normal("likelihood", mu, sigma=sd, observed=data)
+    inf = pm.ADVI(model=model, random_seed=1)
+    t0 = time.perf_counter()
+    inf.fit(10, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
+    first = time.perf_counter() - t0
+    n = 50
+    t0 = time.perf_counter()
+    inf.refine(n, progressbar=False)
+    steady = (time.perf_counter() - t0) / n
+    return [{"rows": rows, "data_mib": data.nbytes / 2**20, "rss_start_mib": rss_start, "rss_with_data_mib": rss_data,
+             "rss_peak_mib": _proc_status("VmHWM:"), "rss_end_mib": _proc_status("VmRSS:"),
+             "us_per_step": steady * 1e6, "first_fit_s": first}]
 
 
 def worker_zarr_write(path, gb):
@@ -191,8 +233,8 @@ def worker_zarr_stream(path):
 
 
 # ---------------------------------------------------------------------- driver
-def run_worker(python, args):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+def run_worker(python, args, **extra_env):
+    env = dict(os.environ, **extra_env, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     cmd = [python, str(Path(__file__).resolve()), "--worker", *map(str, args)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -203,18 +245,36 @@ def run_worker(python, args):
 
 
 def table(rows):
-    order = ["minibatch500", "fixed500", "stream500", "full"]
+    order = ["minibatch500", "fixed500", "stream500", "full", "digits"]
     by = {(r["framework"], r["workload"]): r for r in rows}
     lines = ["| workload | framework | us/step | first fit s | vs symvi |", "|---|---|---|---|---|"]
     for w in order:
         base = by.get(("symvi", w))
-        for fw in ("symvi", "pymc", "numpyro"):
+        for fw in ("symvi", "symvi_unfused", "numpy floor", "pymc", "numpyro"):
             r = by.get((fw, w))
             if r is None:
                 continue
             ratio = f"{r['us_per_step'] / base['us_per_step']:.2f}x" if base else "-"
             lines.append(f"| {w} | {fw} | {r['us_per_step']:.1f} | {r['first_fit_s']:.2f} | {ratio} |")
     return "\n".join(lines)
+
+
+def goals(rows):
+    """Issue 15's goals, each with its measured ratio."""
+    us = {(r["framework"], r["workload"]): r["us_per_step"] for r in rows}
+    checks = [
+        ("full batch >= 2x faster than PyMC", ("pymc", "full"), ("symvi", "full"), 2.0),
+        ("full batch within 2x of the memory floor", ("symvi", "full"), ("numpy floor", "full"), -2.0),
+        ("minibatch 500 >= 3x faster than PyMC", ("pymc", "minibatch500"), ("symvi", "minibatch500"), 3.0),
+        ("digits at or below NumPyro", ("numpyro", "digits"), ("symvi", "digits"), 1.0),
+    ]
+    out = []
+    for text, num, den, need in checks:
+        if num in us and den in us:
+            ratio = us[num] / us[den]
+            ok = ratio >= need if need > 0 else ratio <= -need
+            out.append(f"{'MET ' if ok else 'NOT MET'} {text}: ratio {ratio:.2f} ({num[0]} {us[num]:.0f} us / {den[0]} {us[den]:.0f} us)")
+    return "\n".join(out)
 
 
 def main(argv=None):
@@ -225,6 +285,8 @@ def main(argv=None):
         fn = {"symvi": worker_symvi, "pymc": worker_pymc, "numpyro": worker_numpyro}.get(name)
         if fn is not None:
             out = fn(steps)
+        elif name == "scale":
+            out = worker_scale(int(float(rest[0])))
         elif name == "zarr_write":
             out = worker_zarr_write(rest[0], float(rest[1]))
         else:
@@ -237,17 +299,30 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (smoke run)")
     p.add_argument("--zarr-gb", type=float, default=2.0, help="size of the streamed zarr array (GB)")
     p.add_argument("--no-zarr", action="store_true", help="skip the zarr streaming memory measurement")
+    p.add_argument("--scale-rows", type=float, default=1e6, help="rows of the full-batch memory run (0: skip)")
+    p.add_argument("--no-unfused", action="store_true", help="skip symvi without fused reductions (SYMVI_FUSED_REDUCE=0)")
     a = p.parse_args(argv)
     # (n_long, n_short, repeats) for the 500-row workloads and for the full-data one
     steps = [[1000, 100, 1], [20, 5, 1]] if a.quick else [[5000, 500, 5], [60, 10, 3]]
     rows = run_worker(sys.executable, ["symvi", json.dumps(steps)])
+    if not a.no_unfused:  # the same fits without symvi.fused_reduce
+        rows += run_worker(sys.executable, ["symvi", json.dumps(steps)], SYMVI_FUSED_REDUCE="0")
     for name, python in (("pymc", a.pymc_python), ("numpyro", a.numpyro_python)):
         if Path(python).exists():
             rows += run_worker(python, [name, json.dumps(steps)])
         else:
             print(f"[{name}] interpreter {python} not found: skipped", file=sys.stderr)
     print(table(rows))
+    print(goals(rows))
     result = {"steps_long_short_repeats": steps, "rows": rows}
+    if a.scale_rows:
+        scale = run_worker(sys.executable, ["scale", a.scale_rows])
+        if scale:
+            z = scale[0]
+            print(f"\nscale: {z['rows']} x {N_COLS} float64 full batch ({z['data_mib']:.0f} MiB): peak RSS {z['rss_peak_mib']:.0f} MiB "
+                  f"= {z['rss_peak_mib'] / z['data_mib']:.2f}x the data (interpreter before the data {z['rss_start_mib']:.0f} MiB, "
+                  f"with the data {z['rss_with_data_mib']:.0f} MiB); {z['us_per_step'] / 1000:.1f} ms/step, first fit {z['first_fit_s']:.1f} s")
+            result["scale"] = z
     if not a.no_zarr:
         try:
             import zarr  # noqa: F401

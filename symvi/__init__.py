@@ -12,7 +12,7 @@ Examples
 
 from pytensor import tensor as _pt
 
-from symvi import numba_kernels, transforms
+from symvi import fused_reduce_numba, numba_kernels, transforms
 from symvi.backends import backend
 from symvi.distributions import *  # noqa: F403
 from symvi.minibatch import Minibatch

@@ -95,7 +95,13 @@ def get_mode(name: str | None = None, for_scan: bool = False):
 
     key = resolve_backend(name)
     if key in ("numba", TIERED):
+        from symvi.fused_reduce import TAG
+
+        # elementwise chains fused with the sums consuming them (symvi.fused_reduce);
+        # SYMVI_FUSED_REDUCE=0 turns that off (to compare, or to rule it out)
         mode = pt_get_mode("NUMBA")
+        if os.environ.get("SYMVI_FUSED_REDUCE", "1") != "0":
+            mode = mode.including(TAG)
     elif key == "c":
         mode = Mode(linker="cvm", optimizer="fast_run")
     else:

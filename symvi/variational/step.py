@@ -219,7 +219,8 @@ class StepFunction:
             outputs_info=init + [None] * (2 + len(tracked)),
             n_steps=length,
             return_updates=False,
-            mode=self._mode(backend) if backend in ("c", "quick") else None,  # the VMs run the loop body in this mode
+            # the VMs run the loop body in this mode; Numba rewrites it with this mode's extra rewrites
+            mode=self._mode(backend) if backend in ("c", "quick", "numba") else None,
         )
         finals = results[: len(state)]
         losses, flags = results[len(state) + 1], results[len(state) + 2]
