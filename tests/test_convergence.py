@@ -125,15 +125,16 @@ def test_step_size_search_restores_the_start_and_picks_the_best():
 
 
 def test_explicit_adagrad_window_is_unchanged():
-    """``obj_optimizer=pm.adagrad_window()`` (PyMC's default) gives exactly the numbers it
-    gave before the default changed (recorded with the old code path, seed 7, Numba)."""
+    """``obj_optimizer=pm.adagrad_window()`` (PyMC's default) gives the numbers it gave before
+    the default changed (recorded with the old code path, seed 7, Numba), to the last bits that
+    the fused likelihood kernels' summation order may change (1e-13 relative)."""
     with _model(), pm.backend("numba"):
         approx = pm.fit(300, obj_optimizer=pm.adagrad_window(), random_seed=7, progressbar=False)
-    np.testing.assert_array_equal(
-        approx.hist[[0, 1, 99, 299]], [1216.5778319058088, 1162.2021783191094, 1683.9319312614425, 1181.9511051275213]
+    np.testing.assert_allclose(
+        approx.hist[[0, 1, 99, 299]], [1216.5778319058088, 1162.2021783191094, 1683.9319312614425, 1181.9511051275213], rtol=1e-13
     )
-    np.testing.assert_array_equal(approx.mean.eval(), [0.09442970774257937])
-    np.testing.assert_array_equal(approx.std.eval(), [0.680454853722302])
+    np.testing.assert_allclose(approx.mean.eval(), [0.09442970774257937], rtol=1e-13)
+    np.testing.assert_allclose(approx.std.eval(), [0.680454853722302], rtol=1e-13)
 
 
 def test_old_default_leaves_the_model_unconverged_and_says_so(capsys):
