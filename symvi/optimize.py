@@ -49,6 +49,11 @@ class FlatLogp:
     jacobian : include the transforms' log-Jacobian terms.
     backend : "numba", "c" or "jax" (default from :func:`symvi.backend`; none chosen: the quick
         C VM of :mod:`symvi.variational.tiers`, which compiles in about a second).
+    one_shot : compile with :data:`symvi.pytensorf.ONE_SHOT_MODE` instead (Python linker, no
+        graph rewrites): compiles in well under a second whatever the caches hold, each call
+        costs milliseconds - for a few dozen calls once per fit (the warm start of default
+        fits, :mod:`symvi.variational.warmstart`; measured on the busy 2-core machine: 2-9 s
+        for the whole warm-start path against 6-62 s with the quick VM).
 
     Examples
     --------
@@ -61,7 +66,7 @@ class FlatLogp:
     ([0.0, -0.5], 2)
     """
 
-    def __init__(self, model=None, point: dict | None = None, jacobian: bool = True, backend: str | None = None):
+    def __init__(self, model=None, point: dict | None = None, jacobian: bool = True, backend: str | None = None, one_shot: bool = False):
         from symvi.variational.approximations import Layout
 
         self.model = modelcontext(model, who="FlatLogp")
@@ -71,7 +76,9 @@ class FlatLogp:
         grad = pt.grad(logp, theta)
         Z = pt.matrix("Z", dtype="float64")
         outs = vectorize_graph([logp, grad], {theta: Z})
-        if chosen_backend(backend) is None:  # a few hundred calls: the quick VM, no Numba compile
+        if one_shot:
+            self._fn = compile_fn([Z], outs, mode=ONE_SHOT_MODE)
+        elif chosen_backend(backend) is None:  # a few hundred calls: the quick VM, no Numba compile
             from symvi.variational import tiers
 
             with tiers.cached_c_only():
@@ -81,14 +88,15 @@ class FlatLogp:
         self.n_points = 0
 
     @classmethod
-    def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None) -> FlatLogp:
+    def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None, one_shot: bool = False) -> FlatLogp:
         """A :class:`FlatLogp` of ``model`` kept on the model and reused by later calls with the
         same layout, ``jacobian`` and backend (repeated fits then skip the compile)."""
         terms = tuple(id(v) for v in model.value_vars + model.observed_RVs + list(model.potentials))
-        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), chosen_backend(backend))
+        mode = "one_shot" if one_shot else chosen_backend(backend)
+        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), mode)
         cache = model.__dict__.setdefault("_flat_logp_cache", {})
         if key not in cache:
-            cache[key] = cls(model, point, jacobian=jacobian, backend=backend)
+            cache[key] = cls(model, point, jacobian=jacobian, backend=backend, one_shot=one_shot)
         return cache[key]
 
     @property

@@ -64,7 +64,7 @@ def applies(inference, more_replacements=None) -> bool:
     return type(approx) in (MeanField, FullRank) and not getattr(approx, "given_start", False) and not more_replacements
 
 
-def warm_start(inference, backend: str | None = None):
+def warm_start(inference):
     """Move ``inference.approx`` to a single-path Pathfinder Gaussian and set its default
     optimizer's step scales; returns the :class:`~symvi.variational.pathfinder.PathResult`
     (None where the path failed: nothing is changed then).
@@ -74,7 +74,7 @@ def warm_start(inference, backend: str | None = None):
 
     approx = inference.approx
     point = approx.layout.unravel(approx._start)
-    f = FlatLogp.cached(approx.model, point, backend=backend)
+    f = FlatLogp.cached(approx.model, point, one_shot=True)  # a few dozen calls: compile cheaply
     seed = int(copy.deepcopy(approx.rng.get_value()).integers(2**63))  # the fit's own stream stays untouched
     gen = np.random.default_rng(seed)
     try:
