@@ -88,3 +88,14 @@ def test_no_warm_start_with_a_start_or_an_explicit_optimizer():
         plain.fit(5, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
     assert not warmstart.applies(given) and not warmstart.applies(sigma)
     assert plain.warm_start is None and plain._adaptive is None
+
+
+def test_no_warm_start_on_minibatches():
+    data = np.random.default_rng(0).normal(size=(500, 2))
+    with pm.Model():
+        mu = pm.Normal("mu", 0, 10, shape=2)
+        pm.Normal("obs", mu, 1, observed=pm.Minibatch(data, batch_size=50, random_seed=1), total_size=data.shape)
+        inference = pm.ADVI(random_seed=1)
+    assert not warmstart.applies(inference)
+    with _ridge():
+        assert warmstart.applies(pm.ADVI(random_seed=1))

@@ -22,8 +22,8 @@ jittered start if that is the mode already) and
 
 ADVI then only polishes: it finds the ELBO optimum of its own family near the Pathfinder
 Gaussian.  Where the path fails (non-finite log density along it) the fit starts as before.
-Models fed by data streams or fitted with ``more_replacements`` are not warm-started (their
-full log density is not the fit's objective).
+Models fed by data streams or minibatches, or fitted with ``more_replacements``, are not
+warm-started (their log density is not a fixed function the path could optimise).
 
 Examples
 --------
@@ -59,9 +59,16 @@ JITTER = 2.0
 
 
 def applies(inference, more_replacements=None) -> bool:
-    """Whether a default fit of ``inference`` starts from a Pathfinder Gaussian."""
+    """Whether a default fit of ``inference`` starts from a Pathfinder Gaussian: ADVI or
+    FullRankADVI, no ``start``/``start_sigma``/``more_replacements``, and a deterministic log
+    density (a :func:`symvi.Minibatch` draws a new batch at every evaluation, which L-BFGS
+    cannot follow)."""
+    from symvi.pytensorf import find_rngs
+
     approx = inference.approx
-    return type(approx) in (MeanField, FullRank) and not getattr(approx, "given_start", False) and not more_replacements
+    if type(approx) not in (MeanField, FullRank) or getattr(approx, "given_start", False) or more_replacements:
+        return False
+    return not find_rngs([approx.model.logp()])
 
 
 def warm_start(inference):
