@@ -23,15 +23,38 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Constant
+from pytensor.graph.traversal import ancestors
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.backends import chosen_backend, get_mode
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
-__all__ = ["FlatLogp", "find_MAP"]
+__all__ = ["FlatLogp", "find_MAP", "largest_array"]
 
 _GRADIENT_FREE = {"nelder-mead", "powell", "cobyla", "cobyqa"}
+#: memory for one batched call's intermediates (see ``FlatLogp.max_rows``)
+BATCH_BYTES = 2**28
+
+
+def largest_array(graph) -> int:
+    """Elements of the largest constant or shared array ``graph`` depends on (the data, usually).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> largest_array(pt.sum(pytensor.shared(np.zeros((30, 4))) * pt.constant(np.ones(4))))
+    120
+    """
+    sizes = [1]
+    for c in ancestors([graph]):
+        if isinstance(c, Constant):
+            sizes.append(int(np.size(c.data)))
+        elif isinstance(c, SharedVariable) and isinstance(c.get_value(borrow=True), np.ndarray):
+            sizes.append(int(c.get_value(borrow=True).size))
+    return max(sizes)
 
 
 class FlatLogp:
@@ -86,6 +109,9 @@ class FlatLogp:
         else:
             self._fn = compile_fn([Z], outs, mode=get_mode(backend))
         self.n_points = 0
+        # a batch of B points makes intermediates of B times the model's largest array (the
+        # observed data, say): at most BATCH_BYTES of them per compiled call
+        self.max_rows = max(1, int(BATCH_BYTES // (8 * max(largest_array(logp), self.layout.size))))
 
     @classmethod
     def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None, one_shot: bool = False) -> FlatLogp:
@@ -104,11 +130,18 @@ class FlatLogp:
         return self.layout.size
 
     def __call__(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(logp (B,), grad (B, D))`` at the rows of ``Z`` (B, D)."""
+        """``(logp (B,), grad (B, D))`` at the rows of ``Z`` (B, D), at most ``max_rows``
+        rows per compiled call."""
         Z = np.ascontiguousarray(Z, dtype="float64")
-        lp, g = self._fn(Z)
         self.n_points += Z.shape[0]
-        return np.asarray(lp, dtype="float64"), np.asarray(g, dtype="float64")
+        if Z.shape[0] <= self.max_rows:
+            lp, g = self._fn(Z)
+            return np.asarray(lp, dtype="float64"), np.asarray(g, dtype="float64")
+        parts = [self._fn(Z[i : i + self.max_rows]) for i in range(0, Z.shape[0], self.max_rows)]
+        return (
+            np.concatenate([np.asarray(lp, dtype="float64") for lp, _ in parts]),
+            np.concatenate([np.asarray(g, dtype="float64") for _, g in parts]),
+        )
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """``(logp, grad)`` at one flat point ``x`` (D,)."""

@@ -90,12 +90,16 @@ def test_no_warm_start_with_a_start_or_an_explicit_optimizer():
     assert plain.warm_start is None and plain._adaptive is None
 
 
-def test_no_warm_start_on_minibatches():
+def test_no_warm_start_on_minibatches_or_big_data():
     data = np.random.default_rng(0).normal(size=(500, 2))
     with pm.Model():
         mu = pm.Normal("mu", 0, 10, shape=2)
         pm.Normal("obs", mu, 1, observed=pm.Minibatch(data, batch_size=50, random_seed=1), total_size=data.shape)
         inference = pm.ADVI(random_seed=1)
     assert not warmstart.applies(inference)
+    with pm.Model():  # the full 40 000 x 100 data set of the quickstart notebook: too big
+        pm.Normal("x", pm.Normal("m", 0, 1, shape=100), 1.0, observed=np.zeros((40_000, 100)))
+        big = pm.ADVI(random_seed=1)
+    assert not warmstart.applies(big)
     with _ridge():
         assert warmstart.applies(pm.ADVI(random_seed=1))

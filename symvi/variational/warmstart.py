@@ -23,7 +23,8 @@ jittered start if that is the mode already) and
 ADVI then only polishes: it finds the ELBO optimum of its own family near the Pathfinder
 Gaussian.  Where the path fails (non-finite log density along it) the fit starts as before.
 Models fed by data streams or minibatches, or fitted with ``more_replacements``, are not
-warm-started (their log density is not a fixed function the path could optimise).
+warm-started (their log density is not a fixed function the path could optimise), nor are
+models whose data exceed ``MAX_DATA_ELEMENTS`` elements.
 
 Examples
 --------
@@ -52,6 +53,10 @@ __all__ = ["warm_start", "applies"]
 
 #: L-BFGS iterations of the warm-start path
 MAXITER = 1000
+#: no warm start where the log density reads an array larger than this: the path's few
+#: hundred one-shot evaluations of the full data would cost more than they save (a 40 000 x
+#: 100 data set took seconds per evaluation); such fits start as before
+MAX_DATA_ELEMENTS = 200_000
 #: a path from the start point that stops at once (the start is the mode: no curvature pairs
 #: to estimate the covariance from) is run again from the start plus uniform noise in
 #: [-JITTER, JITTER] (Pathfinder's and Stan's radius)
@@ -63,12 +68,14 @@ def applies(inference, more_replacements=None) -> bool:
     FullRankADVI, no ``start``/``start_sigma``/``more_replacements``, and a deterministic log
     density (a :func:`symvi.Minibatch` draws a new batch at every evaluation, which L-BFGS
     cannot follow)."""
+    from symvi.optimize import largest_array
     from symvi.pytensorf import find_rngs
 
     approx = inference.approx
     if type(approx) not in (MeanField, FullRank) or getattr(approx, "given_start", False) or more_replacements:
         return False
-    return not find_rngs([approx.model.logp()])
+    logp = approx.model.logp()
+    return not find_rngs([logp]) and largest_array(logp) <= MAX_DATA_ELEMENTS
 
 
 def warm_start(inference):
