@@ -7,9 +7,12 @@ Usage::
     python benchmarks/accuracy.py --defaults [--no-pymc] [--posteriors ...]
 
 ``--defaults`` fits as a new user would: every method with its defaults only (symvi:
-``fit(n=None)``, the searched-rate Adam run until the stopping rule holds; PyMC: ``fit()``,
-10 000 steps of ``adagrad_window(1e-3)``), and reports steps, gradient evaluations (symvi's
-include the step-size search), wall time, errors and sd ratios.  Methods are the entries of
+``fit(n=None)``, started at a single-path Pathfinder Gaussian, the searched-rate Adam run
+until the stopping rule holds; Pathfinder single- and 4-path; PyMC: ``fit()``, 10 000 steps
+of ``adagrad_window(1e-3)``), and reports steps (Pathfinder: L-BFGS iterations), gradient
+evaluations (symvi's ADVI counts include the warm-start path and the step-size search;
+Pathfinder's every log density it evaluated, each with its gradient), wall time (compile
+included), errors and sd ratios.  Methods are the entries of
 :data:`DEFAULT_RUNNERS` (name -> function(posterior, seed) -> row), so another method
 (e.g. Pathfinder) is one more entry.  Writes ``benchmarks/results/accuracy_defaults.json``.
 
@@ -129,7 +132,10 @@ def _defaults_row(posterior, method, fit, seed):
         return row
     row.update(fit_s=time.perf_counter() - t0, steps=steps, grad_evals=grads)
     row.update(accuracy(approx.sample(DEFAULTS_DRAWS, random_seed=seed, return_inferencedata=False), ref))
-    if getattr(approx, "hist", None) is not None and len(approx.hist):
+    if method.startswith("pathfinder"):
+        row["khat"] = float(approx.diagnose(2000, random_seed=seed).khat)
+        row["state"] = f"PSIS k-hat {row['khat']:.2f}"
+    elif getattr(approx, "hist", None) is not None and len(approx.hist):
         row["state"] = status(approx.hist)
     return row
 
@@ -142,7 +148,21 @@ def _klqp_until_converged(cls_name):
         inference = getattr(pm, cls_name)(random_seed=seed)
         approx = inference.fit(None, progressbar=False)
         searched = SEARCH_STEPS * len(inference.rate_scores or {})
-        return approx, len(approx.hist), len(approx.hist) + searched
+        path = inference.warm_start  # the Pathfinder path it started from: every point a gradient
+        warm = 0 if path is None else path.n_grad_evals + path.n_logp_evals
+        return approx, len(approx.hist), len(approx.hist) + searched + warm
+
+    return fit
+
+
+def _pathfinder(num_paths):
+    def fit(model, seed):
+        import symvi as pm
+
+        approx = pm.Pathfinder(num_paths=num_paths, random_seed=seed).fit(progressbar=False)
+        info = approx.pathfinder
+        # every log density the run evaluated comes with its gradient (one compiled function)
+        return approx, sum(p.iterations for p in info.paths), info.n_logp_evals
 
     return fit
 
@@ -151,6 +171,8 @@ def _klqp_until_converged(cls_name):
 DEFAULT_RUNNERS = {
     "advi": _klqp_until_converged("ADVI"),
     "fullrank_advi": _klqp_until_converged("FullRankADVI"),
+    "pathfinder": _pathfinder(1),
+    "pathfinder_multi": _pathfinder(4),
 }
 DEFAULTS_DRAWS = 4000
 PYMC_DEFAULT_STEPS = 10_000  # pm.fit()'s n
@@ -190,7 +212,12 @@ def defaults_table(rows) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["posterior"], r["method"], r["framework"] != "symvi")):
-        label = "symvi (searched Adam, until converged)" if r["framework"] == "symvi" else "PyMC 5.28.5 (adagrad_window 1e-3, n=10 000)"
+        if r["framework"] != "symvi":
+            label = "PyMC 5.28.5 (adagrad_window 1e-3, n=10 000)"
+        elif r["method"].startswith("pathfinder"):
+            label = "symvi (L-BFGS iterations)"
+        else:
+            label = "symvi (Pathfinder start, searched Adam, until converged)"
         head = f"| {r['posterior']} | {r['method']} | {label} | {r.get('steps', '-')} | {r.get('grad_evals', '-')} | {r.get('fit_s', float('nan')):.1f} |"
         if "error" in r:
             lines.append(f"{head} failed: {' '.join(r['error'].split())[:60]} | | | | no |")

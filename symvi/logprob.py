@@ -241,7 +241,39 @@ def initial_point(model, random_seed=None):
     """
     if not model.free_RVs:
         return {}
-    shapes = compile_fn([], [rv.shape for rv in model.free_RVs], mode=ONE_SHOT_MODE)()
+    # the compiled functions are kept on the model (building them is most of the cost of a
+    # call); the key changes with the variables, their initvals and transforms, and the shapes
+    # (values of shared data and random draws are read at each call)
+    cache = model.__dict__.setdefault("_initial_point_fns", {})
+    terms = tuple(
+        (id(rv), id(model.rvs_to_initial_values.get(rv)), id(model.rvs_to_transforms[rv])) for rv in model.free_RVs
+    ) + tuple(id(rv) for rv in model.observed_RVs)
+    if (terms, "shapes") not in cache:
+        cache[(terms, "shapes")] = compile_fn([], [rv.shape for rv in model.free_RVs], mode=ONE_SHOT_MODE)
+    shapes = cache[(terms, "shapes")]()
+    key = (terms, tuple(tuple(int(d) for d in s) for s in shapes))
+    if key not in cache:
+        cache[key] = _initial_point_fn(model, shapes)
+    fn, rngs = cache[key]
+    saved = [r.get_value() for r in rngs]
+    reseed_rngs(rngs, random_seed)
+    try:
+        vals = fn()
+    finally:
+        for r, s in zip(rngs, saved):
+            r.set_value(s)
+    point = {}
+    for rv, val in zip(model.free_RVs, vals):
+        name = model.rvs_to_values[rv].name
+        val = np.asarray(val, dtype=model.rvs_to_values[rv].dtype)
+        if not np.all(np.isfinite(val)):
+            raise ValueError(f"{rv.name!r}: initial value is not finite ({val}); pass initval=")
+        point[name] = val.copy()
+    return point
+
+
+def _initial_point_fn(model, shapes):
+    """(compiled function of the unconstrained initial values, its random generators)."""
     resolved = {}
     for rv, shape in zip(model.free_RVs, shapes):
         info = dist_info(rv)
@@ -271,18 +303,4 @@ def initial_point(model, random_seed=None):
     if obs_repl:
         outs = graph_replace(outs, obs_repl, strict=False)
     rngs = find_rngs(outs)
-    saved = [r.get_value() for r in rngs]
-    reseed_rngs(rngs, random_seed)
-    try:
-        vals = pytensor.function([], outs, on_unused_input="ignore", mode=ONE_SHOT_MODE)()
-    finally:
-        for r, s in zip(rngs, saved):
-            r.set_value(s)
-    point = {}
-    for rv, val in zip(model.free_RVs, vals):
-        name = model.rvs_to_values[rv].name
-        val = np.asarray(val, dtype=model.rvs_to_values[rv].dtype)
-        if not np.all(np.isfinite(val)):
-            raise ValueError(f"{rv.name!r}: initial value is not finite ({val}); pass initval=")
-        point[name] = val
-    return point
+    return pytensor.function([], outs, on_unused_input="ignore", mode=ONE_SHOT_MODE), rngs

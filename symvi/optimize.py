@@ -23,15 +23,38 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Constant
+from pytensor.graph.traversal import ancestors
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.backends import chosen_backend, get_mode
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
-__all__ = ["FlatLogp", "find_MAP"]
+__all__ = ["FlatLogp", "find_MAP", "largest_array"]
 
 _GRADIENT_FREE = {"nelder-mead", "powell", "cobyla", "cobyqa"}
+#: memory for one batched call's intermediates (see ``FlatLogp.max_rows``)
+BATCH_BYTES = 2**28
+
+
+def largest_array(graph) -> int:
+    """Elements of the largest constant or shared array ``graph`` depends on (the data, usually).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> largest_array(pt.sum(pytensor.shared(np.zeros((30, 4))) * pt.constant(np.ones(4))))
+    120
+    """
+    sizes = [1]
+    for c in ancestors([graph]):
+        if isinstance(c, Constant):
+            sizes.append(int(np.size(c.data)))
+        elif isinstance(c, SharedVariable) and isinstance(c.get_value(borrow=True), np.ndarray):
+            sizes.append(int(c.get_value(borrow=True).size))
+    return max(sizes)
 
 
 class FlatLogp:
@@ -49,6 +72,11 @@ class FlatLogp:
     jacobian : include the transforms' log-Jacobian terms.
     backend : "numba", "c" or "jax" (default from :func:`symvi.backend`; none chosen: the quick
         C VM of :mod:`symvi.variational.tiers`, which compiles in about a second).
+    one_shot : compile with :data:`symvi.pytensorf.ONE_SHOT_MODE` instead (Python linker, no
+        graph rewrites): compiles in well under a second whatever the caches hold, each call
+        costs milliseconds - for a few dozen calls once per fit (the warm start of default
+        fits, :mod:`symvi.variational.warmstart`; measured on the busy 2-core machine: 2-9 s
+        for the whole warm-start path against 6-62 s with the quick VM).
 
     Examples
     --------
@@ -61,7 +89,7 @@ class FlatLogp:
     ([0.0, -0.5], 2)
     """
 
-    def __init__(self, model=None, point: dict | None = None, jacobian: bool = True, backend: str | None = None):
+    def __init__(self, model=None, point: dict | None = None, jacobian: bool = True, backend: str | None = None, one_shot: bool = False):
         from symvi.variational.approximations import Layout
 
         self.model = modelcontext(model, who="FlatLogp")
@@ -71,7 +99,9 @@ class FlatLogp:
         grad = pt.grad(logp, theta)
         Z = pt.matrix("Z", dtype="float64")
         outs = vectorize_graph([logp, grad], {theta: Z})
-        if chosen_backend(backend) is None:  # a few hundred calls: the quick VM, no Numba compile
+        if one_shot:
+            self._fn = compile_fn([Z], outs, mode=ONE_SHOT_MODE)
+        elif chosen_backend(backend) is None:  # a few hundred calls: the quick VM, no Numba compile
             from symvi.variational import tiers
 
             with tiers.cached_c_only():
@@ -79,16 +109,20 @@ class FlatLogp:
         else:
             self._fn = compile_fn([Z], outs, mode=get_mode(backend))
         self.n_points = 0
+        # a batch of B points makes intermediates of B times the model's largest array (the
+        # observed data, say): at most BATCH_BYTES of them per compiled call
+        self.max_rows = max(1, int(BATCH_BYTES // (8 * max(largest_array(logp), self.layout.size))))
 
     @classmethod
-    def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None) -> FlatLogp:
+    def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None, one_shot: bool = False) -> FlatLogp:
         """A :class:`FlatLogp` of ``model`` kept on the model and reused by later calls with the
         same layout, ``jacobian`` and backend (repeated fits then skip the compile)."""
         terms = tuple(id(v) for v in model.value_vars + model.observed_RVs + list(model.potentials))
-        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), chosen_backend(backend))
+        mode = "one_shot" if one_shot else chosen_backend(backend)
+        key = (terms, tuple((n, np.shape(v)) for n, v in sorted(point.items())), bool(jacobian), mode)
         cache = model.__dict__.setdefault("_flat_logp_cache", {})
         if key not in cache:
-            cache[key] = cls(model, point, jacobian=jacobian, backend=backend)
+            cache[key] = cls(model, point, jacobian=jacobian, backend=backend, one_shot=one_shot)
         return cache[key]
 
     @property
@@ -96,11 +130,18 @@ class FlatLogp:
         return self.layout.size
 
     def __call__(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(logp (B,), grad (B, D))`` at the rows of ``Z`` (B, D)."""
+        """``(logp (B,), grad (B, D))`` at the rows of ``Z`` (B, D), at most ``max_rows``
+        rows per compiled call."""
         Z = np.ascontiguousarray(Z, dtype="float64")
-        lp, g = self._fn(Z)
         self.n_points += Z.shape[0]
-        return np.asarray(lp, dtype="float64"), np.asarray(g, dtype="float64")
+        if Z.shape[0] <= self.max_rows:
+            lp, g = self._fn(Z)
+            return np.asarray(lp, dtype="float64"), np.asarray(g, dtype="float64")
+        parts = [self._fn(Z[i : i + self.max_rows]) for i in range(0, Z.shape[0], self.max_rows)]
+        return (
+            np.concatenate([np.asarray(lp, dtype="float64") for lp, _ in parts]),
+            np.concatenate([np.asarray(g, dtype="float64") for _, g in parts]),
+        )
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """``(logp, grad)`` at one flat point ``x`` (D,)."""

@@ -195,6 +195,22 @@ def test_initial_point_and_initval():
         m2.initial_point()
 
 
+def test_initial_point_follows_data_and_new_variables_after_caching():
+    """initial_point keeps its compiled functions on the model: values still follow shared
+    data (support points), new variables, and a returned point is the caller's to modify."""
+    with pm.Model() as m:
+        loc = pm.Data("loc", np.array([1.0, 2.0]))
+        pm.Normal("x", loc, 1.0)
+    first = m.initial_point()
+    np.testing.assert_allclose(first["x"], [1.0, 2.0])
+    first["x"][:] = 99.0
+    pm.set_data({"loc": np.array([5.0, 6.0])}, model=m)
+    np.testing.assert_allclose(m.initial_point()["x"], [5.0, 6.0])
+    with m:
+        pm.Normal("z", 7.0, 1.0)
+    assert set(m.initial_point()) == {"x", "z"}
+
+
 def test_initval_prior_seeded():
     with pm.Model() as m:
         pm.Normal("x", 0, 1, shape=4, initval="prior")

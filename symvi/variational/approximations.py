@@ -130,6 +130,9 @@ class Approximation:
         self.layout = Layout(self.model, point)
         self.rng = new_rng(random_seed)
         self._start = self.layout.ravel(point)
+        #: a start point or start sigmas were given (default fits then start there, not at a
+        #: Pathfinder Gaussian: :mod:`symvi.variational.warmstart`)
+        self.given_start = bool(start)
         self._samplers: dict = {}
         self.hist = np.array([])
 
@@ -344,6 +347,7 @@ class MeanField(Approximation):
     def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
         super().__init__(model, start, random_seed)
         rho = np.zeros(self.ndim)
+        self.given_start = self.given_start or bool(start_sigma)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 rho[sl] = np.log(np.expm1(val))
@@ -379,6 +383,7 @@ class FullRank(Approximation):
         d = self.ndim
         self._tril = np.tril_indices(d)
         diag = np.ones(d)
+        self.given_start = self.given_start or bool(start_sigma)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 diag[sl] = val

@@ -33,7 +33,7 @@ from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.streaming import chunk_hooks
 from symvi.backends import resolve_backend
 from symvi.variational import adapt
-from symvi.variational import convergence
+from symvi.variational import convergence, warmstart
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
 from symvi.variational.callbacks import Tracker, every_of
@@ -184,6 +184,7 @@ class Inference:
         self._adaptive = None  # adapt.DefaultOptimizer, made by the first default fit
         self.adapted_rate = None  # base rate picked by the step-size search (default optimizer)
         self.rate_scores = None  # {candidate rate: trial loss} of that search
+        self.warm_start = None  # the Pathfinder path a default fit started from (warmstart)
         approx.inference = self
 
     def default_optimizer(self):
@@ -199,12 +200,17 @@ class Inference:
         if self._adaptive is None or self.adapted_rate is None:
             return None
         a = self._adaptive
-        return {"rate": a.rate, "decay_start": a.decay_start, "decay_step": a.decay_step, "backoff_steps": list(a.backoff_steps)}
+        state = {"rate": a.rate, "decay_start": a.decay_start, "decay_step": a.decay_step, "backoff_steps": list(a.backoff_steps)}
+        scales = a.scale_values()
+        if scales:
+            state["scales"] = {k: v.tolist() for k, v in scales.items()}
+        return state
 
-    def set_adaptive_state(self, rate: float, decay_start=None, decay_step=None, backoff_steps=()) -> None:
-        """Restore the default optimizer's searched rate and decay start (checkpoints)."""
+    def set_adaptive_state(self, rate: float, decay_start=None, decay_step=None, backoff_steps=(), scales=None) -> None:
+        """Restore the default optimizer's searched rate, decay start and step scales (checkpoints)."""
         self.default_optimizer()
         self._adaptive.set(rate, decay_start, decay_step, backoff_steps)
+        self._adaptive.set_scales(scales or {})
         self.adapted_rate = float(rate)
 
     # ---- objective
@@ -278,7 +284,9 @@ class Inference:
         k-hat reading of the result (:func:`symvi.variational.diagnostics.diagnose`).
 
         Without ``obj_optimizer``, ADVI-type fits use Adam with a step size searched over a
-        few candidates and a decaying schedule (:mod:`symvi.variational.adapt`); pass
+        few candidates and a decaying schedule (:mod:`symvi.variational.adapt`), and ADVI and
+        FullRankADVI without ``start`` first move q to a single-path Pathfinder Gaussian whose
+        sds also scale the steps (:mod:`symvi.variational.warmstart`); pass
         ``obj_optimizer=pm.adagrad_window()`` for PyMC's default.  ``n=None`` runs until the
         stopping rule of :mod:`symvi.variational.convergence` holds (at most ``MAX_STEPS`` =
         50 000 steps); with an integer ``n`` all ``n`` steps run unless ``tol_rel_obj`` is
@@ -331,6 +339,8 @@ class Inference:
                 if step.chunk_hooks:  # a data stream cannot be rewound for the trials: no search
                     self.set_adaptive_state(adapt.STREAM_RATE)
                 else:
+                    if warmstart.applies(self, kwargs.get("more_replacements")):
+                        self.warm_start = warmstart.warm_start(self)
                     self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base)
             step.adaptive = self._adaptive if kwargs.get("obj_optimizer") is None and self.adaptive_default else None
             self._state = (step, callbacks, score)

@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, solve_triangular
+from scipy.linalg import cho_solve, solve_triangular
 
 __all__ = ["LbfgsPath", "lbfgs_path", "inverse_hessians", "local_gaussians", "gaussian_logpdf"]
 
@@ -128,7 +128,7 @@ def _dense_inverse_hessian(alpha, S, Y):
     R = np.triu(SY)
     E = np.diag(np.diag(SY))
     AY = alpha[:, None] * Y
-    Rinv = solve_triangular(R, np.eye(R.shape[0]), lower=False)
+    Rinv = np.linalg.inv(R)  # m x m upper triangular, m <= history (numpy: less call overhead than scipy)
     top = Rinv.T @ (E + Y.T @ AY) @ Rinv
     m = S.shape[1]
     M = np.block([[top, -Rinv.T], [-Rinv, np.zeros((m, m))]])
@@ -147,12 +147,10 @@ def _multi_secant_inverse_hessian(alpha, S, Y):
     C = S.T @ Y
     C = 0.5 * (C + C.T)
     try:
-        cf = cho_factor(C, lower=True)
-    except np.linalg.LinAlgError:
+        chol = np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:  # not positive definite
         return None
-    from scipy.linalg import cho_solve
-
-    CiS = cho_solve(cf, S.T)  # C^-1 S^T
+    CiS = cho_solve((chol, True), S.T, check_finite=False)  # C^-1 S^T
     P = np.eye(S.shape[0]) - Y @ CiS  # I - Y C^-1 S^T
     H = S @ CiS + P.T @ (alpha[:, None] * P)
     H = 0.5 * (H + H.T)
@@ -224,11 +222,13 @@ def local_gaussians(X: np.ndarray, G: np.ndarray, history: int = 6) -> tuple[np.
     iters, mus, chols = [], [], []
     for l, H, _ in _candidates(X, G, history):
         try:
-            c, _ = cho_factor(H, lower=True)
+            if not np.all(np.isfinite(H)):
+                continue
+            c = np.linalg.cholesky(H)
         except np.linalg.LinAlgError:
             continue
         iters.append(l)
-        chols.append(np.tril(c))
+        chols.append(c)
         mus.append(X[l] + H @ G[l])
     return np.array(iters, dtype=int), np.stack(mus), chols
 
@@ -242,7 +242,7 @@ def gaussian_logpdf(Z: np.ndarray, mu: np.ndarray, chol: np.ndarray) -> np.ndarr
     >>> round(float(gaussian_logpdf(np.zeros((1, 1)), np.zeros(1), np.eye(1))[0]), 4)
     -0.9189
     """
-    u = solve_triangular(chol, (Z - mu).T, lower=True)
+    u = solve_triangular(chol, (Z - mu).T, lower=True, check_finite=False)
     return -0.5 * np.sum(u**2, axis=0) - np.sum(np.log(np.abs(np.diag(chol)))) - 0.5 * Z.shape[1] * LOG_2PI
 
 

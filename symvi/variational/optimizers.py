@@ -227,11 +227,15 @@ def _grads(loss_or_grads, params):
     return pt.grad(loss_or_grads, params)
 
 
-def apply_transform(transform: GradientTransform, loss_or_grads, params: Sequence) -> dict:
+def apply_transform(transform: GradientTransform, loss_or_grads, params: Sequence, param_scales: dict | None = None) -> dict:
     """Updates dict for ``params`` (shared variables) from a transform's descent direction.
 
     State lives in new shared variables; one shared step counter ``t`` is shared by all.
+    ``param_scales`` ``{param: tensor of its shape}`` multiplies each listed parameter's
+    step elementwise (a diagonal preconditioner: with Adam, the same as optimising
+    ``param / scale``).
     """
+    param_scales = param_scales or {}
     params = list(params)
     grads = _grads(loss_or_grads, params)
     t_prev = pytensor.shared(np.asarray(0.0), name="opt_t")
@@ -241,6 +245,8 @@ def apply_transform(transform: GradientTransform, loss_or_grads, params: Sequenc
         value = p.get_value(borrow=True)
         states = [pytensor.shared(np.asarray(s, dtype=value.dtype), name=f"{p.name}_opt{i}") for i, s in enumerate(transform.init(value))]
         d, new_states = transform.update(g, states, t)
+        if p in param_scales:
+            d = d * param_scales[p]
         updates[p] = (p + d).astype(p.dtype)
         for s, ns in zip(states, new_states):
             updates[s] = ns.astype(s.dtype)
