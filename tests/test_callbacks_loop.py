@@ -64,7 +64,8 @@ def test_in_loop_tracker_equals_python_evaluation(method):
         assert len(loop[key]) == len(python[key]) == 60
         for i, (a, b) in enumerate(zip(loop[key], python[key])):
             assert np.shape(a) == np.shape(b)
-            np.testing.assert_array_equal(a, b, err_msg=f"{method} {key} after step {i + 1}")
+            # equal to rounding: the compiled loop may sum in another order (fused kernels)
+            np.testing.assert_allclose(a, b, rtol=1e-14, atol=0, err_msg=f"{method} {key} after step {i + 1}")
     # the loop ran in large chunks: nothing forced one compiled call per step
     assert len(inf_a._state[0]._fns) == 1
 
