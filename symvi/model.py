@@ -257,6 +257,8 @@ class Model:
         self._check_finite(name, arr)
         if arr.dtype == bool:
             arr = arr.astype("int64")
+        elif arr.dtype.kind == "f" and arr.dtype != pytensor.config.floatX:
+            arr = arr.astype(pytensor.config.floatX)  # as PyMC: observed floats follow floatX
         return pt.as_tensor_variable(arr)
 
     @staticmethod

@@ -39,6 +39,7 @@ class Layout:
 
     def __init__(self, model, point: dict):
         self.model = model
+        self.dtype = pytensor.config.floatX  # of the flat vector (and of q's parameters)
         self.vars = list(model.value_vars)
         self.names = [v.name for v in self.vars]
         self.shapes = [tuple(np.shape(point[n])) for n in self.names]
@@ -48,12 +49,18 @@ class Layout:
         self.size = int(stops[-1])
 
     def ravel(self, point: dict) -> np.ndarray:
-        return np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in self.names]) if self.names else np.zeros(0)
+        if not self.names:
+            return np.zeros(0, dtype=self.dtype)
+        return np.concatenate([np.asarray(point[n], dtype=self.dtype).ravel() for n in self.names])
 
     def unravel(self, flat: np.ndarray) -> dict:
         flat = np.asarray(flat)
         lead = flat.shape[:-1]
         return {n: flat[..., sl].reshape(lead + sh) for n, sl, sh in zip(self.names, self.slices, self.shapes)}
+
+    def vector(self, name: str = "theta"):
+        """A symbolic flat vector of this layout's dtype."""
+        return pt.vector(name, dtype=self.dtype)
 
     def replacements(self, theta) -> dict:
         """``{value var: theta[slice].reshape(shape)}`` for a symbolic flat vector ``theta``."""
@@ -128,6 +135,7 @@ class Approximation:
         if start:
             point = self._apply_start(point, start)
         self.layout = Layout(self.model, point)
+        self.dtype = self.layout.dtype
         self.rng = new_rng(random_seed)
         self._start = self.layout.ravel(point)
         self._samplers: dict = {}
@@ -179,7 +187,7 @@ class Approximation:
     def random(self, size=None):
         """Symbolic draws from q: shape (D,) or (size, D); fresh on every compiled call."""
         shape = (self.ndim,) if size is None else (size, self.ndim)
-        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng))
+        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng, dtype=self.dtype))
 
     def logq(self, z):
         """Log density of q at flat points ``z`` (..., D)."""
@@ -285,7 +293,7 @@ class Approximation:
     def _build_sampler(self, backend=None, static_draws=None):
         model = self.model
         n = pt.iscalar("draws")
-        theta = pt.vector("theta", dtype="float64")
+        theta = self.layout.vector()
         rvs = list(model.free_RVs)
         dets = list(model.deterministics)
         outs = self.layout.expression(rvs + dets, theta)
@@ -343,7 +351,7 @@ class MeanField(Approximation):
 
     def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
         super().__init__(model, start, random_seed)
-        rho = np.zeros(self.ndim)
+        rho = np.zeros(self.ndim, dtype=self.dtype)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 rho[sl] = np.log(np.expm1(val))
@@ -378,11 +386,11 @@ class FullRank(Approximation):
         super().__init__(model, start, random_seed)
         d = self.ndim
         self._tril = np.tril_indices(d)
-        diag = np.ones(d)
+        diag = np.ones(d, dtype=self.dtype)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 diag[sl] = val
-        packed = np.eye(d)[self._tril] * 0.0
+        packed = np.eye(d, dtype=self.dtype)[self._tril] * 0.0
         packed[self._tril[0] == self._tril[1]] = diag
         self.shared_params = {
             "mu": pytensor.shared(self._start.copy(), name="mu"),
@@ -392,7 +400,7 @@ class FullRank(Approximation):
     @property
     def L(self):
         d = self.ndim
-        return pt.set_subtensor(pt.zeros((d, d))[self._tril], self.shared_params["L_tril"])
+        return pt.set_subtensor(pt.zeros((d, d), dtype=self.dtype)[self._tril], self.shared_params["L_tril"])
 
     @property
     def cov(self):

@@ -309,8 +309,8 @@ def _constrained_function(approx):
     cache = approx.__dict__.setdefault("_psis_cache", {})
     if "constrained" not in cache:
         model = approx.model
-        theta = pt.vector("theta", dtype="float64")
-        Z = pt.matrix("Z", dtype="float64")
+        theta = approx.layout.vector()
+        Z = pt.matrix("Z", dtype=approx.dtype)
         nodes = list(model.free_RVs) + list(model.deterministics)
         outs = vectorize_graph(approx.layout.expression(nodes, theta), {theta: Z})
         cache["constrained"] = (compile_fn([Z], outs, mode=ONE_SHOT_MODE), [v.name for v in nodes])

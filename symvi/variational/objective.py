@@ -17,7 +17,7 @@ __all__ = ["model_logp_flat", "kl_loss"]
 
 def model_logp_flat(approx, more_replacements=None):
     """(theta, logp(theta)): the model log density as a graph over one flat vector."""
-    theta = pt.vector("theta", dtype="float64")
+    theta = approx.layout.vector()
     logp = approx.model.logp()
     if more_replacements:
         logp = graph_replace(logp, as_replacements(more_replacements), strict=False)

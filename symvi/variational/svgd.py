@@ -86,7 +86,7 @@ class PairwiseMedian(Op):
         return [()]
 
     def grad(self, inputs, output_grads):
-        return [pt.zeros_like(inputs[0], dtype="float64")]
+        return [pt.zeros_like(inputs[0])]
 
 
 pairwise_median = PairwiseMedian()
@@ -152,8 +152,9 @@ def rbf_kernel(X):
     X = pt.as_tensor_variable(X)
     sq = pt.sum(X**2, axis=1)
     d2 = pt.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0)
-    n = X.shape[0].astype("float64")
-    h = pt.maximum(pairwise_median(d2), 1e-8) / pt.log(n + 1.0)
+    n = X.shape[0].astype(X.dtype)
+    # the median Op works in float64; the bandwidth, a scalar, comes back in X's dtype
+    h = pt.maximum(pairwise_median(d2).astype(X.dtype), 1e-8) / pt.log(n + 1.0)
     K = pt.exp(-d2 / h)
     # grad_{x_j} k(x_j, x_i) = 2 / h * (x_i - x_j) * K[j, i]; summed over j (K is symmetric)
     R = 2.0 / h * (X * pt.sum(K, axis=1)[:, None] - K @ X)
@@ -163,7 +164,7 @@ def rbf_kernel(X):
 def stein_direction(X, dlogp, kernel: Callable = rbf_kernel, temperature: float = 1.0):
     """The SVGD update direction ``phi`` (n, D) for particles ``X`` with log-density gradients ``dlogp``."""
     K, R = kernel(X)
-    n = X.shape[0].astype("float64")
+    n = X.shape[0].astype(X.dtype)
     return (K @ dlogp / temperature + R) / n
 
 
@@ -275,7 +276,7 @@ class ASVGD(Inference):
         z = approx.random(max(int(n_mc), 2))
         lp, dlogp = _batched_logp(approx, z, more_replacements)
         phi = stein_direction(z, dlogp, self.kernel, self.temperature)
-        n = z.shape[0].astype("float64")
+        n = z.shape[0].astype(z.dtype)
         grads = pt.grad(None, params, known_grads={z: -phi / n})
         loss = -(pt.mean(lp) + approx.entropy())
         return loss, params, grads
