@@ -140,6 +140,9 @@ class Approximation:
         self._start = self.layout.ravel(point)
         self._samplers: dict = {}
         self.hist = np.array([])
+        #: divide the objective by total_size / batch_size for minibatch models (as PyMC);
+        #: read when the fit's step is built
+        self.scale_cost_to_minibatch = True
 
     def _apply_start(self, point, start):
         return apply_start(self.model, point, start)
@@ -183,6 +186,24 @@ class Approximation:
     @property
     def ndim(self) -> int:
         return self.layout.size
+
+    @property
+    def ordering(self) -> dict:
+        """``{value variable name: (name, slice, shape, dtype)}``: where each variable lives in
+        the flat vector q is over (as PyMC's ``approx.ordering``).
+
+        Examples
+        --------
+        >>> import symvi as pm
+        >>> with pm.Model():
+        ...     s = pm.HalfNormal("s", 1)
+        ...     x = pm.Normal("x", 0, 1, shape=2)
+        ...     q = pm.MeanField()
+        >>> q.ordering["x"][1:3]
+        (slice(1, 3, None), (2,))
+        """
+        lay = self.layout
+        return {n: (n, sl, sh, lay.dtype) for n, sl, sh in zip(lay.names, lay.slices, lay.shapes)}
 
     def random(self, size=None):
         """Symbolic draws from q: shape (D,) or (size, D); fresh on every compiled call."""
@@ -296,7 +317,7 @@ class Approximation:
         theta = self.layout.vector()
         rvs = list(model.free_RVs)
         dets = list(model.deterministics)
-        outs = self.layout.expression(rvs + dets, theta)
+        outs = self.layout.expression(rvs + dets, theta) + [theta]  # the flat draws come back too
         batched = vectorize_graph(outs, {theta: self.random(n if static_draws is None else static_draws)})
         mode = ONE_SHOT_MODE if backend is None else get_mode(backend)
         return compile_fn([n], batched, mode=mode), [v.name for v in rvs + dets]
@@ -312,7 +333,10 @@ class Approximation:
         """Draws of every free variable (constrained) and Deterministic under q.
 
         Returns ``arviz.InferenceData`` (posterior with chain=1, plus observed/constant data),
-        or a dict of arrays with ``return_inferencedata=False``.  ``resample="psis"`` returns
+        or with ``return_inferencedata=False`` a :class:`symvi.variational.trace.Draws`: a dict
+        of ``(draws, ...)`` arrays that also indexes like PyMC's trace (``draws[i]`` is the
+        i-th draw as a point, ``len(draws)`` the number of draws, ``draws["x_log__"]`` the
+        unconstrained values).  ``resample="psis"`` returns
         draws importance-resampled with Pareto-smoothed weights p/q instead (closer to the
         posterior where q is off; see :func:`symvi.variational.diagnostics.resample_draws`).
         """
@@ -337,7 +361,9 @@ class Approximation:
                 self.rng.set_value(saved)
         result = {n: np.asarray(v) for n, v in zip(names, values)}
         if not return_inferencedata:
-            return result
+            from symvi.variational.trace import Draws
+
+            return Draws(result, values=self.layout.unravel(np.asarray(values[-1])))
         from symvi.sampling import to_inference_data
 
         return to_inference_data({"posterior": result}, self.model, add_chain_dim=True)

@@ -357,7 +357,9 @@ def resample_draws(approx, draws: int = 500, method: str = "psis", random_seed=N
     fn, names = _constrained_function(approx)
     result = {n: np.asarray(v) for n, v in zip(names, fn(z[idx]))}
     if not return_inferencedata:
-        return result
+        from symvi.variational.trace import Draws
+
+        return Draws(result, values=approx.layout.unravel(np.asarray(z[idx])))
     from symvi.sampling import to_inference_data
 
     idata = to_inference_data({"posterior": result}, approx.model, add_chain_dim=True)

@@ -223,7 +223,11 @@ class SVGD(Inference):
         X = pt.specify_shape(hist, hist.get_value(borrow=True).shape)
         lp, dlogp = _batched_logp(self.approx, X, more_replacements)
         phi = stein_direction(X, dlogp, self.kernel, self.temperature)
-        return -pt.mean(lp), [hist], [-phi]
+        loss, grad = -pt.mean(lp), -phi
+        t = objectives.normalizing_constant(self.approx, more_replacements)
+        if t is not None:  # minibatches: steps on the scale of one batch, as PyMC
+            loss, grad = loss / t, grad / t
+        return loss, [hist], [grad]
 
 
 class ASVGD(Inference):
@@ -277,8 +281,11 @@ class ASVGD(Inference):
         lp, dlogp = _batched_logp(approx, z, more_replacements)
         phi = stein_direction(z, dlogp, self.kernel, self.temperature)
         n = z.shape[0].astype(z.dtype)
-        grads = pt.grad(None, params, known_grads={z: -phi / n})
         loss = -(pt.mean(lp) + approx.entropy())
+        t = objectives.normalizing_constant(approx, more_replacements)
+        if t is not None:  # minibatches: steps on the scale of one batch, as PyMC
+            phi, loss = phi / t, loss / t
+        grads = pt.grad(None, params, known_grads={z: -phi / n})
         return loss, params, grads
 
 
