@@ -42,6 +42,7 @@ def seed_data(seed=0):
 
 
 def _model(pm, data, workload):
+    data = pm.floatX(data)  # PyMC's Minibatch rejects a cast of float64 data as observed
     obs = pm.Minibatch(data, batch_size=BATCH) if workload == "minibatch500" else data
     model = pm.Model()
     with model:
