@@ -17,6 +17,7 @@ from symvi.backends import backend
 from symvi.distributions import *  # noqa: F403
 from symvi.minibatch import Minibatch
 from symvi.optimize import find_MAP
+from symvi.pytensorf import floatX, intX
 from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set_data
 from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.sampling import sample_posterior_predictive

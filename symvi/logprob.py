@@ -94,13 +94,14 @@ def total_size_scale(entries, value):
         begin, end = entries[:k], entries[k + 1 :]
     else:
         begin, end = entries, ()
-    scale = pt.constant(1.0, dtype="float64")
+    fx = pytensor.config.floatX
+    scale = pt.constant(1.0, dtype=fx)
     for i, t in enumerate(begin):
         if t is not None:
-            scale = scale * (t / value.shape[i].astype("float64"))
+            scale = scale * (pt.constant(t, dtype=fx) / value.shape[i].astype(fx))
     for j, t in enumerate(end):
         if t is not None:
-            scale = scale * (t / value.shape[value.ndim - len(end) + j].astype("float64"))
+            scale = scale * (pt.constant(t, dtype=fx) / value.shape[value.ndim - len(end) + j].astype(fx))
     return scale
 
 
@@ -154,6 +155,43 @@ def _rv_term(model, rv, jacobian):
     return lp if scale is None else lp * scale
 
 
+def downcast_constants(outputs: list) -> list:
+    """With ``floatX`` narrower than float64, float64 constants in ``outputs`` (numpy covariates
+    such as ``X @ beta``) become floatX ones, so a float32 model computes in float32 throughout
+    instead of silently upcasting every term that touches them.  No-op under float64.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> with pytensor.config.change_flags(floatX="float32"):
+    ...     b = pt.vector("b")
+    ...     str(downcast_constants([pt.as_tensor(np.ones((2, 2))) @ b])[0].dtype)
+    'float32'
+    """
+    fx = pytensor.config.floatX
+    if fx == "float64":
+        return outputs
+    from pytensor.graph.traversal import ancestors, toposort
+    from pytensor.tensor.variable import TensorConstant
+
+    memo = {
+        v: pt.constant(v.data.astype(fx), name=v.name)
+        for v in ancestors(outputs)
+        if isinstance(v, TensorConstant) and v.dtype == "float64"
+    }
+    if not memo:
+        return outputs
+    # rebuild every node downstream of a narrowed constant: make_node infers the new dtypes
+    # (a same-type graph_replace cannot change them)
+    for node in toposort(outputs):
+        inputs = [memo.get(i, i) for i in node.inputs]
+        if all(a is b for a, b in zip(inputs, node.inputs)):
+            continue
+        new = node.op.make_node(*inputs)
+        memo.update(zip(node.outputs, new.outputs))
+    return [memo.get(o, o) for o in outputs]
+
+
 def model_logp(model, vars=None, jacobian=True, sum=True):
     """Log density of ``model`` (or of ``vars``) as a graph over the value variables.
 
@@ -162,11 +200,11 @@ def model_logp(model, vars=None, jacobian=True, sum=True):
     rvs, pots = _select(model, vars)
     terms = [_rv_term(model, rv, jacobian) for rv in rvs] + list(pots)
     if not terms:
-        return pt.constant(0.0, dtype="float64") if sum else []
-    terms = graph_replace(terms, rv_replacements(model), strict=False)
+        return pt.constant(0.0, dtype=pytensor.config.floatX) if sum else []
+    terms = downcast_constants(graph_replace(terms, rv_replacements(model), strict=False))
     if not sum:
         return terms
-    return pt.add(*[pt.sum(t) for t in terms]).astype("float64")
+    return pt.add(*[pt.sum(t) for t in terms]).astype(pytensor.config.floatX)
 
 
 class PointFunction:

@@ -165,7 +165,13 @@ class Model:
         for k, v in coords.items():
             self.add_coord(k, v)
 
-    def _dims_shape(self, owner: str, dims: tuple, observed_shape=None) -> tuple:
+    def _dims_shape(self, owner: str, dims: tuple, observed_shape=None, given_shape=None) -> tuple:
+        if given_shape is not None and not isinstance(given_shape, Variable):
+            given_shape = tuple(np.atleast_1d(given_shape))
+            if len(given_shape) != len(dims):
+                raise ValueError(f"{owner}: shape={given_shape} has {len(given_shape)} entries but dims={dims} has {len(dims)}")
+        else:
+            given_shape = None
         shape = []
         for i, d in enumerate(dims):
             if d is None:
@@ -177,6 +183,10 @@ class Model:
             elif observed_shape is not None and i < len(observed_shape):
                 self.add_coord(d, length=int(observed_shape[i]))
                 shape.append(int(observed_shape[i]))
+            elif given_shape is not None and isinstance(given_shape[i], int | np.integer):
+                # as PyMC: a new dimension named with an explicit shape gets coords 0..n-1
+                self.add_coord(d, values=range(int(given_shape[i])))
+                shape.append(int(given_shape[i]))
             else:
                 raise ValueError(
                     f"{owner}: unknown dimension {d!r}; known coords: {sorted(self.coords)}. "
@@ -209,7 +219,7 @@ class Model:
                 obs_shape = obs.type.shape
         explicit = shape is not None or size is not None
         if dims is not None:
-            dshape = self._dims_shape(owner, dims, obs_shape)
+            dshape = self._dims_shape(owner, dims, obs_shape, shape)
             if shape is not None and tuple(np.atleast_1d(shape)) != dshape:
                 raise ValueError(f"{owner}: shape={shape} contradicts dims={dims} (lengths {dshape})")
             shape = dshape
@@ -257,6 +267,8 @@ class Model:
         self._check_finite(name, arr)
         if arr.dtype == bool:
             arr = arr.astype("int64")
+        elif arr.dtype.kind == "f" and arr.dtype != pytensor.config.floatX:
+            arr = arr.astype(pytensor.config.floatX)  # as PyMC: observed floats follow floatX
         return pt.as_tensor_variable(arr)
 
     @staticmethod

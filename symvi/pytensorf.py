@@ -28,6 +28,7 @@ __all__ = [
     "reseed_rngs",
     "new_rng",
     "floatX",
+    "intX",
     "as_replacements",
 ]
 
@@ -72,8 +73,33 @@ def quick_eval(var):
 
 
 def floatX(x):
-    """Cast to pytensor's configured float type."""
+    """``x`` as an array (or tensor) of pytensor's configured float type (``config.floatX``).
+
+    Examples
+    --------
+    >>> import pytensor, symvi as pm
+    >>> with pytensor.config.change_flags(floatX="float32"):
+    ...     str(pm.floatX([1.0, 2.0]).dtype)
+    'float32'
+    """
+    if isinstance(x, Variable):
+        return x.astype(pytensor.config.floatX)
     return np.asarray(x, dtype=pytensor.config.floatX)
+
+
+def intX(x):
+    """``x`` as integers of the width that goes with ``floatX`` (int32 for float32, else int64).
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> str(pm.intX([1, 2]).dtype)
+    'int64'
+    """
+    dtype = "int32" if pytensor.config.floatX == "float32" else "int64"
+    if isinstance(x, Variable):
+        return x.astype(dtype)
+    return np.asarray(x, dtype=dtype)
 
 
 def new_rng(seed=None) -> SharedVariable:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 from pytensor.tensor.variable import TensorConstant
@@ -83,12 +84,12 @@ def dist_info(var) -> DistInfo | None:
 
 
 def _widen(x):
-    """Numeric parameters -> float64 / int64 arrays (pytensor would make 2.0 float32, 3 int8)."""
+    """Numeric parameters -> floatX / int64 arrays (pytensor would make 2.0 float32, 3 int8)."""
     if isinstance(x, Variable) or x is None:
         return x
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
-        return arr.astype("float64")
+        return arr.astype(pytensor.config.floatX)
     if arr.dtype.kind in "iub":
         return arr.astype("int64")
     return arr
@@ -250,7 +251,7 @@ class Distribution:
 
     @classmethod
     def support_point(cls, rv, **params):
-        return pt.zeros_like(rv, dtype="float64")
+        return pt.zeros_like(rv, dtype=pytensor.config.floatX)
 
 
 def _check_sizes(owner: str, shape, size) -> None:

@@ -73,11 +73,11 @@ class Flat(Continuous):
     @classmethod
     def rv_graph(cls, params, size, rng):
         # Flat has no proper draw; prior draws return zeros of the right shape.
-        return pt.zeros(() if size is None else size, dtype="float64")
+        return pt.zeros(() if size is None else size, dtype=pytensor.config.floatX)
 
     @staticmethod
     def logp(value):
-        return pt.zeros_like(value, dtype="float64")
+        return pt.zeros_like(value, dtype=pytensor.config.floatX)
 
 
 class HalfFlat(Continuous):
@@ -87,11 +87,11 @@ class HalfFlat(Continuous):
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        return pt.ones(() if size is None else size, dtype="float64")
+        return pt.ones(() if size is None else size, dtype=pytensor.config.floatX)
 
     @staticmethod
     def logp(value):
-        return bound(pt.zeros_like(value, dtype="float64"), value > 0)
+        return bound(pt.zeros_like(value, dtype=pytensor.config.floatX), value > 0)
 
     @classmethod
     def default_transform(cls, params):
@@ -99,7 +99,7 @@ class HalfFlat(Continuous):
 
     @classmethod
     def support_point(cls, rv, **params):
-        return pt.ones_like(rv, dtype="float64")
+        return pt.ones_like(rv, dtype=pytensor.config.floatX)
 
 
 class Normal(Continuous):

@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 
@@ -127,7 +128,7 @@ class TruncatedNormal(Continuous):
         """log(Phi(beta) - Phi(alpha)) computed in log space."""
         no_lower, no_upper = _const_all(lower, -np.inf), _const_all(upper, np.inf)
         if no_lower and no_upper:
-            return pt.zeros_like(mu + sigma, dtype="float64")
+            return pt.zeros_like(mu + sigma, dtype=pytensor.config.floatX)
         if no_upper:
             return _norm_logcdf((mu - lower) / sigma)  # log Q(alpha)
         if no_lower:

@@ -2,7 +2,7 @@
 
 Parameter names and parametrizations follow PyMC.  Draws use pytensor's RandomVariable ops;
 log mass functions are written as pytensor expressions and are -inf outside the support.
-Parameters are cast to float64 inside ``logp``: integer constants (``n``, bounds) arrive as
+Parameters are cast to floatX (float64 by default) inside ``logp``: integer constants (``n``, bounds) arrive as
 ``int8`` and would overflow, and exactly representable floats such as ``2.5`` arrive as
 ``float32`` and would lose precision.
 

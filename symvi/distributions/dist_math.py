@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 
 __all__ = ["xlogy", "xlog1py", "as_float", "normalize", "is_numeric"]
@@ -38,8 +39,8 @@ def is_numeric(x) -> bool:
 
 
 def as_float(x):
-    """Float64 tensor view of ``x`` (integer counts included)."""
-    return pt.as_tensor_variable(x).astype("float64")
+    """``x`` as a floatX tensor (integer counts included)."""
+    return pt.as_tensor_variable(x).astype(pytensor.config.floatX)
 
 
 def normalize(p):

@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 from pytensor.graph.basic import Variable
@@ -142,7 +143,7 @@ class Mixture(Distribution):
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        w = pt.as_tensor_variable(params["w"]).astype("float64")
+        w = pt.as_tensor_variable(params["w"]).astype(pytensor.config.floatX)
         comps, stacked = cls._unpack(params["comp_dists"])
         if size is not None:
             batch = _size_vector(size) if not isinstance(size, Variable) else size.astype("int64")
@@ -175,7 +176,7 @@ class Mixture(Distribution):
 
     @classmethod
     def logp(cls, value, w, comp_dists):
-        lp = pt.log(pt.as_tensor_variable(w).astype("float64")) + cls.component_logps(value, comp_dists)
+        lp = pt.log(pt.as_tensor_variable(w).astype(pytensor.config.floatX)) + cls.component_logps(value, comp_dists)
         return _logsumexp_last(lp)
 
     @classmethod
@@ -190,7 +191,7 @@ class Mixture(Distribution):
         comps, stacked = cls._unpack(comp_dists)
         points = [pt.broadcast_to(dist_info(c).cls.support_point(c, **dist_info(c).params), c.shape) for c in comps]
         pts = points[0] if stacked else pt.stack(pt.broadcast_arrays(*points), axis=-1)
-        point = pt.sum(pt.as_tensor_variable(w).astype("float64") * pts.astype("float64"), axis=-1)
+        point = pt.sum(pt.as_tensor_variable(w).astype(pytensor.config.floatX) * pts.astype(pytensor.config.floatX), axis=-1)
         if cls.discrete:
             point = pt.round(point)
         return pt.broadcast_to(point, rv.shape).astype(rv.dtype)

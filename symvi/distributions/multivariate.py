@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 from pytensor.tensor.linalg import cholesky, solve_triangular
@@ -94,7 +95,7 @@ class MvNormal(Continuous):
     @classmethod
     def rv_graph(cls, params, size, rng):
         mu, chol = as_float(params["mu"]), params["chol"]
-        mu = mu + pt.zeros((chol.shape[-1],), dtype="float64")  # a scalar mu fills the event axis
+        mu = mu + pt.zeros((chol.shape[-1],), dtype=pytensor.config.floatX)  # a scalar mu fills the event axis
         cov = chol @ pt.swapaxes(chol, -1, -2)
         return rb.multivariate_normal(mu, cov, size=size, rng=rng)
 
@@ -102,7 +103,7 @@ class MvNormal(Continuous):
     def logp(value, mu, chol):
         delta = as_float(value) - as_float(mu)
         chol = as_float(chol)
-        k = delta.shape[-1].astype("float64")
+        k = delta.shape[-1].astype(pytensor.config.floatX)
         # Blockwise solve: batch dims of chol and delta broadcast.
         z = solve_triangular(chol, delta, lower=True, b_ndim=1)
         diag = pt.diagonal(chol, axis1=-2, axis2=-1)

@@ -65,3 +65,6 @@ __all__ += ["load"]
 from symvi.variational.pathfinder import Pathfinder, PathfinderDraws, pathfinder
 
 __all__ += ["Pathfinder", "PathfinderDraws", "pathfinder"]
+from symvi.variational.trace import Draws, trace_cov
+
+__all__ += ["Draws", "trace_cov"]

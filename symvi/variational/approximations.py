@@ -39,6 +39,7 @@ class Layout:
 
     def __init__(self, model, point: dict):
         self.model = model
+        self.dtype = pytensor.config.floatX  # of the flat vector (and of q's parameters)
         self.vars = list(model.value_vars)
         self.names = [v.name for v in self.vars]
         self.shapes = [tuple(np.shape(point[n])) for n in self.names]
@@ -48,12 +49,18 @@ class Layout:
         self.size = int(stops[-1])
 
     def ravel(self, point: dict) -> np.ndarray:
-        return np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in self.names]) if self.names else np.zeros(0)
+        if not self.names:
+            return np.zeros(0, dtype=self.dtype)
+        return np.concatenate([np.asarray(point[n], dtype=self.dtype).ravel() for n in self.names])
 
     def unravel(self, flat: np.ndarray) -> dict:
         flat = np.asarray(flat)
         lead = flat.shape[:-1]
         return {n: flat[..., sl].reshape(lead + sh) for n, sl, sh in zip(self.names, self.slices, self.shapes)}
+
+    def vector(self, name: str = "theta"):
+        """A symbolic flat vector of this layout's dtype."""
+        return pt.vector(name, dtype=self.dtype)
 
     def replacements(self, theta) -> dict:
         """``{value var: theta[slice].reshape(shape)}`` for a symbolic flat vector ``theta``."""
@@ -128,6 +135,7 @@ class Approximation:
         if start:
             point = self._apply_start(point, start)
         self.layout = Layout(self.model, point)
+        self.dtype = self.layout.dtype
         self.rng = new_rng(random_seed)
         self._start = self.layout.ravel(point)
         #: a start point or start sigmas were given (default fits then start there, not at a
@@ -135,6 +143,9 @@ class Approximation:
         self.given_start = bool(start)
         self._samplers: dict = {}
         self.hist = np.array([])
+        #: divide the objective by total_size / batch_size for minibatch models (as PyMC);
+        #: read when the fit's step is built
+        self.scale_cost_to_minibatch = True
 
     def _apply_start(self, point, start):
         return apply_start(self.model, point, start)
@@ -179,10 +190,28 @@ class Approximation:
     def ndim(self) -> int:
         return self.layout.size
 
+    @property
+    def ordering(self) -> dict:
+        """``{value variable name: (name, slice, shape, dtype)}``: where each variable lives in
+        the flat vector q is over (as PyMC's ``approx.ordering``).
+
+        Examples
+        --------
+        >>> import symvi as pm
+        >>> with pm.Model():
+        ...     s = pm.HalfNormal("s", 1)
+        ...     x = pm.Normal("x", 0, 1, shape=2)
+        ...     q = pm.MeanField()
+        >>> q.ordering["x"][1:3]
+        (slice(1, 3, None), (2,))
+        """
+        lay = self.layout
+        return {n: (n, sl, sh, lay.dtype) for n, sl, sh in zip(lay.names, lay.slices, lay.shapes)}
+
     def random(self, size=None):
         """Symbolic draws from q: shape (D,) or (size, D); fresh on every compiled call."""
         shape = (self.ndim,) if size is None else (size, self.ndim)
-        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng))
+        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng, dtype=self.dtype))
 
     def logq(self, z):
         """Log density of q at flat points ``z`` (..., D)."""
@@ -288,10 +317,10 @@ class Approximation:
     def _build_sampler(self, backend=None, static_draws=None):
         model = self.model
         n = pt.iscalar("draws")
-        theta = pt.vector("theta", dtype="float64")
+        theta = self.layout.vector()
         rvs = list(model.free_RVs)
         dets = list(model.deterministics)
-        outs = self.layout.expression(rvs + dets, theta)
+        outs = self.layout.expression(rvs + dets, theta) + [theta]  # the flat draws come back too
         batched = vectorize_graph(outs, {theta: self.random(n if static_draws is None else static_draws)})
         mode = ONE_SHOT_MODE if backend is None else get_mode(backend)
         return compile_fn([n], batched, mode=mode), [v.name for v in rvs + dets]
@@ -307,7 +336,10 @@ class Approximation:
         """Draws of every free variable (constrained) and Deterministic under q.
 
         Returns ``arviz.InferenceData`` (posterior with chain=1, plus observed/constant data),
-        or a dict of arrays with ``return_inferencedata=False``.  ``resample="psis"`` returns
+        or with ``return_inferencedata=False`` a :class:`symvi.variational.trace.Draws`: a dict
+        of ``(draws, ...)`` arrays that also indexes like PyMC's trace (``draws[i]`` is the
+        i-th draw as a point, ``len(draws)`` the number of draws, ``draws["x_log__"]`` the
+        unconstrained values).  ``resample="psis"`` returns
         draws importance-resampled with Pareto-smoothed weights p/q instead (closer to the
         posterior where q is off; see :func:`symvi.variational.diagnostics.resample_draws`).
         """
@@ -332,7 +364,9 @@ class Approximation:
                 self.rng.set_value(saved)
         result = {n: np.asarray(v) for n, v in zip(names, values)}
         if not return_inferencedata:
-            return result
+            from symvi.variational.trace import Draws
+
+            return Draws(result, values=self.layout.unravel(np.asarray(values[-1])))
         from symvi.sampling import to_inference_data
 
         return to_inference_data({"posterior": result}, self.model, add_chain_dim=True)
@@ -346,7 +380,7 @@ class MeanField(Approximation):
 
     def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
         super().__init__(model, start, random_seed)
-        rho = np.zeros(self.ndim)
+        rho = np.zeros(self.ndim, dtype=self.dtype)
         self.given_start = self.given_start or bool(start_sigma)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
@@ -382,12 +416,12 @@ class FullRank(Approximation):
         super().__init__(model, start, random_seed)
         d = self.ndim
         self._tril = np.tril_indices(d)
-        diag = np.ones(d)
+        diag = np.ones(d, dtype=self.dtype)
         self.given_start = self.given_start or bool(start_sigma)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 diag[sl] = val
-        packed = np.eye(d)[self._tril] * 0.0
+        packed = np.eye(d, dtype=self.dtype)[self._tril] * 0.0
         packed[self._tril[0] == self._tril[1]] = diag
         self.shared_params = {
             "mu": pytensor.shared(self._start.copy(), name="mu"),
@@ -397,7 +431,7 @@ class FullRank(Approximation):
     @property
     def L(self):
         d = self.ndim
-        return pt.set_subtensor(pt.zeros((d, d))[self._tril], self.shared_params["L_tril"])
+        return pt.set_subtensor(pt.zeros((d, d), dtype=self.dtype)[self._tril], self.shared_params["L_tril"])
 
     @property
     def cov(self):

@@ -309,8 +309,8 @@ def _constrained_function(approx):
     cache = approx.__dict__.setdefault("_psis_cache", {})
     if "constrained" not in cache:
         model = approx.model
-        theta = pt.vector("theta", dtype="float64")
-        Z = pt.matrix("Z", dtype="float64")
+        theta = approx.layout.vector()
+        Z = pt.matrix("Z", dtype=approx.dtype)
         nodes = list(model.free_RVs) + list(model.deterministics)
         outs = vectorize_graph(approx.layout.expression(nodes, theta), {theta: Z})
         cache["constrained"] = (compile_fn([Z], outs, mode=ONE_SHOT_MODE), [v.name for v in nodes])
@@ -357,7 +357,9 @@ def resample_draws(approx, draws: int = 500, method: str = "psis", random_seed=N
     fn, names = _constrained_function(approx)
     result = {n: np.asarray(v) for n, v in zip(names, fn(z[idx]))}
     if not return_inferencedata:
-        return result
+        from symvi.variational.trace import Draws
+
+        return Draws(result, values=approx.layout.unravel(np.asarray(z[idx])))
     from symvi.sampling import to_inference_data
 
     idata = to_inference_data({"posterior": result}, approx.model, add_chain_dim=True)

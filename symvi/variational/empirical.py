@@ -97,7 +97,7 @@ class Empirical(Approximation):
                 raise ValueError(f"Empirical: jitter must be a finite non-negative number, got {jitter!r}")
             gen = np.random.default_rng(self.rng.get_value().integers(2**63))
             particles = np.tile(self._start, (int(size), 1)) + float(jitter) * gen.standard_normal((int(size), self.ndim))
-        particles = np.ascontiguousarray(particles, dtype="float64")
+        particles = np.ascontiguousarray(particles, dtype=self.dtype)
         self.histogram = pytensor.shared(particles, name="histogram")
         self.shared_params = {"histogram": self.histogram}
 
@@ -161,7 +161,7 @@ class Empirical(Approximation):
     @property
     def cov(self):
         centred = self.histogram - self.mean
-        return centred.T @ centred / self.histogram.shape[0].astype("float64")
+        return centred.T @ centred / self.histogram.shape[0].astype(self.histogram.dtype)
 
     @property
     def std(self):
@@ -170,7 +170,7 @@ class Empirical(Approximation):
     def draw_from_noise(self, u):
         """Particles picked by uniforms ``u`` in [0, 1): shape ``u.shape + (D,)``."""
         n = self.histogram.shape[0]
-        idx = pt.minimum(pt.floor(u * n.astype("float64")).astype("int64"), n - 1)
+        idx = pt.minimum(pt.floor(u * n.astype(u.dtype)).astype("int64"), n - 1)
         return self.histogram[idx]
 
     def random(self, size=None):

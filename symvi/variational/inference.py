@@ -192,7 +192,8 @@ class Inference:
         if not self.adaptive_default:
             return adagrad_window()
         if self._adaptive is None:
-            self._adaptive = adapt.DefaultOptimizer()
+            minibatch = objectives.normalizing_constant(self.approx) is not None
+            self._adaptive = adapt.DefaultOptimizer(power=adapt.MINIBATCH_DECAY_POWER if minibatch else None)
         return self._adaptive.optimizer
 
     def adaptive_state(self) -> dict | None:

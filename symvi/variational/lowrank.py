@@ -81,8 +81,8 @@ class LowRank(Approximation):
         w0 = 0.1 * d[:, None] * np.random.default_rng(seed).standard_normal((self.ndim, self.rank)) / np.sqrt(self.rank)
         self.shared_params = {
             "mu": pytensor.shared(self._start.copy(), name="mu"),
-            "rho": pytensor.shared(np.log(np.expm1(d)), name="rho"),
-            "W": pytensor.shared(w0, name="W"),
+            "rho": pytensor.shared(np.log(np.expm1(d)).astype(self.dtype), name="rho"),
+            "W": pytensor.shared(w0.astype(self.dtype), name="W"),
         }
 
     # ---- pieces
@@ -98,7 +98,7 @@ class LowRank(Approximation):
     def _capacitance(self):
         """``I_k + W^T diag(d^-2) W`` (k x k, eigenvalues >= 1)."""
         Wd = self.W / self.diag_std[:, None]
-        return pt.eye(self.rank) + Wd.T @ Wd
+        return pt.eye(self.rank, dtype=self.dtype) + Wd.T @ Wd
 
     def _logdet_cov(self):
         # slogdet rather than a Cholesky factor: in pytensor 3.0's Numba backend the gradient
@@ -119,7 +119,7 @@ class LowRank(Approximation):
         """Symbolic draws from q: shape (D,) or (size, D); fresh on every compiled call."""
         width = self.ndim + self.rank
         shape = (width,) if size is None else (size, width)
-        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng))
+        return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng, dtype=self.dtype))
 
     def draw_from_noise(self, eps):
         """q draws from standard normal noise ``eps`` (..., D + k); noise of width D (as

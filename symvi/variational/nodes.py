@@ -57,24 +57,26 @@ class FreshNoise(Op):
     True
     """
 
-    __props__ = ("kind", "uid")
+    __props__ = ("kind", "uid", "dtype")
 
-    def __init__(self, kind: str = "normal", seed=None):
+    def __init__(self, kind: str = "normal", seed=None, dtype: str = "float64"):
         if kind not in ("normal", "uniform"):
             raise ValueError(f"FreshNoise: kind must be 'normal' or 'uniform', got {kind!r}")
         self.kind = kind
+        self.dtype = str(dtype)
         self.uid = next(_uids)  # unique: two noise sources must never be merged
         self.generator = np.random.default_rng(seed)
 
     def make_node(self, shape):
         shape, static = infer_static_shape(shape)
-        out = pt.tensor(dtype="float64", shape=static)
+        out = pt.tensor(dtype=self.dtype, shape=static)
         return Apply(self, list(shape), [out])
 
     def perform(self, node, inputs, outputs):
         shape = tuple(int(s) for s in inputs)
         gen = self.generator
-        outputs[0][0] = gen.standard_normal(shape) if self.kind == "normal" else gen.random(shape)
+        draw = gen.standard_normal(shape) if self.kind == "normal" else gen.random(shape)
+        outputs[0][0] = draw if self.dtype == "float64" else draw.astype(self.dtype)
 
     def do_constant_folding(self, fgraph, node):
         return False  # folding would freeze one draw into the graph
@@ -136,7 +138,7 @@ def register_jax() -> None:
         static = node.outputs[0].type.shape
         if any(s is None for s in static):
             raise TypeError("sample_node under the JAX backend needs a static size (an int), not a symbolic one")
-        result = jax.ShapeDtypeStruct(tuple(int(s) for s in static), np.float64)
+        result = jax.ShapeDtypeStruct(tuple(int(s) for s in static), np.dtype(op.dtype))
 
         def draw():
             storage = [[None]]
@@ -165,7 +167,8 @@ def fresh_draws(approx, size=None):
     noise = getattr(approx, "noise", "normal")
     lead = () if size is None else (size,)
     shape = lead + ((approx.ndim,) if noise == "normal" else ())
-    return approx.draw_from_noise(FreshNoise(noise, seed=_spawn_seed(approx))(shape))
+    dtype = getattr(approx, "dtype", "float64")
+    return approx.draw_from_noise(FreshNoise(noise, seed=_spawn_seed(approx), dtype=dtype)(shape))
 
 
 def _as_replacement(key, value):
@@ -234,7 +237,7 @@ def sample_node(approx, node, size=None, deterministic=False, more_replacements=
         repl = as_replacements(more_replacements, "sample_node: more_replacements")
         nodes = graph_replace(nodes, repl, strict=False)
     _check_same_model(approx.model, nodes)
-    theta = pt.vector("theta", dtype="float64")
+    theta = approx.layout.vector()
     exprs = approx.layout.expression(nodes, theta)
     mean = approx.mean
     if size is not None:

@@ -2,7 +2,12 @@
 
 ``kl_loss`` is the negative ELBO, ``E_q[log q(z) - log p(z)]``, estimated with ``n_mc``
 reparameterised draws for the ``log p`` part and the analytic Gaussian entropy for ``log q``.
-``total_size`` scaling comes from the model's log density itself.
+``total_size`` scaling comes from the model's log density itself; for models that observe
+minibatches (``total_size=``) the loss is then divided by the normalizing constant
+``total_size / batch_size`` (:func:`normalizing_constant`, the largest such factor over the
+observed variables), as PyMC does: the loss and its gradients are on the scale of one
+batch, so the same learning rate takes the same steps as in PyMC and ``hist`` reports the
+per-batch loss.
 """
 
 from __future__ import annotations
@@ -10,14 +15,45 @@ from __future__ import annotations
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
+from symvi.logprob import total_size_scale
 from symvi.pytensorf import as_replacements
 
-__all__ = ["model_logp_flat", "kl_loss"]
+__all__ = ["model_logp_flat", "kl_loss", "normalizing_constant"]
+
+
+def normalizing_constant(approx, more_replacements=None):
+    """The factor the objective is divided by: ``max(1, total_size / batch size)`` over the
+    observed variables with ``total_size`` (a symbolic scalar), or None where no observed
+    variable is scaled (the loss graph is then left untouched) or where
+    ``approx.scale_cost_to_minibatch`` is False.
+
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model():
+    ...     mu = pm.Normal("mu", 0, 1)
+    ...     y = pm.Normal("y", mu, 1, observed=pm.Minibatch(np.zeros(1000), batch_size=50), total_size=1000)
+    ...     q = pm.MeanField()
+    >>> float(normalizing_constant(q).eval())
+    20.0
+    """
+    if not getattr(approx, "scale_cost_to_minibatch", True):
+        return None
+    model = approx.model
+    scales = []
+    for rv in model.observed_RVs:
+        scale = total_size_scale(model.rvs_to_total_sizes.get(rv), model.rvs_to_values[rv])
+        if scale is not None:
+            scales.append(scale)
+    if not scales:
+        return None
+    t = pt.max(pt.stack([pt.constant(1.0, dtype=scales[0].dtype), *scales]))
+    if more_replacements:  # e.g. full data for the minibatches: the constant becomes 1
+        t = graph_replace(t, as_replacements(more_replacements), strict=False)
+    return t
 
 
 def model_logp_flat(approx, more_replacements=None):
     """(theta, logp(theta)): the model log density as a graph over one flat vector."""
-    theta = pt.vector("theta", dtype="float64")
+    theta = approx.layout.vector()
     logp = approx.model.logp()
     if more_replacements:
         logp = graph_replace(logp, as_replacements(more_replacements), strict=False)
@@ -41,4 +77,6 @@ def kl_loss(approx, n_mc: int = 1, more_replacements=None):
         expected_logp = graph_replace(logp, {theta: approx.random()}, strict=False)
     else:
         expected_logp = pt.mean(vectorize_graph(logp, {theta: approx.random(int(n_mc))}))
-    return -(expected_logp + approx.entropy())
+    loss = -(expected_logp + approx.entropy())
+    t = normalizing_constant(approx, more_replacements)
+    return loss if t is None else loss / t

@@ -80,8 +80,13 @@ def chain(*transforms: GradientTransform) -> GradientTransform:
     return GradientTransform(init, update)
 
 
+def _like(x, g):
+    """A symbolic scalar ``x`` in ``g``'s dtype (float32 fits keep float32 arithmetic)."""
+    return x.astype(g.dtype) if isinstance(x, pytensor.graph.basic.Variable) and x.dtype != g.dtype else x
+
+
 def scale(factor) -> GradientTransform:
-    return GradientTransform(lambda v: [], lambda g, s, t: (factor * g, []))
+    return GradientTransform(lambda v: [], lambda g, s, t: (_like(factor, g) * g, []))
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def _descend(learning_rate) -> GradientTransform:
     if isinstance(learning_rate, pytensor.graph.basic.Variable):  # e.g. a shared rate a callback changes
         return scale(-learning_rate)
     if callable(learning_rate):
-        return GradientTransform(lambda v: [], lambda g, s, t: (-learning_rate(t) * g, []))
+        return GradientTransform(lambda v: [], lambda g, s, t: (_like(-learning_rate(t), g) * g, []))
     rate = float(learning_rate)
     if not np.isfinite(rate) or rate < 0:  # 0 is allowed: it freezes the parameters
         raise ValueError(f"learning_rate must be a finite number >= 0 or a schedule such as exponential_decay(...), got {learning_rate!r}")
@@ -238,13 +243,15 @@ def apply_transform(transform: GradientTransform, loss_or_grads, params: Sequenc
     param_scales = param_scales or {}
     params = list(params)
     grads = _grads(loss_or_grads, params)
-    t_prev = pytensor.shared(np.asarray(0.0), name="opt_t")
+    t_prev = pytensor.shared(np.asarray(0.0), name="opt_t")  # float64: exact counts past 2**24 steps
     t = t_prev + 1.0
     updates = {}
     for p, g in zip(params, grads):
         value = p.get_value(borrow=True)
         states = [pytensor.shared(np.asarray(s, dtype=value.dtype), name=f"{p.name}_opt{i}") for i, s in enumerate(transform.init(value))]
-        d, new_states = transform.update(g, states, t)
+        # the step count in the parameter's dtype: float32 parameters keep float32 arithmetic
+        t_p = t if value.dtype == t.dtype or value.dtype.kind != "f" else t.astype(value.dtype)
+        d, new_states = transform.update(g, states, t_p)
         if p in param_scales:
             d = d * param_scales[p]
         updates[p] = (p + d).astype(p.dtype)

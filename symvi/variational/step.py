@@ -161,6 +161,7 @@ class StepFunction:
         self._rng_positions = [i for i, s in enumerate(self.state) if _is_rng(s)]
         self._loss, self._updates = loss, updates
         self._fns: dict = {}
+        self.functions: dict = {}
         self._tracked_keys: dict = {}
         self.backend: str | None = None  # None: resolved at each run (context / env / numba); "auto": tiers
         self._built: dict = {}  # graphs built (to hash them) but not compiled yet, by compile key
@@ -205,7 +206,7 @@ class StepFunction:
             out = []
             for s, old, nv in zip(state, cur, new_vals):
                 out.append(nv if _is_rng(s) else pt.switch(ok, nv, old).astype(old.dtype))
-            reported = pt.switch(ok, step_loss, np.nan).astype("float64")
+            reported = pt.switch(ok, step_loss, np.nan).astype(step_loss.dtype)  # no upcast in the loop
             flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
             # tracked expressions read the state after this step (the last good one after a bad step)
             seen = graph_replace(list(tracked), dict(zip(state, out)), strict=False) if tracked else []
@@ -245,6 +246,7 @@ class StepFunction:
         if backend == "numba" and static_k is None:  # later fits of this graph go to Numba at once
             tiers.mark_numba_ready(tiers.graph_key(outputs, fn_updates))
         fn.trust_input = True  # run() passes the loop length as the int32 scalar it is
+        self.functions[key] = fn  # the compiled pytensor function, for inspection (dtypes, ops)
         self.keeps_inputs = getattr(self, "keeps_inputs", True) and _keeps_inputs(fn)
         if backend == "numba" and _keeps_inputs(fn):  # a failed fast call can then rerun unharmed
             fn.vm = fast_numba_vm(fn.vm)

@@ -86,7 +86,7 @@ class PairwiseMedian(Op):
         return [()]
 
     def grad(self, inputs, output_grads):
-        return [pt.zeros_like(inputs[0], dtype="float64")]
+        return [pt.zeros_like(inputs[0])]
 
 
 pairwise_median = PairwiseMedian()
@@ -152,8 +152,9 @@ def rbf_kernel(X):
     X = pt.as_tensor_variable(X)
     sq = pt.sum(X**2, axis=1)
     d2 = pt.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0)
-    n = X.shape[0].astype("float64")
-    h = pt.maximum(pairwise_median(d2), 1e-8) / pt.log(n + 1.0)
+    n = X.shape[0].astype(X.dtype)
+    # the median Op works in float64; the bandwidth, a scalar, comes back in X's dtype
+    h = pt.maximum(pairwise_median(d2).astype(X.dtype), 1e-8) / pt.log(n + 1.0)
     K = pt.exp(-d2 / h)
     # grad_{x_j} k(x_j, x_i) = 2 / h * (x_i - x_j) * K[j, i]; summed over j (K is symmetric)
     R = 2.0 / h * (X * pt.sum(K, axis=1)[:, None] - K @ X)
@@ -163,7 +164,7 @@ def rbf_kernel(X):
 def stein_direction(X, dlogp, kernel: Callable = rbf_kernel, temperature: float = 1.0):
     """The SVGD update direction ``phi`` (n, D) for particles ``X`` with log-density gradients ``dlogp``."""
     K, R = kernel(X)
-    n = X.shape[0].astype("float64")
+    n = X.shape[0].astype(X.dtype)
     return (K @ dlogp / temperature + R) / n
 
 
@@ -224,7 +225,11 @@ class SVGD(Inference):
         X = pt.specify_shape(hist, hist.get_value(borrow=True).shape)
         lp, dlogp = _batched_logp(self.approx, X, more_replacements)
         phi = stein_direction(X, dlogp, self.kernel, self.temperature)
-        return -pt.mean(lp), [hist], [-phi]
+        loss, grad = -pt.mean(lp), -phi
+        t = objectives.normalizing_constant(self.approx, more_replacements)
+        if t is not None:  # minibatches: steps on the scale of one batch, as PyMC
+            loss, grad = loss / t, grad / t
+        return loss, [hist], [grad]
 
 
 class ASVGD(Inference):
@@ -279,9 +284,12 @@ class ASVGD(Inference):
         z = approx.random(max(int(n_mc), 2))
         lp, dlogp = _batched_logp(approx, z, more_replacements)
         phi = stein_direction(z, dlogp, self.kernel, self.temperature)
-        n = z.shape[0].astype("float64")
-        grads = pt.grad(None, params, known_grads={z: -phi / n})
+        n = z.shape[0].astype(z.dtype)
         loss = -(pt.mean(lp) + approx.entropy())
+        t = objectives.normalizing_constant(approx, more_replacements)
+        if t is not None:  # minibatches: steps on the scale of one batch, as PyMC
+            phi, loss = phi / t, loss / t
+        grads = pt.grad(None, params, known_grads={z: -phi / n})
         return loss, params, grads
 
 
