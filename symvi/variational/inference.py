@@ -436,20 +436,25 @@ class Inference:
                     if not step.compiled_now:
                         measured = (now - t0) / k
                         per_step = measured if per_step is None else 0.5 * (per_step + measured)
+                    # the stopping rule (and the default optimizer's decay) is judged before the
+                    # callbacks run, so a checkpoint a callback saves at this step holds its outcome
+                    may_stop = False
+                    if checking and (start + done) % convergence.EVAL_EVERY == 0:
+                        if adaptive is not None:
+                            may_stop = adaptive.after_check(step, buf, start + done, report_tol)
+                        else:
+                            may_stop = convergence.is_converged(buf, start + done, report_tol)
+                    if score is not False:  # a checkpoint saved by a callback holds the steps done so far
+                        self.hist = self.approx.hist = buf[: start + done]
                     self._call_callbacks(plan, rows, start + before + 1, buf[: start + done], start + done)
                     if now - shown >= _PROGRESS_SECONDS or done == n:
                         shown = now
                         progress.update(done, average_loss(buf[start : start + done]))
                     if sigint["hit"]:
                         raise KeyboardInterrupt
-                    if checking and (start + done) % convergence.EVAL_EVERY == 0:
-                        if adaptive is not None:
-                            may_stop = adaptive.after_check(step, buf, start + done, report_tol)
-                        else:
-                            may_stop = convergence.is_converged(buf, start + done, report_tol)
-                        if stop_tol is not None and may_stop:
-                            converged = True
-                            break
+                    if stop_tol is not None and may_stop:
+                        converged = True
+                        break
         except StopIteration as stop:
             interrupted_at = start + done
             if str(stop):
