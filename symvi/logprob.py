@@ -18,7 +18,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.distributions.base import dist_info
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, find_rngs, reseed_rngs
 
-__all__ = ["param_constants", "model_logp", "compile_logp", "compile_dlogp", "point_logps", "initial_point"]
+__all__ = ["param_constants", "model_logp", "compile_logp", "compile_dlogp", "point_logps", "point_logp_terms", "initial_point"]
 
 
 def param_constants(model) -> set:
@@ -253,9 +253,29 @@ def point_logps(model, point=None, round_vals=2, mode=None, replacements=None):
     ``replacements``: ``{variable: value}`` applied first (as ``more_replacements`` in fit).
     Random generators in the graph (minibatch indices) are left as they were.
     """
+    terms = point_logp_terms(model, point, mode=mode, replacements=replacements, elementwise=False)
+    return {n: float(np.round(v, round_vals)) for n, v in terms.items()}
+
+
+def point_logp_terms(model, point=None, mode=None, replacements=None, elementwise=True) -> dict:
+    """Elementwise log density of each variable and potential at ``point`` (``{name: array}``).
+
+    As :func:`point_logps` without the sums (``elementwise=False``: with them, unrounded);
+    the index of a non-finite entry of an observed variable's term is a row of its data.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model() as m:
+    ...     lam = pm.Exponential("lam", 1.0)
+    ...     y = pm.Poisson("y", lam, observed=np.array([1, -2, 3]))
+    >>> np.isfinite(point_logp_terms(m)["y"]).tolist()
+    [True, False, True]
+    """
     point = model.initial_point() if point is None else point
     names = [rv.name for rv in model.free_RVs + model.observed_RVs] + [p.name for p in model.potentials]
-    outs = [pt.sum(t) for t in model_logp(model, sum=False)]
+    outs = model_logp(model, sum=False)
+    outs = outs if elementwise else [pt.sum(t) for t in outs]
     if replacements:
         from symvi.pytensorf import as_replacements
 
@@ -268,7 +288,7 @@ def point_logps(model, point=None, round_vals=2, mode=None, replacements=None):
     finally:
         for r, s in zip(rngs, saved):
             r.set_value(s)
-    return {n: float(np.round(v, round_vals)) for n, v in zip(names, vals)}
+    return dict(zip(names, vals))
 
 
 # ---------------------------------------------------------------------- initial point

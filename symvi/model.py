@@ -25,6 +25,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
 from symvi import logprob
+from symvi.minibatch import minibatch_info
 from symvi.distributions.base import _UNSET, dist_info
 
 
@@ -257,6 +258,10 @@ class Model:
                 self._check_finite(name, observed.get_value(borrow=True))
             elif isinstance(observed, pt.TensorConstant):
                 self._check_finite(name, observed.data)
+            elif minibatch_info(observed) is not None:  # pm.Minibatch: its whole array, once
+                self._check_finite(name, minibatch_info(observed).source.get_value(borrow=True))
+            elif getattr(observed.tag, "stream", None) is not None:  # streamed: each chunk as it is read
+                observed.tag.stream.observed_as(observed, name)
             return observed
         try:
             arr = np.asarray(observed)
@@ -276,8 +281,9 @@ class Model:
         arr = np.asarray(arr)
         if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[:5].tolist()
+            row = f"first at row {bad[0][0]}, " if arr.ndim else ""
             raise ValueError(
-                f"{name!r}: observed data contains NaN or inf (e.g. at index {bad}); "
+                f"{name!r}: observed data contains NaN or inf ({row}e.g. at index {bad}); "
                 "symvi does not impute missing values - drop or fill them first"
             )
 

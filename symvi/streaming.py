@@ -100,12 +100,16 @@ class _ArraySource:
     def specs(self):
         return [(tuple(a.shape[1:]), np.dtype(a.dtype)) for a in self.arrays]
 
+    check = staticmethod(lambda fields, first_row: None)  # StreamingMinibatch sets its finite check
+
     def epoch(self, rng) -> Iterator[tuple]:
         order = rng.permutation(len(self.blocks)) if rng is not None else range(len(self.blocks))
         for b in order:
             lo, hi = self.blocks[b]
             # np.asarray loads the block: zarr reads it, dask/xarray compute it
-            yield tuple(np.asarray(a[lo:hi]) for a in self.arrays)
+            fields = tuple(np.asarray(a[lo:hi]) for a in self.arrays)
+            self.check(fields, lo)
+            yield fields
 
 
 class _IterSource:
@@ -169,8 +173,14 @@ class _IterSource:
                 self._peeked = [(f.shape[1:], f.dtype) for f in first]
         return self._peeked
 
+    check = staticmethod(lambda fields, first_row: None)
+
     def epoch(self, rng) -> Iterator[tuple]:
-        yield from self._chunks()
+        first_row = 0
+        for fields in self._chunks():
+            self.check(fields, first_row)
+            first_row += len(fields[0])
+            yield fields
 
 
 def _make_source(sources, n_rows, block_rows):
@@ -493,8 +503,28 @@ class StreamingMinibatch:
             t.tag.stream = self
         self.rows_delivered = 0
         self._it = None
+        self._observed_names = [None] * len(self.tensors)
+        self._source.check = self._check_chunk
 
     # ---- model side
+    def observed_as(self, tensor, name: str) -> None:
+        """Record that the model observes field ``tensor`` as variable ``name`` (for error messages)."""
+        for i, t in enumerate(self.tensors):
+            if t is tensor:
+                self._observed_names[i] = name
+
+    def _check_chunk(self, fields, first_row: int) -> None:
+        """Refuse a chunk with NaN or inf, naming the variable (or field) and the source row."""
+        for i, f in enumerate(fields):
+            if np.issubdtype(f.dtype, np.floating) and not np.isfinite(f).all():
+                row = first_row + int(np.argwhere(~np.isfinite(f))[0][0])
+                name = self._observed_names[i]
+                what = f"{name!r}: observed data" if name is not None else f"StreamingMinibatch field {i}"
+                raise ValueError(
+                    f"{what} contains NaN or inf at row {row} of the streamed source (found when its chunk was "
+                    "read); symvi does not impute missing values - drop or fill them first"
+                )
+
     @property
     def tensor(self):
         """The observed tensor (the only field of a single-field stream)."""

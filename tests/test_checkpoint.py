@@ -112,3 +112,86 @@ def test_missing_and_foreign_files(tmp_path):
     (tmp_path / "junk.npz").write_text("junk")
     with pytest.raises(ValueError, match="not a symvi checkpoint"):
         pm.load(tmp_path / "junk.npz", _model())
+
+
+class _SaveAt:
+    """A callback that writes a checkpoint at one step of a running fit."""
+
+    def __init__(self, step, path):
+        self.step, self.path, self.every = step, path, 1
+
+    def __call__(self, approx, losses, i):
+        if i == self.step:
+            approx.save(self.path)
+
+
+@pytest.mark.parametrize(
+    "method, opt, n, at",
+    [("advi", None, 1200, 1000), ("fullrank_advi", pm.adam(learning_rate=0.02), 500, 300)],
+)
+def test_checkpoint_saved_during_fit_holds_the_steps_done_so_far(method, opt, n, at, tmp_path):
+    """Saved from a callback at step ``at`` of an ``n``-step fit: ``at`` losses, and a load +
+    refine(n - at) equals the uninterrupted fit.  For ADVI's default optimizer the decay starts
+    at the check of step 1000, the very step saved: the checkpoint must hold that decision."""
+    kwargs = dict(method=method, random_seed=11, progressbar=False, obj_optimizer=opt)
+    whole = pm.fit(n, model=_model(), callbacks=[_SaveAt(at, tmp_path / "mid.npz")], **kwargs)
+    if opt is None:
+        assert whole.inference.adaptive_state()["decay_step"] == at
+    resumed = pm.load(tmp_path / "mid.npz", _model())
+    assert len(resumed.hist) == at
+    np.testing.assert_array_equal(resumed.hist, whole.hist[:at])
+    resumed.inference.refine(n - at, progressbar=False)
+    for k, v in whole.get_params().items():
+        np.testing.assert_array_equal(resumed.get_params()[k], v)
+    np.testing.assert_array_equal(resumed.hist, whole.hist)
+
+
+def _without(src, dst, member):
+    import zipfile
+
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(dst, "w") as w:
+        for name in z.namelist():
+            if name != member:
+                w.writestr(name, z.read(name))
+    return dst
+
+
+def test_damaged_checkpoints_give_one_line_errors_naming_the_file(tmp_path):
+    path = pm.fit(20, model=_model(), random_seed=0, progressbar=False).save(tmp_path / "ck.npz")
+    data = path.read_bytes()
+    cases = {
+        "empty.npz": (b"", "the file is empty"),
+        "half.npz": (data[: len(data) // 2], "truncated or corrupted"),
+        "cut.npz": (data[:-1], "truncated or corrupted"),
+        "flipped.npz": (data[:200] + bytes(b ^ 0xFF for b in data[200:210]) + data[210:], "truncated or corrupted"),
+    }
+    for name, (content, why) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError) as err:
+            pm.load(tmp_path / name, _model())
+        msg = str(err.value)
+        assert msg.startswith(f"{str(tmp_path / name)!r} is not a complete symvi checkpoint"), msg
+        assert why in msg and "\n" not in msg, msg
+    for member, array in [("hist.npy", "hist"), ("param/mu.npy", "param/mu"), ("state/0.npy", "state/0")]:
+        damaged = _without(path, tmp_path / "missing.npz", member)
+        with pytest.raises(ValueError, match=f"not a complete symvi checkpoint: the array\\(s\\) {array} are missing"):
+            pm.load(damaged, _model())
+
+
+def test_save_leaves_no_temporary_and_removes_those_of_killed_saves(tmp_path, monkeypatch):
+    approx = pm.fit(20, model=_model(), random_seed=0, progressbar=False)
+    stale = tmp_path / ".ck.npz.99999999-1.tmp"  # no process has this id (above Linux's pid_max)
+    stale.write_bytes(b"PK half written")
+    running = tmp_path / ".ck.npz.1-1.tmp"  # pid 1 runs: maybe a save in progress, left alone
+    running.write_bytes(b"PK")
+    approx.save(tmp_path / "ck.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ck.npz.1-1.tmp", "ck.npz"]
+    assert len(pm.load(tmp_path / "ck.npz", _model()).hist) == 20
+
+    def killed(*args, **kwargs):  # the write fails midway (disk full, Ctrl-C)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed)
+    with pytest.raises(KeyboardInterrupt):
+        approx.save(tmp_path / "other.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ck.npz.1-1.tmp", "ck.npz"]

@@ -102,6 +102,11 @@ def test_refine_refuses_a_checkpoint_of_another_model(tmp_path, capsys):
     # the script changed since the fit: the model now has another variable
     script.write_text(script.read_text().replace('pm.HalfNormal("sigma", 5)', 'pm.HalfNormal("sigma", 5, shape=2)[0]'))
     _error(capsys, ["refine", str(run), "-n", "10"], "was written for another model")
+    ck = run / "checkpoint.npz"
+    ck.write_bytes(ck.read_bytes()[:-100])  # a copy cut short
+    _error(capsys, ["refine", str(run), "-n", "10"], f"{str(ck)!r} is not a complete symvi checkpoint")
+    ck.write_bytes(b"")
+    _error(capsys, ["refine", str(run), "-n", "10"], "not a complete symvi checkpoint: the file is empty")
     (run / "checkpoint.npz").unlink()
     _error(capsys, ["refine", str(run), "-n", "10"], "no checkpoint.npz")
 

@@ -266,3 +266,46 @@ def test_posterior_predictive_after_minibatch_fit_covers_the_full_data():
     pp = pm.sample_posterior_predictive(idata, model=model, random_seed=3)
     assert pp.posterior_predictive["y"].shape == (1, 20, 300)
     np.testing.assert_allclose(pp.observed_data["y"].values, data)
+
+
+# ---------------------------------------------------------------------- bad data values
+def _gamma_data(bad_row, bad_value):
+    rng = np.random.default_rng(5)
+    y = rng.gamma(2.0, 1.0, size=5000)
+    X = rng.normal(size=(5000, 2))
+    y[bad_row] = bad_value
+    return X, y
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_nan_or_inf_in_minibatch_data_is_found_when_the_model_is_built(bad_value):
+    X, y = _gamma_data(3217, bad_value)
+    Xb, yb = pm.Minibatch(X, y, batch_size=20, random_seed=1)
+    with pm.Model():
+        a = pm.HalfNormal("a", 2)
+        with pytest.raises(ValueError, match=r"'obs': observed data contains NaN or inf \(first at row 3217"):
+            pm.Gamma("obs", a, a, observed=yb, total_size=5000)
+
+
+def test_minibatch_data_outside_the_support_is_found_before_the_first_step():
+    """y < 0 at one row of 5000 for a Gamma likelihood: a batch of 20 would rarely draw it; the
+    whole array is checked at the start of the fit (not in a batch at some step), naming the row."""
+    X, y = _gamma_data(4321, -1.0)
+    Xb, yb = pm.Minibatch(X, y, batch_size=20, random_seed=1)
+    with pm.Model() as m:
+        b = pm.Normal("b", 0, 1, shape=2)
+        a = pm.HalfNormal("a", 2)
+        pm.Gamma("obs", a, a * pt.exp(Xb @ b), observed=yb, total_size=5000)
+    with pytest.raises(ValueError, match=r"-inf/NaN at the starting point: \{'obs': -inf\} \('obs' first at row 4321"):
+        pm.fit(10, model=m, random_seed=0, progressbar=False)
+
+
+def test_nan_in_a_minibatch_covariate_is_found_at_its_row():
+    X, y = _gamma_data(0, 1.0)
+    X[2468, 1] = np.nan
+    Xb, yb = pm.Minibatch(X, y, batch_size=20, random_seed=1)
+    with pm.Model() as m:
+        b = pm.Normal("b", 0, 1, shape=2)
+        pm.Normal("obs", Xb @ b, 1, observed=yb, total_size=5000)
+    with pytest.raises(ValueError, match=r"'obs' first at row 2468"):
+        pm.fit(10, model=m, random_seed=0, progressbar=False)

@@ -244,3 +244,16 @@ def test_total_size_from_source_and_tensor_shape():
     with pm.Model():
         with pytest.raises(ValueError, match="smaller than the batch"):
             pm.Normal("y", 0, 1, observed=s.tensor, total_size=5)
+
+
+@pytest.mark.parametrize("kind", ["array", "chunks"])
+def test_nan_in_streamed_data_is_found_as_its_chunk_is_read(kind):
+    data = np.random.default_rng(2).normal(size=3000)
+    data[2345] = np.nan
+    source = data if kind == "array" else (lambda: (data[i : i + 500] for i in range(0, 3000, 500)))
+    stream = StreamingMinibatch(source, batch_size=50, block_rows=500, n_rows=3000, random_seed=0)
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, 1, observed=stream.tensor, total_size=stream.total_size)
+    with pytest.raises(ValueError, match=r"'y': observed data contains NaN or inf at row 2345 of the streamed source"):
+        pm.fit(200, model=m, random_seed=0, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.01))

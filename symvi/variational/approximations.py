@@ -27,6 +27,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.logprob import rv_replacements
 from symvi.model import modelcontext
+from symvi.variational.memory import check_fullrank_fits
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
 
 __all__ = ["Layout", "Approximation", "MeanField", "FullRank", "sample_approx"]
@@ -415,14 +416,21 @@ class FullRank(Approximation):
     def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
         super().__init__(model, start, random_seed)
         d = self.ndim
-        self._tril = np.tril_indices(d)
+        check_fullrank_fits(d)  # before the d(d+1)/2 entries are allocated
         diag = np.ones(d, dtype=self.dtype)
         self.given_start = self.given_start or bool(start_sigma)
         if start_sigma:
             for sl, val in self._start_sigmas(start_sigma):
                 diag[sl] = val
-        packed = np.eye(d, dtype=self.dtype)[self._tril] * 0.0
-        packed[self._tril[0] == self._tril[1]] = diag
+        packed = np.zeros(d * (d + 1) // 2, dtype=self.dtype)
+        rows = np.arange(d)
+        packed[rows * (rows + 3) // 2] = diag  # (i, i) is entry i(i+1)/2 + i of the row-major triangle
+        rows, cols = np.tril_indices(d)
+        flat = rows.astype(np.int32 if d * d < 2**31 else np.int64) * d + cols
+        del rows, cols
+        # positions of the triangle in the flattened d x d matrix, as a graph input: a constant
+        # index array is walked element by element by pytensor's indexing and baked into compiled code
+        self._tril_flat = pytensor.shared(flat, name="L_tril_positions")
         self.shared_params = {
             "mu": pytensor.shared(self._start.copy(), name="mu"),
             "L_tril": pytensor.shared(packed, name="L_tril"),
@@ -431,7 +439,8 @@ class FullRank(Approximation):
     @property
     def L(self):
         d = self.ndim
-        return pt.set_subtensor(pt.zeros((d, d), dtype=self.dtype)[self._tril], self.shared_params["L_tril"])
+        packed = self.shared_params["L_tril"]
+        return pt.set_subtensor(pt.zeros((d * d,), dtype=packed.dtype)[self._tril_flat], packed).reshape((d, d))
 
     @property
     def cov(self):

@@ -26,6 +26,10 @@ Examples
 from __future__ import annotations
 
 import json
+import os
+import threading
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -195,10 +199,39 @@ def save(approx, path) -> Path:
             fit["state"] = state
             meta["fit"] = fit
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
-    tmp.replace(path)  # never leave a half-written checkpoint behind
+    _remove_stale_temporaries(path)
+    # written under a name of this process and thread, then renamed over ``path`` in one step:
+    # a reader never sees a half-written checkpoint, and two savers never share a file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # an error or Ctrl-C while writing leaves nothing behind
     return path
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.NAME.PID-THREAD.tmp`` files of ``path`` left by a save whose process was killed.
+
+    A temporary of a process that still runs may be a save in progress and is left alone.
+    """
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else, or no way to tell: keep its file
+        return True
+    return True
 
 
 def _read(path):
@@ -207,15 +240,30 @@ def _read(path):
         path = path.with_name(path.name + ".npz")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    damaged = f"{str(path)!r} is not a complete symvi checkpoint"
+    if path.stat().st_size == 0:
+        raise ValueError(f"{damaged}: the file is empty")
     try:
         with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["__meta__"]))
+            meta = json.loads(str(f["__meta__"])) if "__meta__" in f.files else None
             arrays = {k: f[k] for k in f.files if k != "__meta__"}
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:  # cut short (a full disk, a copy stopped midway)
+        raise ValueError(f"{damaged}: it is truncated or corrupted ({_one_line(err)})") from None
     except (ValueError, KeyError, OSError) as err:
-        raise ValueError(f"{str(path)!r} is not a symvi checkpoint ({err})") from None
-    if meta.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a symvi checkpoint ({_one_line(err)})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not a symvi checkpoint of format {FORMAT!r}")
+    missing = [] if "hist" in arrays else ["hist"]
+    for i, rec in enumerate((meta.get("fit") or {}).get("state", [])):
+        if "rng" not in rec and f"state/{i}" not in arrays:
+            missing.append(f"state/{i}")
+    if missing:
+        raise ValueError(f"{damaged}: the array(s) {', '.join(missing)} are missing")
     return meta, arrays
+
+
+def _one_line(err) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _build(meta, model):
@@ -278,6 +326,10 @@ def load(path, model=None):
     inference = None if isinstance(built, Approximation) else built
     approx = built if inference is None else inference.approx
     params = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("param/")}
+    missing = sorted(set(approx.shared_params) - set(params))
+    if missing:
+        names = ", ".join(f"param/{k}" for k in missing)
+        raise ValueError(f"{str(path)!r} is not a complete symvi checkpoint: the array(s) {names} are missing")
     for key in getattr(approx, "resizable_params", ("histogram",)):  # particles: the count may differ
         if key in params:
             approx.shared_params[key].set_value(np.ascontiguousarray(params.pop(key)))

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from symvi.logprob import param_constants, point_logps
+from symvi.logprob import param_constants, point_logp_terms
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.streaming import chunk_hooks
@@ -113,20 +113,35 @@ def _data_bytes(model) -> int:
 def _check_start_logp(approx, more_replacements=None):
     """Raise ``ValueError`` naming the terms where the model's log density is -inf/NaN at the start.
 
-    One cheap evaluation (Python linker) at the point the approximation starts from; models
-    fed by data streams are skipped (their data are loaded only inside the loop).
+    One cheap evaluation (Python linker) at the point the approximation starts from.  A
+    ``pm.Minibatch`` is replaced by its whole array for this check (one vectorised pass), so
+    data outside a likelihood's support are found before the first step whichever batches the
+    fit would draw; the message names the observed variable and its first bad row.  Models
+    fed by data streams are skipped (their chunks are checked for NaN/inf as they are read).
     """
+    from symvi.minibatch import full_data_replacements
+
     start, layout = getattr(approx, "_start", None), getattr(approx, "layout", None)
     model = approx.model
     if start is None or layout is None:
         return
     if chunk_hooks(model.basic_RVs + list(model.rvs_to_values.values()) + model.potentials):
         return
-    logps = point_logps(model, layout.unravel(start), mode=ONE_SHOT_MODE, replacements=more_replacements)
+    replacements = dict(full_data_replacements(model))
+    replacements.update(more_replacements or {})
+    terms = point_logp_terms(model, layout.unravel(start), mode=ONE_SHOT_MODE, replacements=replacements)
+    logps = {k: float(np.round(np.sum(v), 2)) for k, v in terms.items()}
     bad = {k: v for k, v in logps.items() if not np.isfinite(v)}
     if bad:
+        rows = []
+        for rv in model.observed_RVs:
+            term = np.asarray(terms[rv.name])
+            if rv.name in bad and term.ndim:
+                row = int(np.argwhere(~np.isfinite(term))[0][0])
+                rows.append(f"{rv.name!r} first at row {row} of its observed data")
+        where = f" ({'; '.join(rows)})" if rows else ""
         raise ValueError(
-            f"the model's log density is -inf/NaN at the starting point: {bad}. Log density of every "
+            f"the model's log density is -inf/NaN at the starting point: {bad}{where}. Log density of every "
             f"variable there (model.point_logps): {logps}. Check observed data against each "
             "distribution's support, the parameters, and start=/initval="
         )
@@ -474,20 +489,25 @@ class Inference:
                     if not step.compiled_now:
                         measured = (now - t0) / k
                         per_step = measured if per_step is None else 0.5 * (per_step + measured)
+                    # the stopping rule (and the default optimizer's decay) is judged before the
+                    # callbacks run, so a checkpoint a callback saves at this step holds its outcome
+                    may_stop = False
+                    if checking and (start + done) % convergence.EVAL_EVERY == 0:
+                        if adaptive is not None:
+                            may_stop = adaptive.after_check(step, buf, start + done, report_tol)
+                        else:
+                            may_stop = convergence.is_converged(buf, start + done, report_tol)
+                    if score is not False:  # a checkpoint saved by a callback holds the steps done so far
+                        self.hist = self.approx.hist = buf[: start + done]
                     self._call_callbacks(plan, rows, start + before + 1, buf[: start + done], start + done)
                     if now - shown >= _PROGRESS_SECONDS or done == n:
                         shown = now
                         progress.update(done, average_loss(buf[start : start + done]))
                     if sigint["hit"]:
                         raise KeyboardInterrupt
-                    if checking and (start + done) % convergence.EVAL_EVERY == 0:
-                        if adaptive is not None:
-                            may_stop = adaptive.after_check(step, buf, start + done, report_tol)
-                        else:
-                            may_stop = convergence.is_converged(buf, start + done, report_tol)
-                        if stop_tol is not None and may_stop:
-                            converged = True
-                            break
+                    if stop_tol is not None and may_stop:
+                        converged = True
+                        break
         except StopIteration as stop:
             interrupted_at = start + done
             if str(stop):

@@ -104,8 +104,9 @@ def warm_start(inference):
     if not (np.all(np.isfinite(path.mu)) and np.all(np.isfinite(chol)) and np.all(sd > 0)):
         return None
     if isinstance(approx, FullRank):
-        approx.set_params({"mu": path.mu, "L_tril": chol[approx._tril]})
-        scales = {"mu": sd, "L_tril": sd[approx._tril[0]]}
+        tril = np.tril_indices(approx.ndim)
+        approx.set_params({"mu": path.mu, "L_tril": chol[tril]})
+        scales = {"mu": sd, "L_tril": sd[tril[0]]}
     else:
         inv = solve_triangular(chol, np.eye(len(sd)), lower=True)  # chol^-1: precision = inv^T inv
         mf_sd = 1.0 / np.sqrt(np.sum(inv**2, axis=0))
