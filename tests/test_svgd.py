@@ -109,7 +109,7 @@ def test_svgd_argument_errors():
     with model:
         with pytest.raises(ValueError, match="temperature"):
             pm.SVGD(temperature=0)
-        with pytest.raises(ValueError, match="size"):
+        with pytest.raises(ValueError, match="n_particles must be a positive integer"):
             pm.SVGD(n_particles=0)
         with pytest.raises(ValueError, match="jitter"):
             pm.SVGD(jitter=-1)

@@ -269,8 +269,6 @@ class ASVGD(Inference):
         elif isinstance(approx, Empirical) or not isinstance(approx, Approximation):
             raise TypeError(f"ASVGD needs a parametric approximation such as MeanField or FullRank, got {type(approx).__name__}")
         self.temperature = _check_temperature(temperature)
-        if isinstance(n_particles, bool) or not isinstance(n_particles, int | np.integer) or n_particles < 1:
-            raise ValueError(f"SVGD: n_particles must be a positive integer, got {n_particles!r}")
         self.kernel = kernel
         super().__init__(approx)
 
