@@ -260,6 +260,25 @@ def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random
         "prior": {v.name: by_name[v.name] for v in prior_vars},
         "prior_predictive": {v.name: by_name[v.name] for v in pp_vars},
     }
+    groups.update(data_groups(model))
+    groups = {g: v for g, v in groups.items() if v}
+    return to_inference_data(groups, model)
+
+
+def data_groups(model) -> dict:
+    """``observed_data`` (each observed variable's values, where they are data rather than a
+    minibatch expression) and ``constant_data`` (``Data`` containers not used as observed
+    values, as in PyMC); empty groups left out.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as sv
+    >>> with sv.Model() as m:
+    ...     x = sv.Data("x", np.arange(3.0))
+    ...     y = sv.Normal("y", x, 1.0, observed=np.zeros(3))
+    >>> sorted(data_groups(m))
+    ['constant_data', 'observed_data']
+    """
     observed = {}
     used_data = set()
     for rv in model.observed_RVs:
@@ -269,12 +288,7 @@ def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random
         if val is not None:
             observed[rv.name] = val
     constant = {d.name: np.asarray(d.get_value(borrow=False)) for d in model.data_vars if d not in used_data}
-    if observed:
-        groups["observed_data"] = observed
-    if constant:
-        groups["constant_data"] = constant
-    groups = {g: v for g, v in groups.items() if v}
-    return to_inference_data(groups, model)
+    return {g: v for g, v in (("observed_data", observed), ("constant_data", constant)) if v}
 
 
 # ---------------------------------------------------------------------- posterior predictive

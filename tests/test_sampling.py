@@ -188,3 +188,16 @@ def test_sample_approx_is_approx_sample():
     a = pm.sample_approx(approx, draws=30, random_seed=4)
     b = approx.sample(30, random_seed=4)
     np.testing.assert_array_equal(a.posterior["x"].values, b.posterior["x"].values)
+
+
+def test_approx_sample_carries_observed_and_constant_data():
+    y = np.array([0.5, 1.5, 2.0])
+    with pm.Model():
+        x = pm.Data("x", np.array([1.0, 2.0, 3.0]))
+        a = pm.Normal("a", 0, 1)
+        pm.Normal("y", a * x, 1.0, observed=y)
+        approx = pm.fit(50, random_seed=1, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.1))
+    idata = approx.sample(20, random_seed=2)
+    assert set(idata.groups()) == {"posterior", "observed_data", "constant_data"}
+    np.testing.assert_array_equal(idata.observed_data["y"].values, y)
+    np.testing.assert_array_equal(idata.constant_data["x"].values, [1.0, 2.0, 3.0])

@@ -368,9 +368,9 @@ class Approximation:
             from symvi.variational.trace import Draws
 
             return Draws(result, values=self.layout.unravel(np.asarray(values[-1])))
-        from symvi.sampling import to_inference_data
+        from symvi.sampling import data_groups, to_inference_data
 
-        return to_inference_data({"posterior": result}, self.model, add_chain_dim=True)
+        return to_inference_data({"posterior": result, **data_groups(self.model)}, self.model, add_chain_dim=True)
 
 
 class MeanField(Approximation):
