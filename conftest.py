@@ -16,6 +16,16 @@ def rng():
     return np.random.default_rng(20261123)
 
 
+@pytest.fixture(scope="module")
+def one_compiled_path():
+    """Pin ``SYMVI_BACKEND=numba`` for a module whose tests compare fits bit for bit: a tiered
+    fit (``backend='auto'``) may move from the quick tier to Numba at a time-dependent step
+    (equal to 1e-10 then: test_tiers.py).  Used as ``pytestmark = pytest.mark.usefixtures(...)``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMVI_BACKEND", "numba")
+        yield
+
+
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection
 def pytest_collection_modifyitems(session, config, items):
     """Start the notebook runner (tests/nbrun.py) for the collected notebook tests, so the

@@ -27,18 +27,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "workers"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_minibatch import BATCH, N_COLS, N_ROWS, seed_data  # noqa: E402,F401 - the same data and sizes
 from timing import median_time  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-N_ROWS, N_COLS, BATCH = 40000, 100, 500
-
-
-def seed_data(seed=0):
-    r = np.random.default_rng(seed)
-    data = r.random((N_ROWS, N_COLS))
-    data *= r.integers(1, 10, size=(N_COLS,))
-    data += r.random(N_COLS) * 10
-    return data
 
 
 def _model(pm, data, workload):

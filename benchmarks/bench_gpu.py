@@ -23,39 +23,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-N_COLS, BATCH = 100, 500
+sys.path.insert(0, str(Path(__file__).resolve().parent / "workers"))
+from timing import median_time  # noqa: E402
+from workloads import digits_data  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_minibatch import BATCH, N_COLS  # noqa: E402
+from bench_minibatch import seed_data as _seed_data  # noqa: E402
 
 
-def seed_data(n_rows: int, seed: int = 0) -> np.ndarray:
-    """The seed notebook's data: uniform columns, scaled and shifted per column."""
-    r = np.random.default_rng(seed)
-    data = r.random((n_rows, N_COLS))
-    data *= r.integers(1, 10, size=(N_COLS,))
-    data += r.random(N_COLS) * 10
-    return data
-
-
-def digits_data():
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "workers"))
-    from workloads import digits_data as d
-
-    return d()
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def seed_data(n_rows: int) -> np.ndarray:
+    """bench_minibatch's seed-notebook data with ``n_rows`` rows."""
+    return _seed_data(0, n_rows)
 
 
 # ---------------------------------------------------------------------- symvi

@@ -45,10 +45,10 @@ HERE = Path(__file__).resolve().parent
 N_ROWS, N_COLS, BATCH = 40000, 100, 500
 
 
-def seed_data(seed=0):
+def seed_data(seed=0, n_rows=N_ROWS):
     """The seed notebook's data: uniform columns, scaled and shifted per column."""
     r = np.random.default_rng(seed)
-    data = r.random((N_ROWS, N_COLS))
+    data = r.random((n_rows, N_COLS))
     data *= r.integers(1, 10, size=(N_COLS,))
     data += r.random(N_COLS) * 10
     return data

@@ -6,14 +6,7 @@ import pytest
 import symvi as pm
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_compiled_path():
-    """Bit-identity is a property of one compiled path: a tiered fit (backend='auto', or a default changed
-    one day) may move
-    from the quick tier to Numba at a time-dependent step (equal to 1e-10 then: test_tiers.py)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SYMVI_BACKEND", "numba")
-        yield
+pytestmark = pytest.mark.usefixtures("one_compiled_path")  # conftest: bit-identity needs one compiled path
 
 
 def _model(n_obs=30, seed=0):

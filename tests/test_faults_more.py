@@ -27,14 +27,7 @@ import symvi.variational.inference as inference
 Y = np.random.default_rng(0).normal(1.5, 1.0, size=20)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_compiled_path():
-    """Bit-identity is a property of one compiled path: a tiered fit (backend='auto', or a default changed
-    one day) may move
-    from the quick tier to Numba at a time-dependent step (equal to 1e-10 then: test_tiers.py)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SYMVI_BACKEND", "numba")
-        yield
+pytestmark = pytest.mark.usefixtures("one_compiled_path")  # conftest: bit-identity needs one compiled path
 
 
 def make_model():

@@ -347,12 +347,21 @@ def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float
     return [g * factor for g in tensor_vars]
 
 
-def _velocities(updates: dict, params):
+def _with_momentum(updates: dict, params, momentum: float, nesterov: bool) -> dict:
+    """Momentum on each parameter's step ``updates[p] - p``: ``v <- momentum * v + step``; the
+    parameter moves by ``v`` (heavy ball) or ``momentum * v + step`` (Nesterov)."""
+    updates = dict(updates)
     params = list(updates) if params is None else list(params)
     for p in params:
         if p not in updates:
             raise ValueError(f"apply_momentum: parameter {p.name or p!r} has no update in the updates dict")
-    return params, {p: pytensor.shared(np.zeros_like(p.get_value(borrow=True)), name=f"{p.name}_velocity") for p in params}
+    for p in params:
+        v = pytensor.shared(np.zeros_like(p.get_value(borrow=True)), name=f"{p.name}_velocity")
+        step = updates[p] - p
+        x = momentum * v + step
+        updates[v] = x.astype(v.dtype)
+        updates[p] = (p + (momentum * x + step if nesterov else x)).astype(p.dtype)
+    return updates
 
 
 def apply_momentum(updates: dict, params=None, momentum: float = 0.9) -> dict:
@@ -371,14 +380,7 @@ def apply_momentum(updates: dict, params=None, momentum: float = 0.9) -> dict:
     >>> w.get_value().round(4).tolist()
     [0.54]
     """
-    updates = dict(updates)
-    params, velocity = _velocities(updates, params)
-    for p in params:
-        v = velocity[p]
-        x = momentum * v + (updates[p] - p)
-        updates[v] = x.astype(v.dtype)
-        updates[p] = (p + x).astype(p.dtype)
-    return updates
+    return _with_momentum(updates, params, momentum, nesterov=False)
 
 
 def apply_nesterov_momentum(updates: dict, params=None, momentum: float = 0.9) -> dict:
@@ -395,15 +397,7 @@ def apply_nesterov_momentum(updates: dict, params=None, momentum: float = 0.9) -
     >>> w.get_value().round(4).tolist()
     [0.7]
     """
-    updates = dict(updates)
-    params, velocity = _velocities(updates, params)
-    for p in params:
-        v = velocity[p]
-        step = updates[p] - p
-        x = momentum * v + step
-        updates[v] = x.astype(v.dtype)
-        updates[p] = (p + momentum * x + step).astype(p.dtype)
-    return updates
+    return _with_momentum(updates, params, momentum, nesterov=True)
 
 
 def norm_constraint(tensor_var, max_norm: float, norm_axes=None, epsilon: float = 1e-7):
