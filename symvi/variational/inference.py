@@ -497,9 +497,10 @@ class Inference:
                             may_stop = adaptive.after_check(step, buf, start + done, report_tol)
                         else:
                             may_stop = convergence.is_converged(buf, start + done, report_tol)
+                    so_far = buf[: start + done]
                     if score is not False:  # a checkpoint saved by a callback holds the steps done so far
-                        self.hist = self.approx.hist = buf[: start + done]
-                    self._call_callbacks(plan, rows, start + before + 1, buf[: start + done], start + done)
+                        self.hist = self.approx.hist = so_far
+                    self._call_callbacks(plan, rows, start + before + 1, so_far, start + done)
                     if now - shown >= _PROGRESS_SECONDS or done == n:
                         shown = now
                         progress.update(done, average_loss(buf[start : start + done]))
