@@ -9,7 +9,8 @@ with PyTensor's compile directory in one of three states:
 * ``warm``: the same model was fitted before (re-running an unchanged cell in a new process).
 
 Configurations: symvi's default (Numba), symvi with ``backend="auto"`` (the quick tier, Numba
-when compiled - see ``symvi/variational/tiers.py``) and ``"c"``, PyMC 5.28.5
+when compiled - see ``symvi/variational/tiers.py``), ``"c"``, the default without
+``symvi/numba_compile.py`` ("symvi numba-plain", ``SYMVI_NUMBA_GLUE=0``), PyMC 5.28.5
 (``$PYMC_PYTHON``, default ``/tmp/venv-pymc/bin/python``) and NumPyro (``$NUMPYRO_PYTHON``;
 JAX keeps no compile cache between processes, so it has one column; only the seed
 workloads it implements).  Missing interpreters are skipped.
@@ -36,12 +37,15 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "workers" / "first_fit_worker.py"
 MODELS = ["gamma", "mixture", "logreg", "digits", "eight_schools", "kidiq", "sblrc", "low_dim_gauss_mix"]
 NUMPYRO_MODELS = {"gamma", "logreg", "digits"}
-SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c"}
+SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c", "symvi numba-plain": None}
+#: environment of a configuration: "numba-plain" is the default without symvi.numba_compile
+CONFIG_ENV = {"symvi numba-plain": {"SYMVI_NUMBA_GLUE": "0"}}
 
 
-def run(python, framework, model, method, n, base, backend=None, timeout=900, wait=False):
+def run(python, framework, model, method, n, base, backend=None, timeout=900, wait=False, extra_env=None):
     """One fresh process; ``wait``: it lets symvi's background compile finish before exiting."""
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={base}", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.update(extra_env or {})
     if wait:
         env["FIRST_FIT_WAIT"] = "1"
     cmd = [python, str(WORKER), framework, model, method, str(n)] + ([backend] if backend else [])
@@ -94,6 +98,7 @@ def main(argv=None) -> int:
                         print(model, config, "any", row, flush=True)
                     continue
                 backend = SYMVI_CONFIGS.get(config)
+                extra = CONFIG_ENV.get(config)
                 lib_key = "symvi" if framework == "symvi" else framework
                 for state in states:
                     if state == "cold":
@@ -105,8 +110,8 @@ def main(argv=None) -> int:
                         base = root / f"lib-{model}-{config.replace(' ', '_')}"
                         if not base.exists():
                             shutil.copytree(library_dir(python, lib_key, root), base)
-                            run(python, framework, model, args.method, args.n, base, backend, wait=True)
-                    row = run(python, framework, model, args.method, args.n, base, backend, wait=state == "library")
+                            run(python, framework, model, args.method, args.n, base, backend, wait=True, extra_env=extra)
+                    row = run(python, framework, model, args.method, args.n, base, backend, wait=state == "library", extra_env=extra)
                     results.append({"model": model, "config": config, "state": state, **row})
                     print(model, config, state, row, flush=True)
     finally:

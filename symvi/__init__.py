@@ -13,6 +13,9 @@ Examples
 from pytensor import tensor as _pt
 
 from symvi import fused_reduce_numba, numba_kernels, transforms
+from symvi import numba_compile as _numba_compile
+
+_numba_compile.install()  # less repeated LLVM work per compiled loop (first fits)
 from symvi.backends import backend
 from symvi.distributions import *  # noqa: F403
 from symvi.minibatch import Minibatch

@@ -1,0 +1,190 @@
+"""Less repeated LLVM work when Numba compiles a training loop (first fits of new models).
+
+Numba compiles every function to machine code on its own and, for a function that calls
+others, links the callees' code into its module, optimises the whole module again and emits
+machine code for all of it.  PyTensor compiles a fit's loop as five such levels - a caching
+wrapper, the function graph, a caching wrapper around the scan op, the scan loop and the
+loop body's function graph - so the body's code went through LLVM's optimiser and code
+generator five times.  Measured on the posteriordb kidiq model (FullRankADVI, library caches
+warm, 2 cores): 16.6 s of Numba compile, 10.7 s of it in those five levels, ~2 s each.
+
+:func:`install` removes two of these repetitions, leaving the code that runs unchanged:
+
+* the scan op is compiled without a caching wrapper of its own: it is cached as part of the
+  function graph around it (whose cache key includes the scan's), which is what a re-run
+  finds;
+* the levels above the loop body (the scan loop and the function graphs that call it) link
+  their callees without re-optimising them: the body and every op in it were optimised when
+  they were compiled, and what the glue could gain - inlining the body into the loop - is one
+  call per step.
+
+Kidiq's first fit: 17.3 -> 13.2 s; the seed gamma model 15.9 -> 12.5 s; steady state level
+(see ``benchmarks/bench_first_fit.py`` and ``bench_vi.py``).  ``SYMVI_NUMBA_GLUE=0`` turns both
+off (to compare, or to rule them out).
+
+Examples
+--------
+>>> install()
+True
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+
+__all__ = ["install", "is_glue"]
+
+_lock = threading.Lock()
+_installed = False
+
+#: qualified names of the functions PyTensor generates for a scan loop and its body, and for
+#: a function graph (the caching wrapper around a graph has the graph's name too)
+SCAN_LOOP, SCAN_BODY, FGRAPH = "scan", "numba_scan", "numba_funcified_fgraph"
+
+
+def is_glue(name: str, linked_names: list[str], linked_glue: list[bool]) -> bool:
+    """Whether a library only wires up already optimised code around a scan loop.
+
+    ``name`` is the library's (function's) name, ``linked_names`` / ``linked_glue`` the names
+    of the libraries it links and whether each of them is glue.
+
+    >>> is_glue("scan", ["numba_scan", "impl"], [False, False])
+    True
+    >>> is_glue("numba_funcified_fgraph", ["scan"], [True])
+    True
+    >>> is_glue("numba_funcified_fgraph", ["elemwise"], [False])
+    False
+    """
+    if name == SCAN_LOOP:
+        return SCAN_BODY in linked_names
+    if name == FGRAPH:
+        return any(linked_glue)
+    return False
+
+
+def install() -> bool:
+    """Apply both changes (idempotent); False when turned off or Numba is unavailable."""
+    global _installed
+    if os.environ.get("SYMVI_NUMBA_GLUE", "1") == "0":
+        return False
+    with _lock:
+        if _installed:
+            return True
+        try:
+            from numba.core import codegen
+            from pytensor.link.numba.dispatch import basic
+            from pytensor.scan.op import Scan
+        except ImportError:  # pragma: no cover - numba is a pytensor dependency
+            return False
+
+        wrap_cached = basic.numba_funcify_ensure_cache
+
+        def ensure_cache(op, *args, **kwargs):
+            if isinstance(op, Scan) and basic.config.numba__cache:
+                # the key still enters the enclosing graph's key; no wrapper level of its own
+                return basic.numba_funcify_and_cache_key(op, *args, **kwargs)
+            return wrap_cached(op, *args, **kwargs)
+
+        optimize_final = codegen.CPUCodeLibrary._optimize_final_module
+
+        def optimize_unless_glue(self):
+            linked = list(self._linking_libraries)
+            glue = is_glue(self.name, [lib.name for lib in linked], [getattr(lib, "_symvi_glue", False) for lib in linked])
+            self._symvi_glue = glue
+            if not glue:
+                optimize_final(self)
+
+        basic.numba_funcify_ensure_cache = ensure_cache
+        codegen.CPUCodeLibrary._optimize_final_module = optimize_unless_glue
+        _install_lazy_emission(codegen)
+        _installed = True
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# machine code on demand
+
+_pending_env: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _install_lazy_emission(codegen) -> None:
+    """Emit a library's machine code only when something needs it.
+
+    Numba emits every compiled function at once, though a function only ever called from
+    other compiled functions is linked into its callers as LLVM IR and its own machine code
+    never runs.  Here a library is emitted when a pointer to a function it defines is asked
+    for (a function called from Python, a ``cfunc``) or when its object code is written to
+    the disk cache; the rest is never emitted.  A library loaded from the disk cache is added
+    as before (loading its object code is cheap).  An environment pointer of a function that
+    is not emitted is written once a module defining its global is.
+    """
+    lib_cls = codegen.JITCodeLibrary
+    finalize_module = lib_cls._finalize_final_module
+    pointer_to = lib_cls.get_pointer_to_function
+    compiled_object = lib_cls._get_compiled_object
+    set_env = codegen.JITCPUCodegen.set_env
+    unresolved = codegen.RuntimeLinker.PREFIX
+
+    def finalize_later(self):
+        loaded = getattr(self, "_compiled_object", None) is not None  # from the disk cache
+        recursive = any(gv.name.startswith(unresolved) for gv in self._final_module.global_variables)
+        if self.name not in (FGRAPH, SCAN_LOOP, SCAN_BODY) or loaded or recursive:
+            finalize_module(self)  # as numba does
+            _resolve_envs(self._codegen)
+            return
+        self._finalize_dynamic_globals()
+        self._verify_declare_only_symbols()
+        self._symvi_deferred = True
+        self._finalized = True
+
+    def emit(self):
+        if getattr(self, "_symvi_deferred", False):
+            self._symvi_deferred = False
+            self._finalized = False
+            finalize_module(self)
+            _resolve_envs(self._codegen)
+
+    def get_pointer(self, name):
+        self._ensure_finalized()
+        if getattr(self, "_symvi_deferred", False):
+            fn = _defined_function(self._final_module, name)
+            if fn is None:  # not this library's symbol: as numba, ask the engine
+                ee = self._codegen._engine
+                return ee.get_function_address(name) if ee.is_symbol_defined(name) else 0
+            emit(self)
+        return pointer_to(self, name)
+
+    def get_compiled_object(self):
+        self._ensure_finalized()
+        emit(self)
+        return compiled_object(self)
+
+    def set_env_when_defined(self, env_name, env):
+        if self._engine.is_symbol_defined(env_name):
+            set_env(self, env_name, env)
+        else:  # its module is not emitted (yet): written when one defining it is
+            _pending_env[env_name] = env
+
+    lib_cls._finalize_final_module = finalize_later
+    lib_cls.get_pointer_to_function = get_pointer
+    lib_cls._get_compiled_object = get_compiled_object
+    codegen.JITCPUCodegen.set_env = set_env_when_defined
+    codegen.JITCPUCodegen._symvi_set_env = set_env
+
+
+def _defined_function(module, name):
+    try:
+        fn = module.get_function(name)
+    except NameError:
+        return None
+    return None if fn.is_declaration else fn
+
+
+def _resolve_envs(codegen_obj) -> None:
+    engine = codegen_obj._engine
+    for name in [n for n in list(_pending_env.keys()) if engine.is_symbol_defined(n)]:
+        env = _pending_env.pop(name, None)
+        if env is not None:
+            codegen_obj._symvi_set_env(name, env)
