@@ -1,4 +1,4 @@
-"""Less repeated LLVM work when Numba compiles a training loop (first fits of new models).
+"""Less repeated work when Numba compiles a training loop: first fits of new models, re-runs.
 
 Numba compiles every function to machine code on its own and, for a function that calls
 others, links the callees' code into its module, optimises the whole module again and emits
@@ -8,7 +8,7 @@ loop body's function graph - so the body's code went through LLVM's optimiser an
 generator five times.  Measured on the posteriordb kidiq model (FullRankADVI, library caches
 warm, 2 cores): 16.6 s of Numba compile, 10.7 s of it in those five levels, ~2 s each.
 
-:func:`install` removes two of these repetitions, leaving the code that runs unchanged:
+:func:`install` changes how PyTensor's graphs reach Numba, not the code that runs:
 
 * the scan op is compiled without a caching wrapper of its own: it is cached as part of the
   function graph around it (whose cache key includes the scan's), which is what a re-run
@@ -16,11 +16,19 @@ warm, 2 cores): 16.6 s of Numba compile, 10.7 s of it in those five levels, ~2 s
 * the levels above the loop body (the scan loop and the function graphs that call it) link
   their callees without re-optimising them: the body and every op in it were optimised when
   they were compiled, and what the glue could gain - inlining the body into the loop - is one
-  call per step.
+  call per step;
+* the intermediate levels' machine code is emitted only if something asks for a pointer to
+  it (nothing does: only the outermost function is called from Python or cached);
+* within a process, an elementwise/blockwise/random op funcifies once per (op, types) and a
+  graph compiled before gets the same compiled function again: PyTensor registered a new
+  Numba overload per op and graph, never freed, and Numba's JIT engine never frees code
+  loaded from the disk cache, so each notebook re-run kept ~250 dispatchers and the loop's
+  machine code (2.4-3.3 MB per re-run of a small logistic regression; now ~0.25 MB).
 
-Kidiq's first fit: 17.3 -> 13.2 s; the seed gamma model 15.9 -> 12.5 s; steady state level
-(see ``benchmarks/bench_first_fit.py`` and ``bench_vi.py``).  ``SYMVI_NUMBA_GLUE=0`` turns both
-off (to compare, or to rule them out).
+First fits of new models (library caches warm, 2 cores): 27-45 % less time (kidiq 19.2 ->
+10.8 s, eight_schools 18.5 -> 11.3 s, seed gamma 18.3 -> 11.7 s); same results bit for bit,
+steady state level (``benchmarks/bench_first_fit.py``, ``bench_rerun_memory.py``).
+``SYMVI_NUMBA_GLUE=0`` turns all of it off (to compare, or to rule it out).
 
 Examples
 --------
@@ -33,6 +41,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections import OrderedDict
 
 __all__ = ["install", "is_glue"]
 
@@ -97,6 +106,8 @@ def install() -> bool:
                 optimize_final(self)
 
         basic.numba_funcify_ensure_cache = ensure_cache
+        _install_funcify_memo(basic)
+        _install_reuse()
         codegen.CPUCodeLibrary._optimize_final_module = optimize_unless_glue
         _install_lazy_emission(codegen)
         _installed = True
@@ -188,3 +199,99 @@ def _resolve_envs(codegen_obj) -> None:
         env = _pending_env.pop(name, None)
         if env is not None:
             codegen_obj._symvi_set_env(name, env)
+
+
+# ---------------------------------------------------------------------------------------------
+# one Numba overload per op and types
+
+_funcify_memo: dict = {}
+#: arguments PyTensor passes along to every op's funcify that do not change the op's code
+#: (buffers and names of the surrounding graph's Python function)
+_GRAPH_ARGS = frozenset({"storage_map", "unique_name", "input_storage", "output_storage"})
+
+
+def _memo_key(op, node):
+    from pytensor.tensor.random.op import RandomVariableWithCoreShape
+
+    if isinstance(op, RandomVariableWithCoreShape):  # compared by identity; its code is its RV's
+        [rv_node] = op.fgraph.apply_nodes
+        op, node = ("rv", rv_node.op), rv_node
+    key = (op, tuple(i.type for i in node.inputs), tuple(o.type for o in node.outputs))
+    try:
+        hash(key)
+    except TypeError:  # an unhashable op property
+        return None
+    return key
+
+
+def _install_funcify_memo(basic) -> None:
+    """Funcify an elementwise, blockwise or random op once per (op, types) in a process.
+
+    PyTensor's Numba code for these ops registers a new ``@overload`` in Numba's global
+    typing registry each time a graph is funcified, and that registry is never emptied: each
+    re-run of a notebook cell kept ~250 more dispatchers alive (those of the scalar ops inside
+    the fused kernels).  The same op on the same types funcifies to the same code, so the
+    first result is handed out again.
+    """
+    from pytensor.tensor.blockwise import Blockwise
+    from pytensor.tensor.elemwise import Elemwise
+    from pytensor.tensor.random.op import RandomVariableWithCoreShape
+
+    for cls in (Elemwise, Blockwise, RandomVariableWithCoreShape):
+        funcify = basic.numba_funcify_and_cache_key.dispatch(cls)
+
+        def funcify_once(op, node=None, _funcify=funcify, **kwargs):
+            key = None if node is None or not _GRAPH_ARGS.issuperset(kwargs) else _memo_key(op, node)
+            if key is None:
+                return _funcify(op, node=node, **kwargs)
+            with _lock:
+                found = _funcify_memo.get(key)
+            if found is None:
+                found = _funcify(op, node=node, **kwargs)
+                with _lock:
+                    found = _funcify_memo.setdefault(key, found)
+            return found
+
+        basic.numba_funcify_and_cache_key.register(cls)(funcify_once)
+
+
+# ---------------------------------------------------------------------------------------------
+# one compiled function per graph and process
+
+#: compiled functions kept for re-use, most recently used last (a notebook re-running a few
+#: cells: a fit, its draws, a posterior predictive); each holds its graph's constants (the
+#: training loop's data are inputs, not constants), hence a bound
+REUSE_SLOTS = 16
+_reuse: OrderedDict = OrderedDict()
+
+
+def _install_reuse() -> None:
+    """A graph compiled before in this process gets the same compiled function again.
+
+    The key is PyTensor's cache key of the whole graph (ops, types, constants, structure: what
+    its disk cache already trusts across processes) plus the fastmath flag.  Without this,
+    each new Function loaded the graph from the disk cache into Numba's JIT engine again.
+    """
+    from pytensor.link.numba.dispatch import basic
+    from pytensor.link.numba.linker import NumbaLinker
+
+    jit_compile = NumbaLinker.jit_compile
+
+    def jit_compile_once(self, fn_and_cache):
+        key = fn_and_cache[1]
+        if key is None:
+            return jit_compile(self, fn_and_cache)
+        key = (key, bool(basic.config.numba__fastmath))
+        with _lock:
+            func = _reuse.get(key)
+            if func is not None:
+                _reuse.move_to_end(key)
+                return func
+        func = jit_compile(self, fn_and_cache)
+        with _lock:
+            _reuse[key] = func
+            while len(_reuse) > REUSE_SLOTS:
+                _reuse.popitem(last=False)
+        return func
+
+    NumbaLinker.jit_compile = jit_compile_once

@@ -122,3 +122,58 @@ def test_deferred_machine_code_keeps_exceptions_objmode_recursion_and_caching(tm
     first = run(NESTED_SCRIPT, tmp_path).splitlines()
     assert first == ["319.0 10.0", "raised ('negative input of length', 3)"]
     assert run(NESTED_SCRIPT, tmp_path).splitlines() == first  # `cached` loaded from disk
+
+
+RERUN_SCRIPT = textwrap.dedent(
+    """
+    import gc, json, os, sys
+    import numpy as np
+    import symvi as pm
+    from numba.core.registry import CPUDispatcher
+
+    def rss_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def dispatchers():
+        n = 0
+        for o in gc.get_objects():
+            try:
+                n += type(o) is CPUDispatcher
+            except ReferenceError:
+                pass
+        return n
+
+    def cell():  # a notebook cell: build the model, fit it
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(200, 5))
+        y = rng.binomial(1, 1 / (1 + np.exp(-X @ rng.normal(size=5))))
+        with pm.Model():
+            b = pm.Normal("b", 0, 1, shape=5)
+            pm.Bernoulli("y", logit_p=X @ b, observed=y)
+            return pm.fit(300, random_seed=1, progressbar=False)
+
+    for _ in range(3):
+        cell()
+    gc.collect()
+    r0, d0 = rss_mb(), dispatchers()
+    for _ in range(12):
+        cell()
+    gc.collect()
+    print(json.dumps({"mb_per_rerun": (rss_mb() - r0) / 12, "new_dispatchers": dispatchers() - d0}))
+    """
+)
+
+
+def test_notebook_reruns_keep_memory_flat(tmp_path):
+    # measured before symvi.numba_compile: ~250 Numba dispatchers and 2.4-3.3 MB more per
+    # re-run (PyTensor registered a new overload per elementwise kernel and graph, and each
+    # re-run loaded the loop's machine code from the disk cache again)
+    env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", "")}  # the session's warm caches
+    script = tmp_path / "rerun.py"
+    script.write_text(RERUN_SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=dict(os.environ, **env), timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = json.loads(out.stdout.splitlines()[-1])
+    assert row["new_dispatchers"] == 0
+    assert row["mb_per_rerun"] < 0.6, row
