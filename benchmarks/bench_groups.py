@@ -65,6 +65,7 @@ def worker(framework, groups, rows, steps, centred=False):
         for _ in range(3):
             long_.append(timed(steps))
             short.append(timed(steps // 10))
+    print("raw", long_, short, file=sys.stderr)
     per_step = (statistics.median(long_) - statistics.median(short)) / (steps - steps // 10)
     return {"framework": framework, "ms_per_step": per_step * 1e3, "first_fit_s": first,
             "final_loss": float(np.mean(inf.hist[-100:]))}

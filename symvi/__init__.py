@@ -13,9 +13,11 @@ Examples
 from pytensor import tensor as _pt
 
 from symvi import fused_reduce_numba, numba_kernels, transforms
+from symvi import malloc as _malloc
 from symvi import numba_compile as _numba_compile
 
 _numba_compile.install()  # less repeated LLVM work per compiled loop (first fits)
+_malloc.tune()  # step temporaries stay in the process (no page faults per step)
 from symvi.backends import backend
 from symvi.distributions import *  # noqa: F403
 from symvi.minibatch import Minibatch
