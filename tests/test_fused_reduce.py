@@ -208,3 +208,17 @@ def test_large_data_start_check_runs_when_the_first_step_fails(monkeypatch):
         with pytest.raises(ValueError, match=r"starting point: \{'y': -inf\}"):
             pm.fit(5, progressbar=False, random_seed=1)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("shape", [(40,), (40, 3, 2)])
+def test_gather_of_vectors_and_3d_arrays(shape):
+    # the row of a gathered input is looked up once per row (1-D: the element itself); 2-D
+    # sources also prefetch rows ahead (test above), other ranks do not
+    x, idx = pt.tensor("x", shape=(None,) * len(shape)), pt.lvector("idx")
+    e = x[idx]
+    lp = (pt.log1p(e**2) + 2 * e).sum(axis=0)
+    fused, plain = both([x, idx], [lp])
+    assert any(any(n.op.gathered) for n in fused.maker.fgraph.apply_nodes if isinstance(n.op, FusedReduce))
+    rng = np.random.default_rng(4)
+    xv, iv = rng.normal(size=shape), np.array([0, 39, -1, 5, 5, 12, -40, 3, 3, 20])
+    assert_close(fused(xv, iv), plain(xv, iv), [np.abs(xv).sum() * 10])
