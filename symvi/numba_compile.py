@@ -74,7 +74,7 @@ def is_glue(name: str, linked_names: list[str], linked_glue: list[bool]) -> bool
 
 
 def install() -> bool:
-    """Apply both changes (idempotent); False when turned off or Numba is unavailable."""
+    """Apply the changes listed above (idempotent); False when turned off or Numba is unavailable."""
     global _installed
     if os.environ.get("SYMVI_NUMBA_GLUE", "1") == "0":
         return False
@@ -118,6 +118,7 @@ def install() -> bool:
 # machine code on demand
 
 _pending_env: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_set_env = None  # numba's own JITCPUCodegen.set_env, once installed
 
 
 def _install_lazy_emission(codegen) -> None:
@@ -178,11 +179,12 @@ def _install_lazy_emission(codegen) -> None:
         else:  # its module is not emitted (yet): written when one defining it is
             _pending_env[env_name] = env
 
+    global _set_env
+    _set_env = set_env
     lib_cls._finalize_final_module = finalize_later
     lib_cls.get_pointer_to_function = get_pointer
     lib_cls._get_compiled_object = get_compiled_object
     codegen.JITCPUCodegen.set_env = set_env_when_defined
-    codegen.JITCPUCodegen._symvi_set_env = set_env
 
 
 def _defined_function(module, name):
@@ -194,11 +196,13 @@ def _defined_function(module, name):
 
 
 def _resolve_envs(codegen_obj) -> None:
+    if not _pending_env:  # the common case: called after every library numba finalises
+        return
     engine = codegen_obj._engine
     for name in [n for n in list(_pending_env.keys()) if engine.is_symbol_defined(n)]:
         env = _pending_env.pop(name, None)
         if env is not None:
-            codegen_obj._symvi_set_env(name, env)
+            _set_env(codegen_obj, name, env)
 
 
 # ---------------------------------------------------------------------------------------------

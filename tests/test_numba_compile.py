@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -126,14 +127,10 @@ def test_deferred_machine_code_keeps_exceptions_objmode_recursion_and_caching(tm
 
 RERUN_SCRIPT = textwrap.dedent(
     """
-    import gc, json, os, sys
-    import numpy as np
-    import symvi as pm
+    import gc, json, sys
+    sys.path.insert(0, sys.argv[1])
+    from bench_rerun_memory import cell, rss_mb  # a notebook cell: build the model, fit it
     from numba.core.registry import CPUDispatcher
-
-    def rss_mb():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def dispatchers():
         n = 0
@@ -144,21 +141,12 @@ RERUN_SCRIPT = textwrap.dedent(
                 pass
         return n
 
-    def cell():  # a notebook cell: build the model, fit it
-        rng = np.random.default_rng(0)
-        X = rng.normal(size=(200, 5))
-        y = rng.binomial(1, 1 / (1 + np.exp(-X @ rng.normal(size=5))))
-        with pm.Model():
-            b = pm.Normal("b", 0, 1, shape=5)
-            pm.Bernoulli("y", logit_p=X @ b, observed=y)
-            return pm.fit(300, random_seed=1, progressbar=False)
-
     for _ in range(3):
-        cell()
+        cell(300)
     gc.collect()
     r0, d0 = rss_mb(), dispatchers()
     for _ in range(12):
-        cell()
+        cell(300)
     gc.collect()
     print(json.dumps({"mb_per_rerun": (rss_mb() - r0) / 12, "new_dispatchers": dispatchers() - d0}))
     """
@@ -172,7 +160,8 @@ def test_notebook_reruns_keep_memory_flat(tmp_path):
     env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", "")}  # the session's warm caches
     script = tmp_path / "rerun.py"
     script.write_text(RERUN_SCRIPT)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=dict(os.environ, **env), timeout=600)
+    benchmarks = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    out = subprocess.run([sys.executable, str(script), benchmarks], capture_output=True, text=True, env=dict(os.environ, **env), timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     row = json.loads(out.stdout.splitlines()[-1])
     assert row["new_dispatchers"] == 0
