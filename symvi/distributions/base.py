@@ -13,6 +13,11 @@ Subclasses define:
   (alternative parametrizations such as ``tau`` or ``logit_p`` are converted here);
 * ``rv_graph(cls, params, size, rng)``: the draw (defaults to ``rv_op`` on ``rv_params``);
 * ``logp(value, **params)``: elementwise log density (batch shape), -inf outside the support;
+* ``logcdf(value, **params)`` and ``icdf(q, **params)`` (optional staticmethods, same
+  parameter names as ``logp``): log cumulative distribution function and quantile function
+  of univariate distributions; ``None`` (the default) means "not available";
+* ``support``: a short text for the docs, e.g. ``"real"``, ``"(0, inf)"``, ``"[lower, upper]"``,
+  ``"{0, 1, ..., n}"``, ``"simplex"``;
 * ``checks``: ``[(param names, predicate, "what is expected"), ...]`` - predicates work on
   numpy and pytensor alike; constant invalid parameters raise ``ValueError`` at build time,
   symbolic ones make the log density -inf at run time; constant NaN or infinite parameters
@@ -113,6 +118,9 @@ class Distribution:
     discrete: ClassVar[bool] = False
     checks: ClassVar[list] = []
     infinite_ok: ClassVar[tuple[str, ...]] = ()  # parameters that may be +-inf (never NaN)
+    support: ClassVar[str] = ""
+    logcdf: ClassVar[Any] = None  # staticmethod(value, **params) where a closed form exists
+    icdf: ClassVar[Any] = None  # staticmethod(q, **params) where a closed form exists
 
     # ------------------------------------------------------------------ construction
     def __new__(
