@@ -66,10 +66,10 @@ def test_api_reference(site):
 
 def test_distributions_page_lists_every_distribution(site):
     import symvi.distributions as dists
-    from symvi.distributions import continuous, continuous2, discrete, mixture, multivariate
+    from symvi.distributions import bounded, discrete, mixture, multivariate, positive, unbounded
 
     html = _page(site, "distributions")
-    for mod in (continuous, continuous2, discrete, multivariate, mixture):
+    for mod in (unbounded, positive, bounded, discrete, multivariate, mixture):
         for name in mod.__all__:
             assert f'id="symvi.distributions.{mod.__name__.rsplit(".", 1)[1]}.{name}"' in html, name
             assert hasattr(dists, name)

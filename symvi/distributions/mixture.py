@@ -44,7 +44,7 @@ from pytensor.graph.basic import Variable
 
 from symvi import transforms
 from symvi.distributions.base import Distribution, DistInfo, dist_info
-from symvi.distributions.continuous import Normal
+from symvi.distributions.unbounded import Normal
 from symvi.pytensorf import as_tensor, new_rng
 
 __all__ = ["Mixture", "NormalMixture"]
