@@ -32,12 +32,18 @@ without ``obj_optimizer``, follows Stan's ADVI in spirit:
    rate is cut by ``BACKOFF`` and the decay re-armed (at most ``MAX_BACKOFFS`` times, at
    least a window of steps apart).
 
-4. **Minibatch models** (observed ``total_size``) decay with ``MINIBATCH_DECAY_POWER`` (1, a
-   Robbins-Monro rate whose sum diverges; today the same as ``DECAY_POWER``, kept apart
-   because it must stay 1): the batch-to-batch noise of their loss hides the slow drift of
-   q's scales, so the loss "levels off" long before the parameters stop travelling, and a
-   rate decaying with power 2 (whose sum is finite) froze the scales short of the optimum
-   (radon GLM, batch 100: posterior sds 12-26 % wider than the full-data fit's).
+4. **Minibatch models** (observed ``total_size``) decay more slowly, with
+   ``MINIBATCH_DECAY_POWER`` = 0.5, and report the average of the iterates since ``t0``
+   (Polyak-Ruppert averaging, weights growing linearly with the steps since ``t0``): the
+   batch-to-batch noise of their gradients hides the slow drift of q's scales, so the loss
+   "levels off" long before the parameters stop travelling.  A rate decaying with power 2
+   froze the scales short of the optimum (radon GLM, batch 100: posterior sds 12-26 % wider
+   than the full-data fit's); power 1 still left them up to 11 % off after 30 000 steps
+   (the step shrinks faster than Adam's noise-normalised signal moves them); power 0.5 keeps
+   them moving but jittering (up to 12 % off), and averaging the jitter away brings every
+   one of the model's 175 posterior sds within 5 % of the full-data fit (two seeds).  The
+   average is what the approximation shows between fit calls; the next ``refine`` resumes
+   from the raw iterate, so ``fit(n1)`` + ``refine(n2)`` still equals ``fit(n1 + n2)``.
 
 The base rate and ``t0`` are shared scalars in the one compiled step, so the search, the main
 run and every ``refine`` share one compilation.
@@ -74,7 +80,7 @@ STREAM_RATE = 0.03
 SEARCH_STEPS = 100
 DECAY_STEPS = 100
 DECAY_POWER = 1.0
-MINIBATCH_DECAY_POWER = 1.0
+MINIBATCH_DECAY_POWER = 0.5
 SETTLE_STEPS = 5000
 GENTLE_STEPS = 1000
 MAX_BACKOFFS = 5
@@ -124,7 +130,18 @@ class DefaultOptimizer:
     (0.1, True, {})
     """
 
-    def __init__(self, rate: float = CANDIDATE_RATES[2], decay_start: float | None = None, power: float | None = None):
+    def __init__(
+        self,
+        rate: float = CANDIDATE_RATES[2],
+        decay_start: float | None = None,
+        power: float | None = None,
+        averaging: bool = False,
+    ):
+        self.averaging = averaging  # minibatch fits: show the average of the iterates since t0
+        self.averages: dict = {}  # parameter -> shared running average (with averaging)
+        self._raw: dict = {}  # parameter -> its raw iterate while the average is shown
+        self._avg_from = pytensor.shared(np.float64(0.0), name="average_from")  # restart step of the average
+        self._t = None  # the optimizer's step counter (with averaging)
         self.base = pytensor.shared(np.float64(rate), name="adaptive_lr")
         self.t0 = pytensor.shared(np.float64(_NOT_YET if decay_start is None else decay_start), name="adaptive_t0")
         self.power = DECAY_POWER if power is None else float(power)
@@ -144,7 +161,47 @@ class DefaultOptimizer:
                 if p.name in self._pending:
                     init[...] = self._pending.pop(p.name)
                 self.scales[p.name] = pytensor.shared(init, name=f"{p.name}_lr_scale")
-        return apply_transform(transform, loss_or_grads, params, {p: self.scales[p.name] for p in params})
+        updates = apply_transform(transform, loss_or_grads, params, {p: self.scales[p.name] for p in params})
+        if self.averaging:
+            self._add_averages(updates, params)
+        return updates
+
+    def _add_averages(self, updates: dict, params) -> None:
+        """Running averages of the new iterates, weights growing linearly with the steps since
+        ``t0`` (before ``t0`` the average is the iterate itself)."""
+        self._t = t_shared = next(s for s in updates if s.name == "opt_t")
+        # steps since the decay started (or since the user last set a parameter): negative before
+        since = updates[t_shared] - pt.maximum(self.t0, self._avg_from)
+        for p in params:
+            avg = pytensor.shared(p.get_value().copy(), name=f"{p.name}_avg")
+            w = pt.switch(since > 0, 2.0 / (since + 2.0), 1.0).astype(p.dtype)
+            updates[avg] = (avg + w * (updates[p] - avg)).astype(p.dtype)
+            self.averages[p] = avg
+
+    def show_average(self) -> None:
+        """End of a fit call: the parameters show their average since ``t0`` (raw iterate kept)."""
+        if not self.averaging or self.decay_start is None:
+            return
+        for p, avg in self.averages.items():
+            raw = p.get_value(borrow=True)
+            p.set_value(avg.get_value().copy(), borrow=True)
+            self._raw[p] = (raw, p.container.storage[0])
+
+    def resume_raw(self) -> None:
+        """Start of a fit call: parameters still showing the average go back to the raw
+        iterate; if the user has set one since, all keep their values and the average starts
+        afresh from them."""
+        changed = False
+        for p, (raw, shown) in self._raw.items():
+            if p.container.storage[0] is shown:
+                p.set_value(raw, borrow=True)
+            else:
+                changed = True
+        if changed:
+            for p, avg in self.averages.items():
+                avg.set_value(p.get_value().copy())
+            self._avg_from.set_value(np.float64(self._t.get_value()))
+        self._raw = {}
 
     def set_scales(self, values: dict) -> None:
         """Set the step multipliers ``{parameter name: array}`` (missing names: ones); names

@@ -208,7 +208,7 @@ class Inference:
             return adagrad_window()
         if self._adaptive is None:
             minibatch = objectives.normalizing_constant(self.approx) is not None
-            self._adaptive = adapt.DefaultOptimizer(power=adapt.MINIBATCH_DECAY_POWER if minibatch else None)
+            self._adaptive = adapt.DefaultOptimizer(power=adapt.MINIBATCH_DECAY_POWER if minibatch else None, averaging=minibatch)
         return self._adaptive.optimizer
 
     def adaptive_state(self) -> dict | None:
@@ -448,6 +448,8 @@ class Inference:
         # the stopping rule is checked between chunks at multiples of EVAL_EVERY (so where a
         # fit stops never depends on the chunk lengths)
         adaptive = getattr(step, "adaptive", None)  # the default optimizer's decay trigger
+        if adaptive is not None:
+            adaptive.resume_raw()  # minibatch fits showed their averaged iterate between calls
         checking = stop_tol is not None or adaptive is not None
         chunk_everys = everys + ([convergence.EVAL_EVERY] if checking else [])
         converged = False
@@ -517,6 +519,8 @@ class Inference:
             interrupted_at = start + done
             step.cancel_background()
         finally:
+            if adaptive is not None:
+                adaptive.show_average()
             if score is not False:
                 self.hist = buf[: start + done].copy()
             self.approx.hist = self.hist
