@@ -494,10 +494,10 @@ def _grw_exact_posterior(T, s, s0, so, seed):
 
 
 def _fit_grw(y, s, s0, so, method, n):
-    with pm.Model():
+    with pm.Model() as m:
         x = pm.GaussianRandomWalk("x", mu=0.0, sigma=s, init_dist=pm.Normal.dist(0.0, s0), steps=len(y) - 1)
         pm.Normal("y", x, so, observed=y)
-        return pm.fit(n, method=method, random_seed=1, progressbar=False)
+        return m, pm.fit(n, method=method, random_seed=1, progressbar=False)
 
 
 def test_grw_trend_advi_matches_exact_posterior():
@@ -505,18 +505,25 @@ def test_grw_trend_advi_matches_exact_posterior():
     sds 1/sqrt(Q_ii) (Q the posterior precision) - both known here in closed form."""
     s, s0, so = 0.3, 2.0, 0.5
     y, mean, Q, cov = _grw_exact_posterior(20, s, s0, so, seed=5)
-    approx = _fit_grw(y, s, s0, so, "advi", 1500)
+    model, approx = _fit_grw(y, s, s0, so, "advi", 1500)
+    assert approx.mean.eval().shape == (20,)  # the whole series is the unconstrained vector
     sd = np.sqrt(np.diag(cov))
     # tolerance: 0.15 posterior sd for the means, 15 % for the mean-field sds
     np.testing.assert_allclose(approx.mean.eval(), mean, atol=0.15 * sd.min())
     np.testing.assert_allclose(approx.std.eval(), 1 / np.sqrt(np.diag(Q)), rtol=0.15)
+    # posterior predictive: y_rep ~ N(x, so) at each draw of the series
+    trace = approx.sample(500, random_seed=2)
+    assert trace.posterior["x"].shape == (1, 500, 20)
+    pp = pm.sample_posterior_predictive(trace, model=model, random_seed=3, return_inferencedata=False)["y"][0]
+    np.testing.assert_allclose(pp.mean(0), trace.posterior["x"].values[0].mean(0), atol=0.12)  # se ~0.025
+    np.testing.assert_allclose(pp.std(0).mean(), np.sqrt(so**2 + (1 / np.diag(Q)).mean()), rtol=0.1)
 
 
 @pytest.mark.slow
 def test_grw_trend_fullrank_advi_matches_exact_posterior():
     s, s0, so = 0.3, 2.0, 0.5
     y, mean, Q, cov = _grw_exact_posterior(30, s, s0, so, seed=5)
-    approx = _fit_grw(y, s, s0, so, "fullrank_advi", 3000)
+    _, approx = _fit_grw(y, s, s0, so, "fullrank_advi", 3000)
     sd = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(approx.mean.eval(), mean, atol=0.15 * sd.min())
     np.testing.assert_allclose(approx.std.eval(), sd, rtol=0.1)

@@ -149,7 +149,9 @@ class _TimeSeries(Continuous):
         if shape is not None:
             size = shape[: len(shape) - cls.ndim_supp]
         if size is not None and not isinstance(size, Variable):
-            size = tuple(int(s) for s in np.atleast_1d(size))
+            entries = size if isinstance(size, tuple | list) else np.atleast_1d(size).tolist()
+            symbolic = any(isinstance(e, Variable) for e in entries)
+            size = _size_vector(entries) if symbolic else tuple(int(e) for e in entries)
         rv = cls.rv_graph(params, size, new_rng())
         if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
             rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
@@ -168,7 +170,11 @@ class _TimeSeries(Continuous):
     @staticmethod
     def _shape_tuple(who, shape, size):
         _check_sizes(who, shape, size)
-        if shape is None or isinstance(shape, Variable):
+        if isinstance(shape, Variable):  # a symbolic shape vector: its entries
+            if shape.ndim != 1 or shape.type.shape[0] is None:
+                raise TypeError(f"{who}: a symbolic shape must be a vector of known length, got {shape.type}")
+            return tuple(shape[i] for i in range(shape.type.shape[0]))
+        if shape is None:
             return shape
         return tuple(shape) if isinstance(shape, tuple | list) else tuple(np.atleast_1d(shape).tolist())
 
