@@ -55,7 +55,8 @@ class Rice(Continuous):
         if b is None:
             if not isinstance(nu, Variable) and not np.all(np.asarray(nu, dtype="float64") >= 0):
                 raise ValueError(f"parameter nu must be >= 0, got nu={np.array2string(np.asarray(nu), threshold=6)}")
-            b = _f(nu) / sigma
+            with np.errstate(divide="ignore", invalid="ignore"):  # sigma <= 0: the checks name it
+                b = _f(nu) / sigma
         return {"b": _f(b), "sigma": sigma}
 
     @classmethod
