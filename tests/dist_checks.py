@@ -117,3 +117,10 @@ def check_transform(rv, expected_type, lo, hi):
     y = np.array([-30.0, -1.0, 0.0, 2.0, 30.0])
     x = tr.backward(pt.as_tensor(y)).eval()
     assert np.all((x >= lo) & (x <= hi)), x
+
+
+def check_batched_draws(makers, n=4):
+    """Parameters of length ``n`` and no ``size``: ``n`` draws, one per parameter set, all distinct."""
+    xs = compile_fn([], [make() for make in makers], random_seed=3, mode=FAST)()
+    for make, x in zip(makers, xs):
+        assert x.shape == (n,) and len(np.unique(x)) == n, (make, x)

@@ -12,7 +12,7 @@ import pytensor.tensor as pt
 import pytest
 import scipy.special as sp
 import scipy.stats as st
-from dist_checks import FAST, INF, check_transform, evaluate
+from dist_checks import FAST, INF, check_batched_draws, check_transform, evaluate
 
 import symvi
 from symvi import transforms
@@ -57,6 +57,10 @@ def test_draws_wrap_into_the_circle_and_match_scipy():
         # E cos(x - mu) = I1(kappa) / I0(kappa), within 5 standard errors
         c = np.cos(d)
         assert abs(c.mean() - sp.ive(1, kappa) / sp.ive(0, kappa)) < 5 * c.std() / np.sqrt(n) + 1e-12, (mu, kappa)
+
+
+def test_batched_parameters_give_independent_draws():
+    check_batched_draws([lambda: symvi.VonMises.dist(np.zeros(4), 1.0), lambda: symvi.VonMises.dist(0.0, np.ones(4))])
 
 
 def test_support_point_is_mu_wrapped_and_transform_is_interval():

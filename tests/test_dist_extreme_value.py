@@ -9,6 +9,7 @@ import pytest
 import scipy.special as sp
 import scipy.stats as st
 from dist_checks import (
+    check_batched_draws,
     FAST,
     INF,
     check_draws,
@@ -72,6 +73,10 @@ def test_matches_pymc():
 
 def test_draws_match_scipy():
     check_draws(CASES)
+
+
+def test_batched_parameters_give_independent_draws():
+    check_batched_draws([lambda: symvi.Gumbel.dist(np.zeros(4), 1.0), lambda: symvi.Moyal.dist(0.0, np.ones(4))])
 
 
 def test_support_points_are_the_means():

@@ -16,6 +16,7 @@ import scipy.integrate as si
 import scipy.optimize as so
 import scipy.stats as st
 from dist_checks import (
+    check_batched_draws,
     FAST,
     INF,
     check_draws,
@@ -123,6 +124,10 @@ def test_matches_pymc():
 
 def test_draws_match_reference():
     check_draws(CASES, seed=2)
+
+
+def test_batched_parameters_give_independent_draws():
+    check_batched_draws([lambda: symvi.Triangular.dist(np.zeros(4), 1.0, 0.5), lambda: symvi.Triangular.dist(0.0, np.ones(4), 0.0)])
 
 
 def test_interpolated_batched_values_and_draw_shape():

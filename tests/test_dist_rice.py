@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 import pytest
 import scipy.special as sp
 import scipy.stats as st
-from dist_checks import FAST, INF, check_draws, check_logp, check_support_points, check_transform, evaluate
+from dist_checks import FAST, INF, check_batched_draws, check_draws, check_logp, check_support_points, check_transform, evaluate
 
 import symvi
 from symvi import transforms
@@ -71,6 +71,10 @@ def test_matches_pymc():
 
 def test_draws_match_scipy():
     check_draws(CASES)
+
+
+def test_batched_parameters_give_independent_draws():
+    check_batched_draws([lambda: symvi.Rice.dist(nu=np.ones(4)), lambda: symvi.Rice.dist(b=1.0, sigma=np.ones(4))])
 
 
 def test_support_point_is_the_mean_and_transform_is_log():

@@ -13,6 +13,7 @@ import pytensor.tensor as pt
 import pytest
 import scipy.stats as st
 from dist_checks import (
+    check_batched_draws,
     FAST,
     INF,
     check_draws,
@@ -106,6 +107,17 @@ def test_draws_match_scipy():
     check_draws(CASES, no_moments={"SkewStudentT-lam"})  # a = 1.5: no fourth moment
 
 
+def test_batched_parameters_give_independent_draws():
+    check_batched_draws(
+        [
+            lambda: symvi.AsymmetricLaplace.dist(kappa=np.ones(4), mu=0.0, b=1.0),
+            lambda: symvi.ExGaussian.dist(np.zeros(4), 1.0, nu=1.0),
+            lambda: symvi.SkewNormal.dist(np.ones(4)),
+            lambda: symvi.SkewStudentT.dist(2.0, 2.0, sigma=np.ones(4)),
+        ]
+    )
+
+
 def test_support_points_and_no_transform():
     check_support_points(CASES)
     for _, make, _, _ in CASES:
@@ -162,17 +174,21 @@ def test_wrong_parametrizations_raise_typeerror():
 
 
 def test_advi_with_new_families_recovers_parameters():
-    """Gumbel, Rice and Kumaraswamy latents (no, log and log-odds transforms), SkewNormal and
-    AsymmetricLaplace likelihoods: the posterior means land near the data-generating values."""
+    """Gumbel, Rice, Kumaraswamy and VonMises latents (no, log, log-odds and interval transforms),
+    SkewNormal, AsymmetricLaplace and VonMises likelihoods: the posterior means land near the
+    data-generating values, and theta near its exact (conjugate von Mises) posterior mode."""
     rng = np.random.default_rng(0)
     y1 = st.skewnorm(2.0, 1.5, 0.8).rvs(300, random_state=rng)
     y2 = st.laplace_asymmetric(np.sqrt(0.3 / 0.7), 0.0, 1.0).rvs(300, random_state=rng)
+    y3 = st.vonmises(4.0, loc=1.0).rvs(50, random_state=rng)
     with symvi.Model():
         mu = symvi.Gumbel("mu", 0.0, 5.0)
         s = symvi.Rice("s", nu=1.0, sigma=1.0)
         p = symvi.Kumaraswamy("p", 2.0, 2.0)
+        theta = symvi.VonMises("theta", 0.0, 1.0)
         symvi.SkewNormal("y1", alpha=2.0, mu=mu, sigma=s, observed=y1)
         symvi.AsymmetricLaplace("y2", q=p, mu=0.0, b=1.0, observed=y2)
+        symvi.VonMises("y3", mu=theta, kappa=4.0, observed=y3)
         approx = symvi.fit(3000, random_seed=1, progressbar=False, obj_optimizer=symvi.adam(learning_rate=0.03))
     post = approx.sample(500, random_seed=1).posterior
     assert np.isfinite(approx.hist).all()
@@ -180,3 +196,7 @@ def test_advi_with_new_families_recovers_parameters():
     assert abs(float(post["s"].mean()) - 0.8) < 0.12
     # p is the probability of y2 < mu: the posterior sits near the fraction of negative data
     assert abs(float(post["p"].mean()) - np.mean(y2 < 0)) < 0.06
+    # exact posterior: VonMises(angle(z), |z|), z = 1 * e^{i 0} + 4 sum_i e^{i y3_i} (|z| ~ 180)
+    z = 1.0 + 4.0 * np.exp(1j * y3).sum()
+    assert abs(float(post["theta"].mean()) - np.angle(z)) < 0.03
+    assert abs(float(post["theta"].std()) - 1 / np.sqrt(abs(z))) < 0.03

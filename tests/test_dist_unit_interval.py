@@ -15,6 +15,7 @@ import scipy.integrate as si
 import scipy.special as sp
 import scipy.stats as st
 from dist_checks import (
+    check_batched_draws,
     FAST,
     INF,
     check_draws,
@@ -143,6 +144,10 @@ def test_matches_pymc():
 
 def test_draws_match_reference():
     check_draws(CASES)
+
+
+def test_batched_parameters_give_independent_draws():
+    check_batched_draws([lambda: symvi.Kumaraswamy.dist(np.full(4, 2.0), 3.0), lambda: symvi.LogitNormal.dist(np.zeros(4), 1.0)])
 
 
 def test_support_points_and_logodds_transform():

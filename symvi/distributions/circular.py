@@ -30,11 +30,9 @@ __all__ = ["VonMises"]
 
 
 class VonMises(Continuous):
-    r"""Von Mises distribution ``VonMises(mu=0, kappa=1)`` on the circle, angles in [-pi, pi].
+    """Von Mises distribution ``VonMises(mu=0, kappa=1)`` on the circle, angles in [-pi, pi].
 
-    .. math::
-
-        f(x \mid \mu, \kappa) = \frac{e^{\kappa \cos(x - \mu)}}{2\pi I_0(\kappa)}
+    Density ``exp(kappa cos(x - mu)) / (2 pi I0(kappa))`` (``I0`` the modified Bessel function).
 
     Mean direction ``mu`` (any real; only ``mu`` modulo 2 pi matters), concentration
     ``kappa > 0`` (``1/kappa`` is like a variance).  Support: [-pi, pi].

@@ -25,11 +25,9 @@ __all__ = ["Gumbel", "Moyal"]
 
 
 class Gumbel(Continuous):
-    r"""Gumbel (maximum extreme value) distribution ``Gumbel(mu, beta)``.
+    """Gumbel (maximum extreme value) distribution ``Gumbel(mu, beta)``.
 
-    .. math::
-
-        f(x \mid \mu, \beta) = \frac{1}{\beta} e^{-(z + e^{-z})}, \quad z = \frac{x - \mu}{\beta}
+    Density ``exp(-(z + exp(-z))) / beta`` with ``z = (x - mu)/beta``.
 
     Location ``mu``, scale ``beta > 0``.  Support: the real line.  Mean
     ``mu + beta * euler_gamma``, variance ``pi**2 beta**2 / 6``.  For minima negate ``x`` and ``mu``.
@@ -71,12 +69,9 @@ class Gumbel(Continuous):
 
 
 class Moyal(Continuous):
-    r"""Moyal distribution ``Moyal(mu=0, sigma=1)``.
+    """Moyal distribution ``Moyal(mu=0, sigma=1)``.
 
-    .. math::
-
-        f(x \mid \mu, \sigma) = \frac{1}{\sqrt{2\pi}\,\sigma} e^{-(z + e^{-z})/2},
-        \quad z = \frac{x - \mu}{\sigma}
+    Density ``exp(-(z + exp(-z))/2) / (sqrt(2 pi) sigma)`` with ``z = (x - mu)/sigma``.
 
     Location ``mu``, scale ``sigma > 0``; ``exp(-z)`` is chi-squared with one degree of
     freedom.  Support: the real line.  Mean ``mu + sigma (euler_gamma + log 2)``, variance

@@ -23,18 +23,16 @@ from pytensor.tensor.extra_ops import searchsorted
 from symvi import transforms
 from symvi.distributions.base import Continuous, bound
 from symvi.distributions.cdf_math import icdf_in_range
-from symvi.distributions.dist_math import LOG_2, _batch_size, _f
+from symvi.distributions.dist_math import LOG_2, _f
 
 __all__ = ["Triangular", "Interpolated"]
 
 
 class Triangular(Continuous):
-    r"""Triangular distribution ``Triangular(lower=0, upper=1, c=0.5)`` with mode ``c``.
+    """Triangular distribution ``Triangular(lower=0, upper=1, c=0.5)`` with mode ``c``.
 
-    .. math::
-
-        f(x) = \frac{2 (x - l)}{(u - l)(c - l)} \; (l \le x < c), \qquad
-        f(x) = \frac{2 (u - x)}{(u - l)(u - c)} \; (c \le x \le u)
+    Density ``2 (x - lower) / ((upper - lower)(c - lower))`` for ``lower <= x < c`` and
+    ``2 (upper - x) / ((upper - lower)(upper - c))`` for ``c <= x <= upper``.
 
     ``lower <= c <= upper`` and ``lower < upper`` (PyMC's positional order is ``lower, upper,
     c``; the canonical order is ``lower, c, upper``).  Support: [lower, upper].  Mean
@@ -103,7 +101,7 @@ def _increasing(x):
 
 
 class Interpolated(Continuous):
-    r"""The density through the points ``(x_points, pdf_points)``, linear in between, normalised.
+    """The density through the points ``(x_points, pdf_points)``, linear in between, normalised.
 
     ``Interpolated(x_points, pdf_points)``: ``x_points`` strictly increasing (at least two),
     ``pdf_points >= 0`` of the same length and not all zero.  As in PyMC the density is

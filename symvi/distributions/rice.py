@@ -24,12 +24,9 @@ __all__ = ["Rice"]
 
 
 class Rice(Continuous):
-    r"""Rice distribution ``Rice(nu, sigma=1)`` or ``Rice(b=, sigma=)`` with ``b = nu / sigma``.
+    """Rice distribution ``Rice(nu, sigma=1)`` or ``Rice(b=, sigma=)`` with ``b = nu / sigma``.
 
-    .. math::
-
-        f(x \mid \nu, \sigma) = \frac{x}{\sigma^2}
-            \exp\left(-\frac{x^2 + \nu^2}{2\sigma^2}\right) I_0\left(\frac{x \nu}{\sigma^2}\right)
+    Density ``x / sigma**2 exp(-(x**2 + nu**2) / (2 sigma**2)) I0(x nu / sigma**2)``.
 
     The distribution of ``sqrt(X**2 + Y**2)`` for independent ``X ~ Normal(nu, sigma)`` and
     ``Y ~ Normal(0, sigma)``; ``nu >= 0`` (noncentrality), ``sigma > 0``.  ``nu = 0`` is the

@@ -35,12 +35,9 @@ __all__ = ["AsymmetricLaplace", "ExGaussian", "SkewNormal", "SkewStudentT"]
 
 
 class AsymmetricLaplace(Continuous):
-    r"""Asymmetric Laplace distribution, PyMC's ``AsymmetricLaplace(kappa, mu, b)`` or ``(q=, mu=, b=)``.
+    """Asymmetric Laplace distribution, PyMC's ``AsymmetricLaplace(kappa, mu, b)`` or ``(q=, mu=, b=)``.
 
-    .. math::
-
-        f(x \mid b, \kappa, \mu) = \frac{b}{\kappa + 1/\kappa}
-            \exp\left(-(x - \mu)\, b\, s\, \kappa^{s}\right), \quad s = \operatorname{sign}(x - \mu)
+    Density ``b / (kappa + 1/kappa) * exp(-(x - mu) b s kappa**s)`` with ``s = sign(x - mu)``.
 
     ``b > 0`` is an inverse scale, ``kappa > 0`` the asymmetry (``kappa = 1`` is the Laplace
     distribution with scale ``1/b``) and ``mu`` the location (the ``q``-quantile with
@@ -109,13 +106,10 @@ class AsymmetricLaplace(Continuous):
 
 
 class ExGaussian(Continuous):
-    r"""Exponentially modified Gaussian: Normal(mu, sigma) plus an independent Exponential of mean nu.
+    """Exponentially modified Gaussian: Normal(mu, sigma) plus an independent Exponential of mean nu.
 
-    .. math::
-
-        f(x \mid \mu, \sigma, \nu) = \frac{1}{\nu}
-            \exp\left(\frac{\mu - x}{\nu} + \frac{\sigma^2}{2\nu^2}\right)
-            \Phi\left(\frac{x - \mu}{\sigma} - \frac{\sigma}{\nu}\right)
+    Density ``exp((mu - x)/nu + sigma**2 / (2 nu**2)) Phi((x - mu)/sigma - sigma/nu) / nu``
+    (``Phi`` the standard normal CDF).
 
     ``sigma > 0``, ``nu > 0``.  Support: the real line; mean ``mu + nu``, variance
     ``sigma**2 + nu**2``.  The log density is computed exactly for every ``nu`` (with the
@@ -172,12 +166,10 @@ class ExGaussian(Continuous):
 
 
 class SkewNormal(Continuous):
-    r"""Skew-normal distribution ``SkewNormal(alpha=1, mu=0, sigma=1)`` (or ``tau`` = 1/sigma**2).
+    """Skew-normal distribution ``SkewNormal(alpha=1, mu=0, sigma=1)`` (or ``tau`` = 1/sigma**2).
 
-    .. math::
-
-        f(x \mid \mu, \sigma, \alpha) = \frac{2}{\sigma}\,
-            \phi\left(\frac{x - \mu}{\sigma}\right) \Phi\left(\alpha \frac{x - \mu}{\sigma}\right)
+    Density ``2/sigma phi(z) Phi(alpha z)`` with ``z = (x - mu)/sigma`` (``phi``, ``Phi`` the
+    standard normal density and CDF).
 
     PyMC's positional order: ``alpha, mu, sigma, tau``.  ``alpha = 0`` is Normal(mu, sigma);
     ``alpha -> +-inf`` a half-normal.  Support: the real line.  Mean
@@ -218,14 +210,10 @@ class SkewNormal(Continuous):
 
 
 class SkewStudentT(Continuous):
-    r"""Jones and Faddy's skewed Student t, ``SkewStudentT(a, b, mu=0, sigma=1)`` (or ``lam`` = 1/sigma**2).
+    """Jones and Faddy's skewed Student t, ``SkewStudentT(a, b, mu=0, sigma=1)`` (or ``lam`` = 1/sigma**2).
 
-    .. math::
-
-        f(t) = \frac{1}{\sigma C_{a,b}}
-            \left(1 + \frac{t}{\sqrt{a + b + t^2}}\right)^{a + 1/2}
-            \left(1 - \frac{t}{\sqrt{a + b + t^2}}\right)^{b + 1/2},
-        \quad t = \frac{x - \mu}{\sigma}, \quad C_{a,b} = 2^{a+b-1} B(a, b) \sqrt{a + b}
+    Density ``(1 + t/r)**(a + 1/2) (1 - t/r)**(b + 1/2) / (sigma C)`` with ``t = (x - mu)/sigma``,
+    ``r = sqrt(a + b + t**2)`` and ``C = 2**(a + b - 1) B(a, b) sqrt(a + b)``.
 
     ``a > 0`` and ``b > 0`` set the two tails (``a > b``: right-skewed; ``a = b = nu/2`` is
     Student's t with ``nu`` degrees of freedom), ``sigma > 0`` the scale.  Support: the real

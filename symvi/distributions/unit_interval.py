@@ -27,11 +27,9 @@ _EDGE = 1e-12  # keeps support points off 0 and 1 (where the log-odds transform 
 
 
 class Kumaraswamy(Continuous):
-    r"""Kumaraswamy distribution ``Kumaraswamy(a, b)``, a Beta look-alike with a closed-form CDF.
+    """Kumaraswamy distribution ``Kumaraswamy(a, b)``, a Beta look-alike with a closed-form CDF.
 
-    .. math::
-
-        f(x \mid a, b) = a b x^{a-1} (1 - x^a)^{b-1}, \qquad F(x) = 1 - (1 - x^a)^b
+    Density ``a b x**(a-1) (1 - x**a)**(b-1)``, CDF ``1 - (1 - x**a)**b``.
 
     ``a > 0``, ``b > 0``.  Support: (0, 1) (the density's limits at the ends are returned
     there).  Mean ``b B(1 + 1/a, b)``.
@@ -87,12 +85,9 @@ class Kumaraswamy(Continuous):
 
 
 class LogitNormal(Continuous):
-    r"""Logit-normal distribution: ``sigmoid(Normal(mu, sigma))``; ``LogitNormal(mu=0, sigma=1)`` or ``tau=``.
+    """Logit-normal distribution: ``sigmoid(Normal(mu, sigma))``; ``LogitNormal(mu=0, sigma=1)`` or ``tau=``.
 
-    .. math::
-
-        f(x \mid \mu, \sigma) = \frac{1}{x (1 - x)\, \sigma \sqrt{2\pi}}
-            \exp\left(-\frac{(\operatorname{logit}(x) - \mu)^2}{2\sigma^2}\right)
+    Density ``exp(-(logit(x) - mu)**2 / (2 sigma**2)) / (x (1 - x) sigma sqrt(2 pi))``.
 
     ``sigma > 0`` (or precision ``tau = 1/sigma**2``).  Support: (0, 1); the density is 0 at
     both ends.  Median ``sigmoid(mu)``; mean and variance have no closed form.
