@@ -124,3 +124,19 @@ def check_batched_draws(makers, n=4):
     xs = compile_fn([], [make() for make in makers], random_seed=3, mode=FAST)()
     for make, x in zip(makers, xs):
         assert x.shape == (n,) and len(np.unique(x)) == n, (make, x)
+
+
+def check_value_gradient(cases, qs=(0.05, 0.35, 0.6, 0.9)):
+    """d logp / d value at interior quantiles (off the cases' kinks) equals a central finite difference."""
+    vals = [np.asarray(ref.ppf(np.array(qs)), dtype="float64") for _, _, ref, _ in cases]
+    v = pt.dvector("v")
+    outs = []
+    for _, make, _, _ in cases:
+        lp = dist_info(make()).logp(v)
+        outs += [lp, pytensor.grad(lp.sum(), v)]
+    f = pytensor.function([v], outs, mode=FAST)
+    for i, ((name, *_), x) in enumerate(zip(cases, vals)):
+        h = 1e-6 * np.maximum(1.0, np.abs(x))
+        grad = f(x)[2 * i + 1]
+        fd = (f(x + h)[2 * i] - f(x - h)[2 * i]) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6, err_msg=name)

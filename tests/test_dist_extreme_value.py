@@ -17,6 +17,7 @@ from dist_checks import (
     check_logcdf_icdf,
     check_logp,
     check_support_points,
+    check_value_gradient,
     evaluate,
 )
 
@@ -69,6 +70,10 @@ def test_matches_pymc():
     got = evaluate([(rv, fn, v) for rv, fn, v, _ in want])
     for (_, fn, _, ref), out in zip(want, got):
         np.testing.assert_allclose(out, ref, rtol=1e-9, err_msg=fn)
+
+
+def test_value_gradient_matches_finite_differences():
+    check_value_gradient(CASES)
 
 
 def test_draws_match_scipy():

@@ -25,6 +25,7 @@ from dist_checks import (
     check_logp,
     check_support_points,
     check_transform,
+    check_value_gradient,
     evaluate,
 )
 from scipy.interpolate import InterpolatedUnivariateSpline
@@ -120,6 +121,10 @@ def test_matches_pymc():
     got = evaluate([(rv, fn, v) for rv, fn, v, _ in want])
     for (_, fn, _, ref), out in zip(want, got):
         np.testing.assert_allclose(out, ref, rtol=1e-9, err_msg=fn)
+
+
+def test_value_gradient_matches_finite_differences():
+    check_value_gradient(CASES)
 
 
 def test_draws_match_reference():

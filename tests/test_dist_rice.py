@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 import pytest
 import scipy.special as sp
 import scipy.stats as st
-from dist_checks import FAST, INF, check_batched_draws, check_draws, check_logp, check_support_points, check_transform, evaluate
+from dist_checks import FAST, INF, check_batched_draws, check_draws, check_logp, check_support_points, check_transform, check_value_gradient, evaluate
 
 import symvi
 from symvi import transforms
@@ -67,6 +67,10 @@ def test_matches_pymc():
         [-6.116475484608593, -2.2317890997676737, -1.2565974613744642, -3.7207475241762196],
     ]
     np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_value_gradient_matches_finite_differences():
+    check_value_gradient(CASES)
 
 
 def test_draws_match_scipy():

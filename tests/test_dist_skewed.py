@@ -21,6 +21,7 @@ from dist_checks import (
     check_logcdf_icdf,
     check_logp,
     check_support_points,
+    check_value_gradient,
     evaluate,
 )
 
@@ -101,6 +102,10 @@ def test_matches_pymc():
         np.testing.assert_allclose(out, ref, rtol=1e-7, err_msg=fn)
     sn_far = evaluate([(sn_tau, "logp", [4.0])])[0]
     np.testing.assert_allclose(sn_far, st.skewnorm(-2.0, 1.0, 0.5).logpdf(4.0), rtol=1e-9)
+
+
+def test_value_gradient_matches_finite_differences():
+    check_value_gradient(CASES)
 
 
 def test_draws_match_scipy():
