@@ -179,3 +179,18 @@ def test_symbolic_triangular_checks_and_interpolated_wants_numbers():
     assert f(0.7) == -INF and np.isfinite(f(0.0))  # lower 0.7 above c = 0.5
     with pytest.raises(TypeError, match="x_points"):
         symvi.Interpolated.dist(pt.dvector("x"), PA)
+
+
+def test_model_with_latent_and_observed_piecewise_linear_variables():
+    with symvi.Model() as m:
+        t = symvi.Triangular("t", lower=0.0, upper=5.0, c=1.0)
+        symvi.Interpolated("z", XA, PA, shape=3)
+        symvi.Interpolated("obs", XA, PA, observed=np.array([0.5, 1.5, 3.0]))
+        symvi.Triangular("y", lower=-1.0, upper=t + 2.0, c=0.0, observed=np.array([0.1, 0.5, 2.0]))
+    point = m.initial_point()
+    # z starts mid-segment [1, 2] (the first of the heaviest), on the interval (0, 4) scale
+    np.testing.assert_allclose(point["z_interval__"], np.full(3, np.log(1.5 / 2.5)))
+    logp = m.logp()
+    f = pytensor.function(m.value_vars, [logp, *pytensor.grad(logp, m.value_vars)], mode=FAST)
+    out = f(*[point[v.name] for v in m.value_vars])
+    assert all(np.all(np.isfinite(o)) for o in out)
