@@ -8,3 +8,9 @@ from symvi.distributions.discrete import *  # noqa: F403
 from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
 from symvi.distributions.timeseries import *  # noqa: F403
+from symvi.distributions.skewed import *  # noqa: F403
+from symvi.distributions.extreme_value import *  # noqa: F403
+from symvi.distributions.unit_interval import *  # noqa: F403
+from symvi.distributions.circular import *  # noqa: F403
+from symvi.distributions.rice import *  # noqa: F403
+from symvi.distributions.piecewise_linear import *  # noqa: F403
