@@ -7,3 +7,10 @@ from symvi.distributions.bounded import *  # noqa: F403
 from symvi.distributions.discrete import *  # noqa: F403
 from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
+from symvi.distributions.point_mass import *  # noqa: F403
+from symvi.distributions.discrete_weibull import *  # noqa: F403
+from symvi.distributions.hypergeometric import *  # noqa: F403
+from symvi.distributions.zero_inflated import *  # noqa: F403
+from symvi.distributions.hurdle import *  # noqa: F403
+from symvi.distributions.ordinal import *  # noqa: F403
+from symvi.distributions import transforms  # noqa: F401 - pm.distributions.transforms.ordered, as in PyMC
