@@ -13,4 +13,4 @@ from symvi.distributions.hypergeometric import *  # noqa: F403
 from symvi.distributions.zero_inflated import *  # noqa: F403
 from symvi.distributions.hurdle import *  # noqa: F403
 from symvi.distributions.ordinal import *  # noqa: F403
-from symvi.distributions import transforms  # noqa: F401 - pm.distributions.transforms.ordered, as in PyMC
+from symvi import transforms  # noqa: F401 - pm.distributions.transforms.ordered, as in PyMC

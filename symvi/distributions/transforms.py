@@ -1,8 +1,8 @@
-"""``symvi.distributions.transforms`` is :mod:`symvi.transforms` (PyMC's
-``pm.distributions.transforms.ordered`` and friends).
+"""PyMC's path to the transforms: ``pm.distributions.transforms.ordered`` and friends.
 
-Importing this module replaces it in ``sys.modules`` by :mod:`symvi.transforms` itself, so
-there is one transforms module whichever path user code takes.
+Everything here is :mod:`symvi.transforms`' own objects (``ordered``, ``log``, ``logodds``,
+``simplex``, ``Interval``, ``Chain``, ...), so ``transform=pm.distributions.transforms.ordered``
+in a model is ``transform=pm.transforms.ordered``.
 
 Examples
 --------
@@ -14,8 +14,11 @@ True
 True
 """
 
-import sys
-
 from symvi import transforms as _transforms
+from symvi.transforms import *  # noqa: F403
+from symvi.transforms import __all__  # noqa: F401
 
-sys.modules[__name__] = _transforms
+
+def __getattr__(name: str):
+    """Names outside ``__all__`` (``OrderedTransform``, ``numeric_log_jac``, ...) as well."""
+    return getattr(_transforms, name)
