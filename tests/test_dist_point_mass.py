@@ -55,3 +55,13 @@ def test_in_model_observed_and_support_point():
 def test_nan_parameter_is_rejected():
     with pytest.raises(ValueError, match="parameter c"):
         sv.DiracDelta.dist(np.nan)
+
+
+def test_mixture_with_point_mass_is_zero_inflated_poisson():
+    """PyMC builds its zero-inflated families as Mixture([DiracDelta(0), count]): same numbers."""
+    mix = sv.Mixture.dist(w=np.array([0.3, 0.7]), comp_dists=[sv.DiracDelta.dist(0), sv.Poisson.dist(2.5)])
+    zip_ = sv.ZeroInflatedPoisson.dist(psi=0.7, mu=2.5)
+    v = pt.as_tensor(np.arange(-1, 8))
+    a, b = pytensor.function([], [dist_info(mix).logp(v), dist_info(zip_).logp(v)], mode=FAST)()
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert np.isneginf(a[0]) and dist_info(mix).cls.discrete
