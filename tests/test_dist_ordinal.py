@@ -250,3 +250,17 @@ def test_ordered_transform_options(positive, ascending):
     assert np.all(np.diff(x) > 0) if ascending else np.all(np.diff(x) < 0)
     assert np.all(x > 0) if positive else x.min() < 0
     np.testing.assert_allclose(log_jac, pm.transforms.numeric_log_jac(t, y), rtol=1e-6)
+
+
+def test_logcdf_is_running_sum_of_probabilities():
+    values = np.arange(-1, 5)[:, None]  # (values, eta)
+    rvs = [
+        (pm.OrderedLogistic.dist(eta=ETA, cutpoints=CUT), logistic_probs(ETA, CUT)),
+        (pm.OrderedProbit.dist(eta=ETA, cutpoints=CUT, sigma=1.7), probit_probs(ETA, CUT, 1.7)),
+    ]
+    outs = [dist_info(rv).cls.logcdf(pt.as_tensor(values), **dist_info(rv).params) for rv, _ in rvs]
+    for got, (_, probs) in zip(pytensor.function([], outs, mode=FAST)(), rvs):
+        want = np.cumsum(probs, axis=1).T  # (categories, eta)
+        assert np.all(np.isneginf(got[0]))
+        np.testing.assert_allclose(np.exp(got[1:-1]), want, rtol=1e-10)
+        assert np.all(got[-2:] == 0.0)

@@ -20,12 +20,7 @@ import pytensor.tensor as pt
 
 from symvi.distributions.dist_math import as_float
 
-__all__ = ["poisson_logsf", "binomial_logsf", "negbin_logsf", "log1mexp"]
-
-
-def log1mexp(x):
-    """``log(1 - exp(x))`` for ``x <= 0``, accurate near 0 and far below it."""
-    return pt.log1mexp(x)
+__all__ = ["poisson_logsf", "binomial_logsf", "negbin_logsf"]
 
 
 def poisson_logsf(k, mu):

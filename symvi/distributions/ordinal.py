@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
 import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 
@@ -88,6 +89,15 @@ class _Ordinal(Discrete):
         return _pick(log_p, value, params["cutpoints"].shape[-1] + 1)
 
     @classmethod
+    def _cdf_at(cls, value, params, log_cdf_at_cut):
+        """log P(Y <= k): ``log_cdf_at_cut`` (batch + (K-1,)) at cutpoint k, 0 from k = K-1 on."""
+        k = pt.floor(as_float(value))
+        n_cut = params["cutpoints"].shape[-1]
+        onehot = pt.eq(k[..., None], pt.arange(n_cut))
+        picked = pt.sum(pt.switch(onehot, log_cdf_at_cut, 0.0), axis=-1)
+        return pt.switch(k < 0, -np.inf, pt.switch(k >= n_cut, 0.0, picked))
+
+    @classmethod
     def support_point(cls, rv, **params):
         mode = pt.argmax(cls.log_probs(**params), axis=-1)
         return pt.broadcast_to(mode, rv.shape).astype(rv.dtype)
@@ -101,6 +111,7 @@ class OrderedLogistic(_Ordinal):
     ``eta`` broadcasts against the cutpoints' batch axes; e.g. ``eta`` of shape (N,) and
     cutpoints of shape (K-1,) give a variable of shape (N,).  Inside a model ``compute_p``
     adds the Deterministic ``{name}_probs`` (shape ``(..., K)``), as PyMC does.
+    ``logcdf`` is closed form: ``log sigmoid(c_k - eta)``.
 
     Examples
     --------
@@ -121,6 +132,12 @@ class OrderedLogistic(_Ordinal):
     def parametrize(cls, eta, cutpoints):
         return {"eta": eta, "cutpoints": cutpoints}
 
+    @classmethod
+    def logcdf(cls, value, eta, cutpoints):
+        """log P(Y <= k) = log sigmoid(c_k - eta)."""
+        x = as_float(cutpoints) - as_float(eta)[..., None]
+        return cls._cdf_at(value, {"cutpoints": cutpoints}, _log_sigmoid(x))
+
     @staticmethod
     def log_probs(eta, cutpoints):
         """log P(Y = k) for every category k: an array of shape ``batch + (K,)``."""
@@ -136,6 +153,7 @@ class OrderedProbit(_Ordinal):
 
     ``P(Y = k) = Phi((c_k - eta) / sigma) - Phi((c_{k-1} - eta) / sigma)`` on {0, ..., K-1};
     cutpoints and shapes as in :class:`OrderedLogistic`; ``sigma > 0`` broadcasts like ``eta``.
+    ``logcdf`` is closed form: ``log Phi((c_k - eta) / sigma)``.
 
     Examples
     --------
@@ -156,6 +174,12 @@ class OrderedProbit(_Ordinal):
     @classmethod
     def parametrize(cls, eta, cutpoints, sigma=1.0):
         return {"eta": eta, "cutpoints": cutpoints, "sigma": sigma}
+
+    @classmethod
+    def logcdf(cls, value, eta, cutpoints, sigma):
+        """log P(Y <= k) = log Phi((c_k - eta) / sigma)."""
+        x = (as_float(cutpoints) - as_float(eta)[..., None]) / as_float(sigma)[..., None]
+        return cls._cdf_at(value, {"cutpoints": cutpoints}, _norm_logcdf(x))
 
     @staticmethod
     def log_probs(eta, cutpoints, sigma):
