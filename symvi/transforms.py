@@ -26,6 +26,7 @@ __all__ = [
     "UpperBound",
     "simplex",
     "ordered",
+    "Ordered",
     "Chain",
 ]
 
@@ -163,19 +164,43 @@ class SimplexTransform(Transform):
 
 
 class OrderedTransform(Transform):
-    """Increasing vectors <-> R^K: y_0 = x_0, y_k = log(x_k - x_{k-1})."""
+    """Increasing vectors <-> R^K: y_0 = x_0, y_k = log(x_k - x_{k-1}).
+
+    PyMC's ``Ordered`` options: ``positive=True`` maps the first element through ``log`` too
+    (positive increasing vectors, y_0 = log x_0); ``ascending=False`` is for decreasing vectors
+    (the map acts on the reversed vector; reversing does not change |det J|).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> y = pt.dvector("y")
+    >>> OrderedTransform(positive=True, ascending=False).backward(y).eval({y: np.zeros(3)}).tolist()
+    [3.0, 2.0, 1.0]
+    """
 
     name = "ordered"
     ndim_event = 1
 
+    def __init__(self, positive: bool = False, ascending: bool = True):
+        self.positive = bool(positive)
+        self.ascending = bool(ascending)
+
     def forward(self, x):
-        return pt.concatenate([x[..., :1], pt.log(pt.diff(x, axis=-1))], axis=-1)
+        if not self.ascending:
+            x = x[..., ::-1]
+        first = pt.log(x[..., :1]) if self.positive else x[..., :1]
+        return pt.concatenate([first, pt.log(pt.diff(x, axis=-1))], axis=-1)
 
     def backward(self, y):
-        return pt.cumsum(pt.concatenate([y[..., :1], pt.exp(y[..., 1:])], axis=-1), axis=-1)
+        first = pt.exp(y[..., :1]) if self.positive else y[..., :1]
+        x = pt.cumsum(pt.concatenate([first, pt.exp(y[..., 1:])], axis=-1), axis=-1)
+        return x if self.ascending else x[..., ::-1]
 
     def log_jac_det(self, y):
-        return pt.sum(y[..., 1:], axis=-1)
+        return pt.sum(y if self.positive else y[..., 1:], axis=-1)
+
+    def __repr__(self) -> str:
+        return f"OrderedTransform(positive={self.positive}, ascending={self.ascending})"
 
 
 class Chain(Transform):
@@ -216,6 +241,7 @@ log = LogTransform()
 logodds = LogOddsTransform()
 simplex = SimplexTransform()
 ordered = OrderedTransform()
+Ordered = OrderedTransform  # PyMC's class name: Ordered(positive=True), Ordered(ascending=False)
 
 
 def numeric_log_jac(transform: Transform, y: np.ndarray, eps: float = 1e-6) -> float:

@@ -79,22 +79,6 @@ def test_logp_broadcasts_parameters():
     np.testing.assert_allclose(got, stats.poisson.logpmf(np.array([[0], [3]]), mu), rtol=1e-10)
 
 
-def zip_logpmf(k, psi, mu):
-    k = np.asarray(k)
-    with np.errstate(divide="ignore"):
-        pois = stats.poisson.logpmf(k, mu)
-        out = np.where(k == 0, np.log((1 - psi) + psi * np.exp(-mu)), np.log(psi) + pois)
-    return np.where(k < 0, -np.inf, out)
-
-
-@pytest.mark.parametrize("psi,mu", [(0.7, 2.5), (1.0, 3.0), (0.0, 3.0), (0.4, 0.0)])
-def test_zero_inflated_poisson_logp(psi, mu):
-    got = logp_of(sv.ZeroInflatedPoisson.dist(psi=psi, mu=mu), GRID)
-    np.testing.assert_allclose(got, zip_logpmf(GRID, psi, mu), rtol=1e-10, atol=1e-12)
-    if psi == 1.0:  # reduces to a Poisson
-        np.testing.assert_allclose(got, scipy_logpmf(stats.poisson(mu), GRID), rtol=1e-10)
-
-
 # ---------------------------------------------------------------------- Categorical
 def test_categorical_logp_vector_p():
     p = np.array([0.2, 0.5, 0.3])
@@ -176,21 +160,6 @@ def test_draw_frequencies_match_pmf(name, factory, ref):
     np.testing.assert_allclose(d.mean(), ref.mean(), rtol=0.03, atol=0.02)
 
 
-def test_zero_inflated_poisson_draws():
-    psi, mu = 0.6, 3.0
-    d = draws(lambda size: sv.ZeroInflatedPoisson.dist(psi=psi, mu=mu, size=size))
-    support = np.arange(0, 10)
-    pmf = np.exp(zip_logpmf(support, psi, mu))
-    freq = np.array([(d == k).mean() for k in support])
-    np.testing.assert_array_less(np.abs(freq - pmf), freq_tol(pmf, d.size))
-    np.testing.assert_allclose(d.mean(), psi * mu, rtol=0.03)
-
-
-def test_zero_inflated_poisson_draw_shape_without_size():
-    rv = sv.ZeroInflatedPoisson.dist(psi=np.array([0.5, 0.9]), mu=np.array([[1.0], [2.0], [3.0]]))
-    assert compile_fn([], rv, random_seed=1)().shape == (3, 2)
-
-
 def test_draws_vary_between_calls_and_respect_shape():
     f = compile_fn([], sv.Poisson.dist(mu=np.array([1.0, 50.0]), shape=(4, 2)), random_seed=1)
     a, b = f(), f()
@@ -212,8 +181,6 @@ BAD = [
     (sv.DiscreteUniform, {"lower": 5, "upper": 2}, "lower and upper"),
     (sv.BetaBinomial, {"alpha": -1.0, "beta": 1.0, "n": 3}, "alpha"),
     (sv.BetaBinomial, {"alpha": 1.0, "beta": 1.0, "n": -3}, "n"),
-    (sv.ZeroInflatedPoisson, {"psi": 1.2, "mu": 1.0}, "psi"),
-    (sv.ZeroInflatedPoisson, {"psi": 0.5, "mu": -1.0}, "mu"),
 ]
 
 

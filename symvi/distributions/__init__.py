@@ -14,3 +14,10 @@ from symvi.distributions.unit_interval import *  # noqa: F403
 from symvi.distributions.circular import *  # noqa: F403
 from symvi.distributions.rice import *  # noqa: F403
 from symvi.distributions.piecewise_linear import *  # noqa: F403
+from symvi.distributions.point_mass import *  # noqa: F403
+from symvi.distributions.discrete_weibull import *  # noqa: F403
+from symvi.distributions.hypergeometric import *  # noqa: F403
+from symvi.distributions.zero_inflated import *  # noqa: F403
+from symvi.distributions.hurdle import *  # noqa: F403
+from symvi.distributions.ordinal import *  # noqa: F403
+from symvi import transforms  # noqa: F401 - pm.distributions.transforms.ordered, as in PyMC

@@ -25,7 +25,6 @@ from scipy import special as sps
 
 from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlog1py, xlogy
 from symvi.distributions.base import Discrete, bound, event_len, nonneg, positive, unit
-from symvi.pytensorf import new_rng
 
 __all__ = [
     "Bernoulli",
@@ -36,7 +35,6 @@ __all__ = [
     "Categorical",
     "DiscreteUniform",
     "BetaBinomial",
-    "ZeroInflatedPoisson",
 ]
 
 
@@ -302,38 +300,3 @@ class BetaBinomial(Discrete):
     @classmethod
     def support_point(cls, rv, alpha, beta, n):
         return pt.broadcast_to(pt.floor(as_float(n) * alpha / (alpha + beta)).astype(rv.dtype), rv.shape)
-
-
-class ZeroInflatedPoisson(Discrete):
-    """ZeroInflatedPoisson(psi, mu): with probability ``psi`` a Poisson(mu) draw, else 0.
-
-    (PyMC's convention: ``psi`` is the probability of the Poisson component.)
-    """
-
-    params = ("psi", "mu")
-    checks = [(("psi",), unit, "in [0, 1]"), (("mu",), nonneg, ">= 0")]
-
-    @classmethod
-    def rv_graph(cls, params, size, rng):
-        psi, mu = params["psi"], params["mu"]
-        if size is None:  # both draws need the joint batch shape
-            bshape = pt.broadcast_shape(psi, mu)
-            size = bshape if bshape else None
-        keep = rb.bernoulli(psi, size=size, rng=rng)
-        counts = rb.poisson(mu, size=size, rng=new_rng())
-        return keep * counts
-
-    @staticmethod
-    def logp(value, psi, mu):
-        k, psi, mu = as_float(value), as_float(psi), as_float(mu)
-        log_pois = xlogy(k, mu) - mu - pt.gammaln(k + 1)
-        lp = pt.switch(
-            pt.eq(k, 0),
-            pt.log1p(psi * pt.expm1(-mu)),
-            pt.log(psi) + log_pois,
-        )
-        return bound(lp, k >= 0)
-
-    @classmethod
-    def support_point(cls, rv, psi, mu):
-        return pt.broadcast_to(pt.floor(psi * mu).astype(rv.dtype), rv.shape)
