@@ -65,3 +65,13 @@ def test_mixture_with_point_mass_is_zero_inflated_poisson():
     a, b = pytensor.function([], [dist_info(mix).logp(v), dist_info(zip_).logp(v)], mode=FAST)()
     np.testing.assert_allclose(a, b, rtol=1e-12)
     assert np.isneginf(a[0]) and dist_info(mix).cls.discrete
+
+
+def test_float_dirac_delta_observes_non_integer_values():
+    """A float DiracDelta is 'discrete' (as in PyMC) but takes any real value: the whole-number
+    check on discrete observed data does not apply to it (it still does to Poisson)."""
+    with sv.Model() as m:
+        sv.DiracDelta("x", 1.5, observed=np.array([1.5, 1.5]))
+        with pytest.raises(ValueError, match="whole numbers"):
+            sv.Poisson("y", 2.0, observed=np.array([1.5]))
+    assert float(m.compile_logp()(m.initial_point())) == 0.0

@@ -146,9 +146,9 @@ class Distribution:
         model = modelcontext(None, who=f"{cls.__name__}({name!r})")
         _check_sizes(f"{cls.__name__}({name!r})", shape, size)
         shape, size, observed = model.resolve_shape(name, cls, dims, shape, size, observed)
-        if observed is not None and getattr(cls, "discrete", False):
-            _check_integer_data(f"{cls.__name__}({name!r})", observed)
         rv = cls.dist(*args, shape=shape, size=size, _label=f"{name!r}", **kwargs)
+        if observed is not None and getattr(cls, "discrete", False) and rv.dtype.startswith(("int", "uint")):
+            _check_integer_data(f"{cls.__name__}({name!r})", observed)  # (a float DiracDelta takes any value)
         return model.register_rv(
             rv,
             name,
