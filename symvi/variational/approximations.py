@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.logprob import rv_replacements
 from symvi.model import modelcontext
+from symvi.variational.checkpoint import checkpointable
 from symvi.variational.memory import check_fullrank_fits
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
 
@@ -214,6 +216,7 @@ class Approximation:
         shape = (self.ndim,) if size is None else (size, self.ndim)
         return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng, dtype=self.dtype))
 
+    @abc.abstractmethod  # marks "no density" for diagnostics (the class is not an ABC)
     def logq(self, z):
         """Log density of q at flat points ``z`` (..., D)."""
         raise NotImplementedError  # abstract
@@ -373,6 +376,7 @@ class Approximation:
         return to_inference_data({"posterior": result, **data_groups(self.model)}, self.model, add_chain_dim=True)
 
 
+@checkpointable
 class MeanField(Approximation):
     """Independent Gaussians: ``q(z) = N(mu, diag(softplus(rho)^2))``.
 
@@ -410,6 +414,7 @@ class MeanField(Approximation):
         return pt.sum(-0.5 * ((z - self.mean) / s) ** 2 - pt.log(s) - 0.5 * LOG_2PI, axis=-1)
 
 
+@checkpointable
 class FullRank(Approximation):
     """Correlated Gaussian: ``q(z) = N(mu, L L^T)`` with ``L`` lower-triangular."""
 
