@@ -336,6 +336,7 @@ class Approximation:
         return_inferencedata: bool = True,
         backend: str | None = None,
         resample: str | None = None,
+        log_likelihood: bool = False,
     ):
         """Draws of every free variable (constrained) and Deterministic under q.
 
@@ -346,9 +347,18 @@ class Approximation:
         unconstrained values).  ``resample="psis"`` returns
         draws importance-resampled with Pareto-smoothed weights p/q instead (closer to the
         posterior where q is off; see :func:`symvi.variational.diagnostics.resample_draws`).
+        ``log_likelihood=True`` adds the pointwise ``log_likelihood`` group (for ``az.loo``,
+        ``az.waic``, ``az.compare``; see :func:`symvi.compute_log_likelihood`).
         """
         if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws < 1:
             raise ValueError(f"sample: draws must be a positive integer, got {draws!r}")
+        if log_likelihood and not return_inferencedata:
+            raise ValueError("sample: log_likelihood=True needs return_inferencedata=True (the group is part of InferenceData)")
+        if log_likelihood:
+            from symvi.log_likelihood import compute_log_likelihood
+
+            idata = self.sample(draws, random_seed=random_seed, backend=backend, resample=resample)
+            return compute_log_likelihood(idata, model=self.model)
         if resample is not None:
             from symvi.variational.diagnostics import resample_draws
 
