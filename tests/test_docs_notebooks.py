@@ -132,3 +132,47 @@ def test_stored_notebooks_have_no_outputs():
     for nb in NOTEBOOKS:
         for cell in json.loads(nb.read_text())["cells"]:
             assert not cell.get("outputs"), f"{nb.name} is stored with outputs"
+
+
+# ---------------------------------------------------------------------- execution and its cache
+def test_cache_key_follows_the_notebook_text_and_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMVI_DOCS_CACHE", str(tmp_path))
+    monkeypatch.setitem(HOOK._STATE, "digest", "d1")
+    nb = tmp_path / "nbs" / "demo.ipynb"
+    nb.parent.mkdir()
+    nb.write_text('{"cells": []}')
+    first = HOOK._cached_path(nb, "fast")
+    assert first.parent.parent.parent == tmp_path and first.parts[-2:] == ("notebooks", "demo.ipynb")
+    assert HOOK._cached_path(nb, "fast") == first
+    assert HOOK._cached_path(nb, "full") != first
+    monkeypatch.setitem(HOOK._STATE, "digest", "d2")  # symvi's source changed
+    assert HOOK._cached_path(nb, "fast") != first
+    monkeypatch.setitem(HOOK._STATE, "digest", "d1")
+    nb.write_text('{"cells": [1]}')
+    assert HOOK._cached_path(nb, "fast") != first
+    monkeypatch.setenv("SYMVI_DOCS_NOTEBOOKS", "sometimes")
+    with pytest.raises(ValueError, match="SYMVI_DOCS_NOTEBOOKS"):
+        HOOK._mode()
+
+
+def test_executed_copy_has_figures_and_a_failing_notebook_stops_the_build(tmp_path, monkeypatch):
+    pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    monkeypatch.setitem(HOOK._STATE, "digest", "d")
+    good = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os, matplotlib.pyplot as plt\nprint(os.environ.get('SYMVI_NOTEBOOK_FAST'))"),
+        nbformat.v4.new_code_cell("plt.plot([0, 1], [1, 0]); plt.show()"),
+    ])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom in a cell')")])
+    (tmp_path / "good.ipynb").write_text(nbformat.writes(good))
+    (tmp_path / "bad.ipynb").write_text(nbformat.writes(bad))
+    dest = tmp_path / "out" / "good.ipynb"
+    HOOK._execute_all([(tmp_path / "good.ipynb", dest)], tmp_path, "fast")
+    cells = nbformat.read(dest, as_version=4).cells
+    assert len(cells) == 2 and [c.execution_count for c in cells] == [1, 2]  # no setup cell
+    assert cells[0].outputs[0]["text"].strip() == "1"  # fast mode
+    png = base64.b64decode(cells[1].outputs[0]["data"]["image/png"])
+    w, h = png_size(png)
+    assert w < 800 and h < 600  # 90 dpi
+    with pytest.raises(RuntimeError, match="(?s)notebooks/bad.ipynb.*boom in a cell"):
+        HOOK._execute_all([(tmp_path / "bad.ipynb", tmp_path / "out" / "bad.ipynb")], tmp_path, "fast")

@@ -23,6 +23,8 @@ Environment:
 ``SYMVI_DOCS_NOTEBOOKS``: ``fast`` (default), ``full`` (the notebooks' full settings) or
 ``off`` (render without executing, as before: quick local builds).
 ``SYMVI_DOCS_CACHE``: where executed copies are kept (default: ``<tmp>/symvi-docs-notebooks``).
+``SYMVI_DOCS_JOBS``: notebooks executed at once, each in its own process (default: the number
+of CPUs, at most 4).
 """
 
 from __future__ import annotations
@@ -126,29 +128,64 @@ def _execute(src: Path, dest: Path, root: Path, fast: bool) -> None:
     tmp.replace(dest)
 
 
-def _executed_copy(src: Path, config) -> Path | None:
-    """Path of the executed copy of ``src`` (made now if not cached), or None with mode off."""
-    mode = _mode()
-    if mode == "off":
-        return None
-    root = _root(config)
+def _cached_path(src: Path, mode: str) -> Path:
+    """Where the executed copy of ``src`` lives: keyed by its text, symvi's source and the mode."""
     cache = Path(os.environ.get("SYMVI_DOCS_CACHE") or Path(tempfile.gettempdir()) / "symvi-docs-notebooks")
     digest = hashlib.sha256()
     for part in (_VERSION, mode, src.read_bytes(), _STATE["digest"]):
         digest.update(part if isinstance(part, bytes) else part.encode())
-    key = f"{src.stem}-{digest.hexdigest()[:16]}"
-    dest = cache / key / "notebooks" / src.name  # mkdocs wants the page at notebooks/<name>
-    if dest.is_file():
-        log.info("notebook %s: executed copy from the cache (%s)", src.name, dest.parent.parent)
-        return dest
-    log.info("notebook %s: executing (%s mode)", src.name, mode)
-    _execute(src, dest, root, fast=(mode == "fast"))
-    for old in cache.glob(f"{src.stem}-*"):  # earlier versions of this notebook
-        if old.name != key and old.is_dir():
+    return cache / f"{src.stem}-{digest.hexdigest()[:16]}" / "notebooks" / src.name  # mkdocs wants notebooks/<name>
+
+
+def _drop_older(dest: Path, stem: str) -> None:
+    """Remove cached copies of notebook ``stem`` other than ``dest``'s."""
+    keep = dest.parent.parent
+    for old in keep.parent.glob(f"{stem}-*"):
+        if old != keep and old.is_dir():
             for f in sorted(old.rglob("*"), reverse=True):
                 f.unlink() if f.is_file() else f.rmdir()
             old.rmdir()
-    return dest
+
+
+def _jobs() -> int:
+    raw = os.environ.get("SYMVI_DOCS_JOBS")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"SYMVI_DOCS_JOBS must be a positive integer, got {raw!r}")
+        return int(raw)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _execute_all(todo: list[tuple[Path, Path]], root: Path, mode: str) -> None:
+    """Execute the notebooks of ``todo`` [(source, executed copy)], ``_jobs()`` at a time, each
+    in a child process (a notebook spends its time compiling on one core)."""
+    import subprocess
+    import sys
+    import time
+
+    pending, running = list(todo), []
+    while pending or running:
+        while pending and len(running) < _jobs():
+            src, dest = pending.pop(0)
+            log.info("notebook %s: executing (%s mode)", src.name, mode)
+            err = tempfile.TemporaryFile()
+            cmd = [sys.executable, str(Path(__file__).resolve()), str(src), str(dest), str(root), mode]
+            running.append((src, dest, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err), err, time.monotonic()))
+        time.sleep(0.2)
+        for job in list(running):
+            src, dest, proc, err, started = job
+            if proc.poll() is None:
+                continue
+            running.remove(job)
+            err.seek(0)
+            message = err.read().decode(errors="replace")[-6000:]
+            err.close()
+            if proc.returncode != 0 or not dest.is_file():
+                for _, _, other, _, _ in running:
+                    other.kill()
+                raise RuntimeError(f"executing notebooks/{src.name} for the docs failed (exit {proc.returncode}):\n{message}")
+            log.info("notebook %s: executed in %.0f s", src.name, time.monotonic() - started)
+            _drop_older(dest, src.stem)
 
 
 def on_config(config):
@@ -161,13 +198,21 @@ def on_config(config):
 
 @event_priority(100)  # before mkdocs-jupyter wraps the .ipynb files
 def on_files(files, config):
-    for p in _notebooks(config):
-        executed = _executed_copy(p, config)
-        src_dir = p.parent.parent if executed is None else executed.parent.parent
+    mode = _mode()
+    notebooks = _notebooks(config)
+    executed = {p: (None if mode == "off" else _cached_path(p, mode)) for p in notebooks}
+    todo = [(p, dest) for p, dest in executed.items() if dest is not None and not dest.is_file()]
+    for p, dest in executed.items():
+        if dest is not None and dest.is_file():
+            log.info("notebook %s: executed copy from the cache (%s)", p.name, dest.parent.parent)
+    if todo:
+        _execute_all(todo, _root(config), mode)
+    for p in notebooks:
+        dest = executed[p]
         files.append(
             File(
                 f"notebooks/{p.name}",
-                src_dir=str(src_dir),
+                src_dir=str(p.parent.parent if dest is None else dest.parent.parent),
                 dest_dir=config["site_dir"],
                 use_directory_urls=config["use_directory_urls"],
             )
@@ -253,3 +298,8 @@ def on_page_content(html_text, page, config, files):
         return notebook_math(html_text)
     return html_text
 
+
+if __name__ == "__main__":  # the child process of _execute_all: SRC DEST ROOT MODE
+    import sys
+
+    _execute(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), fast=(sys.argv[4] == "fast"))
