@@ -159,3 +159,24 @@ def test_approx_sample_log_likelihood_and_compare():
     assert table.loc["line", "elpd_loo"] > table.loc["constant", "elpd_loo"] + 3
     with pytest.raises(ValueError, match="return_inferencedata=True"):
         approx.sample(10, return_inferencedata=False, log_likelihood=True)
+
+
+def test_mixture_and_logit_bernoulli_on_data_next_to_a_potential():
+    y = RNG.normal(size=30)
+    Xb = RNG.normal(size=(30, 2))
+    yb = (RNG.random(30) < 0.5).astype(int)
+    with pm.Model():
+        w = pm.Dirichlet("w", np.ones(2))
+        mu = pm.Normal("mu", 0, 1, shape=2)
+        pm.NormalMixture("y", w, mu, sigma=np.array([1.0, 2.0]), observed=y)
+        beta = pm.Normal("beta", 0, 1, shape=2)
+        pm.Bernoulli("b", logit_p=pm.math.dot(Xb, beta), observed=pm.Data("yb", yb))
+        pm.Potential("pen", -(beta.sum() ** 2))  # not part of the likelihood
+        q = pm.MeanField(random_seed=1)
+    idata = q.sample(7, random_seed=2, log_likelihood=True)
+    post, ll = idata.posterior, idata.log_likelihood
+    assert set(ll.data_vars) == {"y", "b"}
+    W, MU, B = (post[k].values[0] for k in ("w", "mu", "beta"))
+    comp = np.log(W[:, None, :]) + st.norm(MU[:, None, :], np.array([1.0, 2.0])).logpdf(y[None, :, None])
+    np.testing.assert_allclose(ll["y"].values[0], sp.logsumexp(comp, axis=-1), rtol=1e-10)
+    np.testing.assert_allclose(ll["b"].values[0], st.bernoulli(sp.expit(B @ Xb.T)).logpmf(yb), rtol=1e-10)
