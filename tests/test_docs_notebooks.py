@@ -127,6 +127,13 @@ def test_notebook_math_is_wrapped_for_mathjax(site, nb):
         assert not re.search(r"(?<!\\)\$[^$\s][^$]*\$", bare), f"raw math left in {nb.name}: {bare[:300]}"
 
 
+def test_api_reference_has_the_comparison_and_graph_functions(site):
+    html = (site / "api" / "symvi" / "index.html").read_text(encoding="utf-8")
+    for name in ("compute_log_likelihood", "model_to_graphviz", "Model.to_graphviz"):
+        assert f'id="symvi.{name}"' in html, name
+    assert "javascripts/mathjax.js" in (site / "index.html").read_text(encoding="utf-8")
+
+
 def test_stored_notebooks_have_no_outputs():
     # the outputs live in the built site only (tests/nbrun.py also insists on this)
     for nb in NOTEBOOKS:
