@@ -91,6 +91,12 @@ def test_every_saveable_class_is_registered():
             "FullRankADVI", "LowRankADVI", "SVGD", "ASVGD"} <= set(checkpoint._KINDS)
     with pytest.raises(ValueError, match="already registered"):
         checkpoint.checkpointable(type("MeanField", (), {}))
+    # re-registering the same class, e.g. after importlib.reload of its module, is fine
+    again = type("MeanField", (), {"__module__": pm.MeanField.__module__, "__qualname__": "MeanField"})
+    try:
+        assert checkpoint.checkpointable(again) is again and checkpoint._KINDS["MeanField"] is again
+    finally:
+        checkpoint._KINDS["MeanField"] = pm.MeanField
 
 
 @pytest.mark.parametrize("make", [

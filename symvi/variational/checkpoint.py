@@ -70,7 +70,9 @@ def checkpointable(cls: type) -> type:
     >>> del _KINDS["Toy"]
     """
     name = cls.__name__
-    if _KINDS.get(name, cls) is not cls:
+    old = _KINDS.get(name, cls)
+    same = (old.__module__, old.__qualname__) == (cls.__module__, cls.__qualname__)  # a reloaded module
+    if not same:
         raise ValueError(f"checkpointable: another class named {name!r} is already registered ({_KINDS[name]!r})")
     _KINDS[name] = cls
     return cls
