@@ -361,6 +361,12 @@ class Model:
     def rvs_to_dims(self, var) -> tuple | None:
         return self.named_vars_to_dims.get(var.name)
 
+    def to_graphviz(self, **kwargs):
+        """The model as a ``graphviz.Digraph``: see :func:`symvi.graph.model_to_graphviz`."""
+        from symvi.graph import model_to_graphviz
+
+        return model_to_graphviz(self, **kwargs)
+
 
 # ---------------------------------------------------------------------- free functions
 def _check_tensor(kind: str, name: str, expr):

@@ -1,15 +1,12 @@
 """The documentation site builds with ``mkdocs build --strict`` (warnings fail) and has its key pages.
 
 Docstrings are rendered by mkdocstrings, so a docstring that griffe cannot parse fails here;
-notebooks in ``notebooks/`` are rendered (not executed) by mkdocs-jupyter through the hook in
+notebooks in ``notebooks/`` are executed (fast mode) and rendered by mkdocs-jupyter through the hook in
 ``docs/_hooks/notebooks.py``.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,18 +21,9 @@ pytest.importorskip("material")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
-    return out
+    from docsite import built_site  # one build per session, shared with test_docs_notebooks.py
+
+    return built_site(tmp_path_factory)
 
 
 def _page(site: Path, name: str) -> str:

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.logprob import rv_replacements
 from symvi.model import modelcontext
+from symvi.variational.checkpoint import checkpointable
 from symvi.variational.memory import check_fullrank_fits
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
 
@@ -214,6 +216,7 @@ class Approximation:
         shape = (self.ndim,) if size is None else (size, self.ndim)
         return self.draw_from_noise(pt.random.normal(0.0, 1.0, size=shape, rng=self.rng, dtype=self.dtype))
 
+    @abc.abstractmethod  # marks "no density" for diagnostics (the class is not an ABC)
     def logq(self, z):
         """Log density of q at flat points ``z`` (..., D)."""
         raise NotImplementedError  # abstract
@@ -333,6 +336,7 @@ class Approximation:
         return_inferencedata: bool = True,
         backend: str | None = None,
         resample: str | None = None,
+        log_likelihood: bool = False,
     ):
         """Draws of every free variable (constrained) and Deterministic under q.
 
@@ -343,9 +347,18 @@ class Approximation:
         unconstrained values).  ``resample="psis"`` returns
         draws importance-resampled with Pareto-smoothed weights p/q instead (closer to the
         posterior where q is off; see :func:`symvi.variational.diagnostics.resample_draws`).
+        ``log_likelihood=True`` adds the pointwise ``log_likelihood`` group (for ``az.loo``,
+        ``az.waic``, ``az.compare``; see :func:`symvi.compute_log_likelihood`).
         """
         if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws < 1:
             raise ValueError(f"sample: draws must be a positive integer, got {draws!r}")
+        if log_likelihood and not return_inferencedata:
+            raise ValueError("sample: log_likelihood=True needs return_inferencedata=True (the group is part of InferenceData)")
+        if log_likelihood:
+            from symvi.log_likelihood import compute_log_likelihood
+
+            idata = self.sample(draws, random_seed=random_seed, backend=backend, resample=resample)
+            return compute_log_likelihood(idata, model=self.model)
         if resample is not None:
             from symvi.variational.diagnostics import resample_draws
 
@@ -373,6 +386,7 @@ class Approximation:
         return to_inference_data({"posterior": result, **data_groups(self.model)}, self.model, add_chain_dim=True)
 
 
+@checkpointable
 class MeanField(Approximation):
     """Independent Gaussians: ``q(z) = N(mu, diag(softplus(rho)^2))``.
 
@@ -410,6 +424,7 @@ class MeanField(Approximation):
         return pt.sum(-0.5 * ((z - self.mean) / s) ** 2 - pt.log(s) - 0.5 * LOG_2PI, axis=-1)
 
 
+@checkpointable
 class FullRank(Approximation):
     """Correlated Gaussian: ``q(z) = N(mu, L L^T)`` with ``L`` lower-triangular."""
 

@@ -21,6 +21,12 @@ Examples
 >>> again = pm.load(path, m)
 >>> bool((again.mean.eval() == approx.mean.eval()).all()), len(again.hist)
 (True, 200)
+
+Layering: this module sits *below* the approximations and Inference classes.  It imports
+none of them; each class that a checkpoint can rebuild registers itself with
+:func:`checkpointable` (by class name) and says how to rebuild it with
+``_checkpoint_kwargs()`` (the keyword arguments of a blank instance, or None when its
+settings cannot be stored), so ``approx.save`` can import this module without a circle.
 """
 
 from __future__ import annotations
@@ -36,10 +42,58 @@ import numpy as np
 
 from symvi.model import modelcontext
 
-__all__ = ["save", "load", "model_signature"]
+__all__ = ["save", "load", "model_signature", "checkpointable"]
 
 FORMAT = "symvi-checkpoint-1"
 _RESUMABLE_KWARGS = {"obj_optimizer", "obj_n_mc", "total_grad_norm_constraint"}
+
+#: class name -> approximation or Inference class that load() can rebuild (see checkpointable)
+_KINDS: dict[str, type] = {}
+
+
+def checkpointable(cls: type) -> type:
+    """Class decorator: let :func:`load` rebuild ``cls`` from the name a checkpoint stores.
+
+    The class's instances give ``_checkpoint_kwargs()``: the keyword arguments (besides
+    ``model``) of a blank instance whose parameters a checkpoint then overwrites, or None when
+    this instance's settings cannot be written to a file.  An ``approx_class`` entry names
+    another registered class; it is built on the same model and passed as ``approx``.
+
+    Examples
+    --------
+    >>> @checkpointable
+    ... class Toy:
+    ...     def _checkpoint_kwargs(self):
+    ...         return {}
+    >>> _KINDS["Toy"] is Toy
+    True
+    >>> del _KINDS["Toy"]
+    """
+    name = cls.__name__
+    old = _KINDS.get(name, cls)
+    same = (old.__module__, old.__qualname__) == (cls.__module__, cls.__qualname__)  # a reloaded module
+    if not same:
+        raise ValueError(f"checkpointable: another class named {name!r} is already registered ({_KINDS[name]!r})")
+    _KINDS[name] = cls
+    return cls
+
+
+def _instance_kwargs(obj) -> dict | None:
+    """``obj._checkpoint_kwargs()`` for a registered class, else None (cannot be rebuilt)."""
+    if _KINDS.get(type(obj).__name__) is not type(obj):
+        return None
+    hook = getattr(obj, "_checkpoint_kwargs", None)
+    return hook() if hook is not None else {}
+
+
+def _construct(name: str, kwargs: dict, model):
+    cls = _KINDS.get(name)
+    if cls is None:
+        raise ValueError(f"checkpoint holds a {name}, which load() cannot rebuild (known: {sorted(_KINDS)})")
+    kwargs = dict(kwargs)
+    if "approx_class" in kwargs:
+        kwargs["approx"] = _construct(kwargs.pop("approx_class"), {}, model)
+    return cls(model=model, **kwargs)
 
 
 def model_signature(model) -> list:
@@ -93,25 +147,8 @@ def _decode(v):
 
 def _inference_spec(inference):
     """(class name, constructor kwargs) that rebuild ``inference``, or None."""
-    from symvi.variational import svgd as svgd_mod
-    from symvi.variational.inference import ADVI, FullRankADVI
-    from symvi.variational.lowrank import LowRankADVI
-
-    kind = type(inference)
-    if kind in (ADVI, FullRankADVI):
-        return kind.__name__, {}
-    if kind is LowRankADVI:
-        return "LowRankADVI", {"rank": int(inference.approx.rank)}
-    if kind in (svgd_mod.SVGD, svgd_mod.ASVGD) and inference.kernel is svgd_mod.rbf_kernel:
-        kwargs = {"temperature": float(inference.temperature)}
-        if kind is svgd_mod.SVGD:
-            kwargs["n_particles"] = int(inference.approx.histogram.get_value(borrow=True).shape[0])
-        else:
-            kwargs["approx_class"] = type(inference.approx).__name__
-            if kwargs["approx_class"] not in ("MeanField", "FullRank"):
-                return None
-        return kind.__name__, kwargs
-    return None
+    kwargs = _instance_kwargs(inference)
+    return None if kwargs is None else (type(inference).__name__, kwargs)
 
 
 def _empty(v) -> bool:
@@ -176,6 +213,7 @@ def save(approx, path) -> Path:
     }
     if isinstance(getattr(approx, "rank", None), int | np.integer):
         meta["rank"] = int(approx.rank)
+    meta["approx_kwargs"] = _instance_kwargs(approx)
     spec = _inference_spec(inference) if inference is not None else None
     if spec is None:
         meta["not_resumable"] = "no Inference of a known kind is attached" if inference is None else (
@@ -268,34 +306,13 @@ def _one_line(err) -> str:
 
 def _build(meta, model):
     """A fresh Inference (or bare approximation) of the saved kind on ``model``."""
-    from symvi.variational import approximations as approx_mod
-    from symvi.variational import svgd as svgd_mod
-    from symvi.variational.empirical import Empirical
-    from symvi.variational.inference import ADVI, FullRankADVI
-    from symvi.variational.lowrank import LowRank, LowRankADVI
-
     inf = meta["inference"]
     if inf is not None:
-        kwargs = dict(inf["kwargs"])
-        kind = inf["class"]
-        if kind == "ASVGD":
-            cls = {"MeanField": approx_mod.MeanField, "FullRank": approx_mod.FullRank}[kwargs.pop("approx_class")]
-            return svgd_mod.ASVGD(approx=cls(model=model), model=model, **kwargs)
-        cls = {"ADVI": ADVI, "FullRankADVI": FullRankADVI, "LowRankADVI": LowRankADVI, "SVGD": svgd_mod.SVGD}[kind]
-        return cls(model=model, **kwargs)
-    kind = meta["approx"]
-    if kind == "LowRank":
-        return LowRank(rank=meta["rank"], model=model)
-    if kind == "Empirical":
-        return Empirical(size=1, model=model)  # the particles are replaced below
-    if kind == "PathfinderDraws":
-        from symvi.variational.pathfinder import PathfinderDraws
-
-        return PathfinderDraws(model=model)  # particles and Gaussians are replaced below
-    classes = {"MeanField": approx_mod.MeanField, "FullRank": approx_mod.FullRank}
-    if kind not in classes:
-        raise ValueError(f"checkpoint holds a {kind} approximation, which load() cannot rebuild")
-    return classes[kind](model=model)
+        return _construct(inf["class"], inf["kwargs"], model)
+    kwargs = meta.get("approx_kwargs")
+    if kwargs is None:  # files written before approx_kwargs was stored
+        kwargs = {"rank": meta["rank"]} if "rank" in meta else {}
+    return _construct(meta["approx"], kwargs, model)
 
 
 def load(path, model=None):
@@ -313,8 +330,6 @@ def load(path, model=None):
     >>> pm.load(path, m).inference.refine(50, progressbar=False).hist.shape
     (100,)
     """
-    from symvi.variational.approximations import Approximation
-
     model = modelcontext(model, who="load()")
     meta, arrays = _read(path)
     sig = model_signature(model)
@@ -323,7 +338,7 @@ def load(path, model=None):
         here = ", ".join(f"{s[0]}{tuple(s[1])}" if s[0] != "observed" else f"observed {s[1]}" for s in sig)
         raise ValueError(f"checkpoint {str(path)!r} was written for another model: it has [{saved}], this model has [{here}]")
     built = _build(meta, model)
-    inference = None if isinstance(built, Approximation) else built
+    inference = built if hasattr(built, "approx") else None  # an Inference holds its approximation
     approx = built if inference is None else inference.approx
     params = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("param/")}
     missing = sorted(set(approx.shared_params) - set(params))

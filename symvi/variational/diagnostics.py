@@ -151,11 +151,11 @@ class Diagnostics:
 
 def check_diagnosable(approx) -> None:
     """Raise ``TypeError`` unless ``approx`` has a density ``logq`` (Empirical/SVGD has none)."""
-    from symvi.variational.approximations import Approximation
-
-    if not isinstance(approx, Approximation):
+    # duck-typed: this module sits below symvi.variational.approximations and does not import it
+    logq = getattr(type(approx), "logq", None)
+    if logq is None or not hasattr(approx, "layout"):
         raise TypeError(f"diagnose needs an approximation such as MeanField, FullRank or LowRank, got {type(approx).__name__}")
-    if type(approx).logq is Approximation.logq or getattr(approx, "histogram", None) is not None:
+    if getattr(logq, "__isabstractmethod__", False) or getattr(approx, "histogram", None) is not None:
         raise TypeError(
             f"diagnose needs an approximation with a density q(z); {type(approx).__name__} has none "
             "(particle approximations such as SVGD's Empirical cannot be importance-weighted)"

@@ -28,6 +28,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 from symvi.variational.approximations import Approximation, _resolve_keys
+from symvi.variational.checkpoint import checkpointable
 
 __all__ = ["Empirical"]
 
@@ -49,6 +50,7 @@ def _trace_arrays(trace) -> dict[str, np.ndarray]:
     raise TypeError(f"Empirical: trace must be InferenceData, an xarray Dataset or a dict of arrays, got {type(trace).__name__}")
 
 
+@checkpointable
 class Empirical(Approximation):
     """Particle approximation ``q = (1/n) sum_i delta(z - z_i)`` over the unconstrained space.
 
@@ -148,6 +150,9 @@ class Empirical(Approximation):
         if not np.all(np.isfinite(flat)):
             raise ValueError("Empirical: the trace gives non-finite unconstrained values (draws outside the support?)")
         return flat
+
+    def _checkpoint_kwargs(self) -> dict:
+        return {"size": 1}  # a blank with one particle: a checkpoint's particles replace it
 
     # ---- moments and draws
     @property

@@ -37,6 +37,9 @@ from symvi.variational import convergence, warmstart
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
 from symvi.variational.callbacks import Tracker, every_of
+from symvi.variational.checkpoint import checkpointable
+from symvi.variational.methods import METHODS as _METHODS
+from symvi.variational.methods import register_method
 from symvi.variational.optimizers import adagrad_window
 from symvi.variational.progress import FitProgress, average_loss
 from symvi.variational.step import StepFunction
@@ -540,6 +543,7 @@ class KLqp(Inference):
     adaptive_default = True
 
 
+@checkpointable
 class ADVI(KLqp):
     """Mean-field ADVI: ``KLqp(MeanField(...))``.
 
@@ -557,6 +561,7 @@ class ADVI(KLqp):
         super().__init__(MeanField(model=model, start=start, start_sigma=start_sigma, random_seed=random_seed))
 
 
+@checkpointable
 class FullRankADVI(KLqp):
     """Full-rank ADVI: ``KLqp(FullRank(...))`` - learns posterior correlations."""
 
@@ -564,12 +569,8 @@ class FullRankADVI(KLqp):
         super().__init__(FullRank(model=model, start=start, start_sigma=start_sigma, random_seed=random_seed))
 
 
-_METHODS = {"advi": ADVI, "fullrank_advi": FullRankADVI}
-
-
-def register_method(name: str, factory) -> None:
-    """Make ``fit(method=name)`` build ``factory(model=, random_seed=, start=, ...)``."""
-    _METHODS[name] = factory
+register_method("advi", ADVI)
+register_method("fullrank_advi", FullRankADVI)
 
 
 def fit(

@@ -38,6 +38,7 @@ import pytensor.tensor as pt
 
 from symvi.pytensorf import seed_sequence
 from symvi.variational.approximations import LOG_2PI, Approximation
+from symvi.variational.checkpoint import checkpointable
 from symvi.variational.inference import KLqp, register_method
 
 __all__ = ["LowRank", "LowRankADVI"]
@@ -49,6 +50,7 @@ def _check_rank(rank) -> int:
     return int(rank)
 
 
+@checkpointable
 class LowRank(Approximation):
     """Gaussian with low-rank plus diagonal covariance: ``N(mu, diag(softplus(rho)^2) + W W^T)``.
 
@@ -84,6 +86,9 @@ class LowRank(Approximation):
             "rho": pytensor.shared(np.log(np.expm1(d)).astype(self.dtype), name="rho"),
             "W": pytensor.shared(w0.astype(self.dtype), name="W"),
         }
+
+    def _checkpoint_kwargs(self) -> dict:
+        return {"rank": self.rank}
 
     # ---- pieces
     @property
@@ -142,6 +147,7 @@ class LowRank(Approximation):
         return -0.5 * (quad + self._logdet_cov() + self.ndim * LOG_2PI)
 
 
+@checkpointable
 class LowRankADVI(KLqp):
     """ADVI with a :class:`LowRank` approximation: ``KLqp(LowRank(rank, ...))``.
 
@@ -159,6 +165,9 @@ class LowRankADVI(KLqp):
 
     def __init__(self, rank: int = 1, model=None, random_seed=None, start=None, start_sigma=None):
         super().__init__(LowRank(rank=rank, model=model, start=start, start_sigma=start_sigma, random_seed=random_seed))
+
+    def _checkpoint_kwargs(self) -> dict:
+        return {"rank": int(self.approx.rank)}
 
 
 register_method("lowrank_advi", LowRankADVI)

@@ -54,8 +54,9 @@ from symvi.model import modelcontext
 from symvi.optimize import FlatLogp
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 from symvi.variational.approximations import FullRank, _check_model, apply_start
+from symvi.variational.checkpoint import checkpointable
 from symvi.variational.empirical import Empirical
-from symvi.variational.inference import register_method
+from symvi.variational.methods import register_method
 from symvi.variational.lbfgs_gaussians import LOG_2PI, lbfgs_path, local_gaussians, mixture_logpdf
 
 __all__ = ["Pathfinder", "PathfinderDraws", "PathfinderInfo", "PathResult", "pathfinder"]
@@ -192,6 +193,7 @@ def single_path(f: FlatLogp, x0: np.ndarray, gen: np.random.Generator, maxiter: 
     )
 
 
+@checkpointable
 class PathfinderDraws(Empirical):
     """Importance-resampled draws of multi-path Pathfinder, with the paths' Gaussians.
 
@@ -229,6 +231,9 @@ class PathfinderDraws(Empirical):
             "means": pytensor.shared(np.ascontiguousarray(means), name="means"),
             "chols": pytensor.shared(np.ascontiguousarray(chols), name="chols"),
         }
+
+    def _checkpoint_kwargs(self) -> dict:
+        return {}  # particles and Gaussians of a checkpoint replace the blank's
 
     def proposal_logpdf(self, Z: np.ndarray) -> np.ndarray:
         """Log density of the paths' Gaussian mixture at the rows of ``Z`` (n, D)."""

@@ -39,7 +39,8 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from symvi.variational import objective as objectives
-from symvi.variational.approximations import Approximation, MeanField
+from symvi.variational.approximations import Approximation, FullRank, MeanField
+from symvi.variational.checkpoint import checkpointable
 from symvi.variational.empirical import Empirical
 from symvi.variational.inference import Inference, register_method
 
@@ -181,6 +182,7 @@ def _batched_logp(approx, X, more_replacements):
     return lp, pt.grad(pt.sum(lp), X)
 
 
+@checkpointable
 class SVGD(Inference):
     """Stein variational gradient descent over an :class:`Empirical` of ``n_particles`` points.
 
@@ -219,6 +221,12 @@ class SVGD(Inference):
         approx = Empirical(size=n_particles, jitter=jitter, start=start, model=model, random_seed=random_seed)
         super().__init__(approx)
 
+    def _checkpoint_kwargs(self) -> dict | None:
+        if self.kernel is not rbf_kernel:  # a user's kernel is code, which a file cannot hold
+            return None
+        n = int(self.approx.histogram.get_value(borrow=True).shape[0])
+        return {"temperature": float(self.temperature), "n_particles": n}
+
     def loss_and_grads(self, n_mc, more_replacements):
         hist = self.approx.histogram
         # static (n, D): JAX needs concrete shapes for the reshapes of the vectorised logp
@@ -232,6 +240,7 @@ class SVGD(Inference):
         return loss, [hist], [grad]
 
 
+@checkpointable
 class ASVGD(Inference):
     """Amortized SVGD: train a Gaussian ``q`` (MeanField, or ``approx=``) with Stein updates.
 
@@ -271,6 +280,11 @@ class ASVGD(Inference):
         self.temperature = _check_temperature(temperature)
         self.kernel = kernel
         super().__init__(approx)
+
+    def _checkpoint_kwargs(self) -> dict | None:
+        if self.kernel is not rbf_kernel or type(self.approx) not in (MeanField, FullRank):
+            return None
+        return {"temperature": float(self.temperature), "approx_class": type(self.approx).__name__}
 
     def fit(self, n: int = 10000, score=None, callbacks=None, progressbar: bool = True, obj_n_mc: int = 100, **kwargs):
         """As :meth:`Inference.fit`; ``obj_n_mc`` is the number of particles per step (default 100)."""

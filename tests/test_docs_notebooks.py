@@ -1,0 +1,185 @@
+"""The documentation shows what the notebooks draw, with typeset math.
+
+``docs/_hooks/notebooks.py`` executes every notebook at build time (fast mode) and wraps the
+math of their markdown cells for MathJax.  No browser is available to the test suite, so the
+built pages are checked statically: every notebook page holds executed cells, at least one
+PNG figure (decoded here), no error output, and no ``$...$`` math left outside the
+``arithmatex`` elements that MathJax (loaded on every page) typesets.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from docsite import ROOT, built_site
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def load_hook():
+    spec = importlib.util.spec_from_file_location("notebooks_hook", ROOT / "docs" / "_hooks" / "notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+pytest.importorskip("mkdocs")
+HOOK = load_hook()
+CELL = HOOK._MARKDOWN_CELL
+
+
+# ---------------------------------------------------------------------- the math wrapping, alone
+def page(*cells: str) -> str:
+    return "<p>outside $a$</p>" + "".join(f"{CELL}\n{c}</div>" for c in cells) + "<pre>$x$</pre>"
+
+
+def test_inline_and_display_math_are_wrapped():
+    out = HOOK.notebook_math(page(r"<p>the mean $\mu_i$ and</p><p>$$\sum_i \log y_i$$</p>"))
+    assert r'<span class="arithmatex">\(\mu_i\)</span>' in out
+    assert r'<div class="arithmatex">\[\sum_i \log y_i\]</div>' in out
+    assert out.startswith("<p>outside $a$</p>") and out.endswith("<pre>$x$</pre>")  # only markdown cells
+
+
+def test_code_prices_and_escaped_dollars_are_left_alone():
+    out = HOOK.notebook_math(page(r"<p><code>$HOME</code> costs $5 and $6.</p><p>literal \$7 and \$8</p>"))
+    assert "arithmatex" not in out
+    out = HOOK.notebook_math(page("<p>$a &lt; b$ and $x<em>i</em>$</p>"))
+    assert r'<span class="arithmatex">\(a &lt; b\)</span>' in out
+    assert r'<span class="arithmatex">\(x<em>i</em>\)</span>' in out
+
+
+def test_nested_divs_end_the_cell_at_its_own_div():
+    html = f"{CELL}<div><p>$a$</p></div><p>$b$</p></div><p>$c$</p>"
+    out = HOOK.notebook_math(html)
+    assert out.count("arithmatex") == 2 and out.endswith("<p>$c$</p>")
+
+
+def test_nbconverts_mathjax2_loader_is_dropped():
+    html = '<!-- Load mathjax -->\n<script src=""> </script>\n<!-- End of mathjax configuration -->' + page("<p>$a$</p>")
+    out = HOOK.notebook_math(html)
+    assert "Load mathjax" not in out and 'src=""' not in out
+
+
+# ---------------------------------------------------------------------- the built site
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    pytest.importorskip("mkdocs_jupyter")
+    pytest.importorskip("material")
+    pytest.importorskip("nbclient")
+    if HOOK._mode() == "off":
+        pytest.skip("SYMVI_DOCS_NOTEBOOKS=off: the notebooks are not executed in this build")
+    return built_site(tmp_path_factory)
+
+
+def markdown_cells(html: str) -> list[str]:
+    out, pos = [], 0
+    while (i := html.find(CELL, pos)) >= 0:
+        start = i + len(CELL)
+        end = HOOK._cell_end(html, start)
+        out.append(html[start:end])
+        pos = end
+    return out
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_page_shows_executed_cells_and_figures(site, nb):
+    html = (site / "notebooks" / nb.stem / "index.html").read_text(encoding="utf-8")
+    source = json.loads(nb.read_text())
+    n_code = sum(c["cell_type"] == "code" for c in source["cells"])
+    prompts = re.findall(r"In\xa0\[(\d*)\]:|In&nbsp;\[(\d*)\]:", html)
+    counts = [a or b for a, b in prompts]
+    assert len(counts) == n_code and all(counts), f"unexecuted cells: {counts}"
+    assert counts[0] == "1"  # the hook's setup cell is gone from the page and the numbering
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html)
+    assert images, f"{nb.name}: no figure on the page"
+    for b64 in images:
+        w, h = png_size(base64.b64decode(b64))
+        assert 50 <= w <= 2000 and 50 <= h <= 2000, (w, h)  # 90 dpi: a screen-sized picture
+    assert 'data-mime-type="application/vnd.jupyter.error"' not in html  # no cell failed
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_math_is_wrapped_for_mathjax(site, nb):
+    html = (site / "notebooks" / nb.stem / "index.html").read_text(encoding="utf-8")
+    assert "javascripts/mathjax.js" in html and "mathjax@3" in html  # MathJax on the page
+    assert "Load mathjax" not in html
+    source = json.loads(nb.read_text())
+    has_math = any(c["cell_type"] == "markdown" and "$" in "".join(c["source"]) for c in source["cells"])
+    cells = markdown_cells(html)
+    assert len(cells) == sum(c["cell_type"] == "markdown" for c in source["cells"])
+    wrapped = sum(c.count('class="arithmatex"') for c in cells)
+    assert (wrapped > 0) == has_math
+    for cell in cells:
+        bare = re.sub(r'<(span|div) class="arithmatex">.*?</\1>', "", cell, flags=re.S)
+        bare = re.sub(r"<(code|pre)\b.*?</\1>", "", bare, flags=re.S)
+        assert not re.search(r"(?<!\\)\$[^$\s][^$]*\$", bare), f"raw math left in {nb.name}: {bare[:300]}"
+
+
+def test_api_reference_has_the_comparison_and_graph_functions(site):
+    html = (site / "api" / "symvi" / "index.html").read_text(encoding="utf-8")
+    for name in ("compute_log_likelihood", "model_to_graphviz", "Model.to_graphviz"):
+        assert f'id="symvi.{name}"' in html, name
+    assert "javascripts/mathjax.js" in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_stored_notebooks_have_no_outputs():
+    # the outputs live in the built site only (tests/nbrun.py also insists on this)
+    for nb in NOTEBOOKS:
+        for cell in json.loads(nb.read_text())["cells"]:
+            assert not cell.get("outputs"), f"{nb.name} is stored with outputs"
+
+
+# ---------------------------------------------------------------------- execution and its cache
+def test_cache_key_follows_the_notebook_text_and_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMVI_DOCS_CACHE", str(tmp_path))
+    monkeypatch.setitem(HOOK._STATE, "digest", "d1")
+    nb = tmp_path / "nbs" / "demo.ipynb"
+    nb.parent.mkdir()
+    nb.write_text('{"cells": []}')
+    first = HOOK._cached_path(nb, "fast")
+    assert first.parent.parent.parent == tmp_path and first.parts[-2:] == ("notebooks", "demo.ipynb")
+    assert HOOK._cached_path(nb, "fast") == first
+    assert HOOK._cached_path(nb, "full") != first
+    monkeypatch.setitem(HOOK._STATE, "digest", "d2")  # symvi's source changed
+    assert HOOK._cached_path(nb, "fast") != first
+    monkeypatch.setitem(HOOK._STATE, "digest", "d1")
+    nb.write_text('{"cells": [1]}')
+    assert HOOK._cached_path(nb, "fast") != first
+    monkeypatch.setenv("SYMVI_DOCS_NOTEBOOKS", "sometimes")
+    with pytest.raises(ValueError, match="SYMVI_DOCS_NOTEBOOKS"):
+        HOOK._mode()
+
+
+def test_executed_copy_has_figures_and_a_failing_notebook_stops_the_build(tmp_path, monkeypatch):
+    pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    monkeypatch.setitem(HOOK._STATE, "digest", "d")
+    good = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os, matplotlib.pyplot as plt\nprint(os.environ.get('SYMVI_NOTEBOOK_FAST'))"),
+        nbformat.v4.new_code_cell("plt.plot([0, 1], [1, 0]); plt.show()"),
+    ])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom in a cell')")])
+    (tmp_path / "good.ipynb").write_text(nbformat.writes(good))
+    (tmp_path / "bad.ipynb").write_text(nbformat.writes(bad))
+    dest = tmp_path / "out" / "good.ipynb"
+    HOOK._execute_all([(tmp_path / "good.ipynb", dest)], tmp_path, "fast")
+    cells = nbformat.read(dest, as_version=4).cells
+    assert len(cells) == 2 and [c.execution_count for c in cells] == [1, 2]  # no setup cell
+    assert cells[0].outputs[0]["text"].strip() == "1"  # fast mode
+    png = base64.b64decode(cells[1].outputs[0]["data"]["image/png"])
+    w, h = png_size(png)
+    assert w < 800 and h < 600  # 90 dpi
+    with pytest.raises(RuntimeError, match="(?s)notebooks/bad.ipynb.*boom in a cell"):
+        HOOK._execute_all([(tmp_path / "bad.ipynb", tmp_path / "out" / "bad.ipynb")], tmp_path, "fast")
