@@ -97,9 +97,13 @@ def _inference_spec(inference):
     from symvi.variational.inference import ADVI, FullRankADVI
     from symvi.variational.lowrank import LowRankADVI
 
+    from symvi.variational.inference import KLqp
+
     kind = type(inference)
     if kind in (ADVI, FullRankADVI):
         return kind.__name__, {}
+    if kind is KLqp and type(inference.approx).__name__ in _BARE_KINDS:  # e.g. KLqp(pm.Approximation(groups))
+        return "KLqp", {}
     if kind is LowRankADVI:
         return "LowRankADVI", {"rank": int(inference.approx.rank)}
     if kind in (svgd_mod.SVGD, svgd_mod.ASVGD) and inference.kernel is svgd_mod.rbf_kernel:
@@ -112,6 +116,10 @@ def _inference_spec(inference):
                 return None
         return kind.__name__, kwargs
     return None
+
+
+#: approximations a checkpoint rebuilds on their own (then wrapped in KLqp where it was one)
+_BARE_KINDS = ("MeanField", "FullRank", "LowRank", "GroupApproximation")
 
 
 def _empty(v) -> bool:
@@ -176,6 +184,8 @@ def save(approx, path) -> Path:
     }
     if isinstance(getattr(approx, "rank", None), int | np.integer):
         meta["rank"] = int(approx.rank)
+    if hasattr(approx, "group_spec"):  # a mixed-family approximation: its groups
+        meta["groups"] = approx.group_spec()
     spec = _inference_spec(inference) if inference is not None else None
     if spec is None:
         meta["not_resumable"] = "no Inference of a known kind is attached" if inference is None else (
@@ -281,9 +291,17 @@ def _build(meta, model):
         if kind == "ASVGD":
             cls = {"MeanField": approx_mod.MeanField, "FullRank": approx_mod.FullRank}[kwargs.pop("approx_class")]
             return svgd_mod.ASVGD(approx=cls(model=model), model=model, **kwargs)
+        if kind == "KLqp":
+            from symvi.variational.inference import KLqp
+
+            return KLqp(_build(dict(meta, inference=None), model))
         cls = {"ADVI": ADVI, "FullRankADVI": FullRankADVI, "LowRankADVI": LowRankADVI, "SVGD": svgd_mod.SVGD}[kind]
         return cls(model=model, **kwargs)
     kind = meta["approx"]
+    if kind == "GroupApproximation":
+        from symvi.variational.groups import GroupApproximation
+
+        return GroupApproximation.from_spec(meta["groups"], model)
     if kind == "LowRank":
         return LowRank(rank=meta["rank"], model=model)
     if kind == "Empirical":
