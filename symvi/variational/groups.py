@@ -79,6 +79,9 @@ def _canonical_vfam(vfam, params) -> str:
 class Group:
     """Variables that share one family of q inside a :class:`GroupApproximation`.
 
+    After the approximation is built a group has ``vars`` (value-variable names), ``size``,
+    ``params`` (its shared variables) and the symbolic ``mean``, ``std`` and ``cov`` of its block.
+
     Parameters
     ----------
     group : list of model variables (random variables, value variables or names), or None
@@ -89,9 +92,6 @@ class Group:
         with ``vfam=None`` their names pick the family (as in PyMC).
     rank : columns of ``W`` for a low-rank group (default 1; also ``options={"rank": k}``).
     random_seed : seeds a low-rank group's random start of ``W``.
-
-    After the approximation is built a group has ``vars`` (value-variable names), ``size``,
-    ``params`` (its shared variables) and the symbolic ``mean``, ``std`` and ``cov`` of its block.
 
     Examples
     --------
@@ -195,16 +195,16 @@ def _resolve_names(model, group: Group) -> list[str]:
 class GroupApproximation(Approximation):
     """A Gaussian q with one block per :class:`Group` (``pm.Approximation([...groups])``).
 
+    Its ``shared_params`` are ``mu`` (D,) and each group's ``g{i}_<name>``; ``mean``, ``std``
+    and ``cov`` (block-diagonal) are over all D coordinates in the model's order, and
+    ``groups`` holds the bound groups.  Fit it with ``pm.KLqp(approx).fit(...)``.
+
     Parameters
     ----------
     groups : list of :class:`Group`; at most one with ``group=None`` (all other variables).
     model, start, random_seed : as for :class:`~symvi.variational.approximations.MeanField`.
     start_sigma : initial standard deviations per variable (unconstrained space); default
         that of each group's family (mean field ``log 2``, full and low rank 1).
-
-    ``shared_params``: ``mu`` (D,) and each group's ``g{i}_<name>``; ``mean``, ``std`` and
-    ``cov`` (block-diagonal) are over all D coordinates in the model's order, ``groups`` the
-    bound groups.  Fit it with ``pm.KLqp(approx).fit(...)``.
 
     Examples
     --------
