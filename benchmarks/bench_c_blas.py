@@ -14,7 +14,7 @@ Usage::
 
     python benchmarks/bench_c_blas.py [--rows 2000] [--cols 20] [--steps 2000] [--repeats 5]
 
-Writes ``benchmarks/results/c_blas.json``.
+Writes ``benchmarks/results/c_blas.json`` (one entry per problem size).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def worker(rows: int, cols: int, steps: int, repeats: int) -> dict:
         import symvi as pm
 
         rng = np.random.default_rng(0)
-        X = rng.normal(size=(rows, cols))
+        X = rng.normal(size=(rows, cols)) / np.sqrt(cols)  # logits of order 1 whatever the width
         w = rng.normal(size=cols)
         y = (rng.uniform(size=rows) < 1 / (1 + np.exp(-X @ w))).astype("int64")
         with pm.Model():
@@ -89,8 +89,11 @@ def main():
               f"BLAS warning: {r['blas_warning']}")
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
-    meta = {"rows": args.rows, "cols": args.cols, "steps": args.steps, "repeats": args.repeats, "results": out}
-    (results / "c_blas.json").write_text(json.dumps(meta, indent=1))
+    path = results / "c_blas.json"  # one entry per problem size, "ROWSxCOLS"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    table = table if "results" not in table else {}  # (an older single-run layout)
+    table[f"{args.rows}x{args.cols}"] = {"steps": args.steps, "repeats": args.repeats, "results": out}
+    path.write_text(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":
