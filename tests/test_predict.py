@@ -169,3 +169,25 @@ def test_unchanged_data_draws_are_unchanged():
     resid = (first - (1.0 + 2.0 * X_TRAIN)) / 0.5
     assert abs(resid.std() - 1.0) < 0.15
     assert pytensor.config.floatX in (str(first.dtype), "float64")
+
+
+def test_logistic_regression_predictions():
+    """The discrete case of the docs pattern: Bernoulli(logit_p = a + b x) observed at 100
+    points, predicted at 7; with q concentrated at (a, b) = (0.5, -1) the predicted frequencies
+    are sigmoid(0.5 - x*) within binomial error."""
+    yb = (np.random.default_rng(2).uniform(size=100) < 0.5).astype("int64")
+    with pm.Model() as m:
+        x = pm.Data("x", X_TRAIN)
+        a = pm.Normal("a", 0, 1)
+        b = pm.Normal("b", 0, 1)
+        pm.Bernoulli("y", logit_p=a + b * x, observed=yb)
+        q = pm.MeanField(random_seed=1)
+    q.set_params({"mu": np.array([0.5, -1.0]), "rho": np.full(2, np.log(np.expm1(1e-4)))})
+    idata = q.sample(DRAWS, random_seed=2)
+    with m:
+        pm.set_data({"x": X_TEST})
+        pred = pm.sample_posterior_predictive(idata, predictions=True, random_seed=3)
+    y = pred.predictions["y"].values
+    assert y.shape == (1, DRAWS, 7) and set(np.unique(y)) <= {0, 1}
+    p = 1 / (1 + np.exp(-(0.5 - X_TEST)))
+    assert np.all(np.abs(y.mean((0, 1)) - p) < 4 * np.sqrt(p * (1 - p) / DRAWS))
