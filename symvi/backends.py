@@ -31,6 +31,21 @@ TIERED = "auto"
 _local = threading.local()
 
 
+def _link_blas() -> None:
+    """Give PyTensor's C backend scipy's OpenBLAS (:mod:`symvi.blas`) unless the user chose one."""
+    from symvi import blas
+
+    try:
+        blas.link()
+    except Exception as err:  # noqa: BLE001 - a BLAS is an optimisation: never fail the import for it
+        import warnings
+
+        warnings.warn(f"symvi could not point PyTensor at scipy's OpenBLAS ({err}); the C backend may run without BLAS", stacklevel=2)
+
+
+_link_blas()  # at import: before anything compiles C code and PyTensor searches for a BLAS
+
+
 def _stack() -> list:
     if not hasattr(_local, "stack"):
         _local.stack = []

@@ -22,7 +22,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph.basic import Variable
+from pytensor.graph.basic import Constant, Variable
 
 from symvi import logprob
 from symvi.minibatch import minibatch_info
@@ -208,6 +208,9 @@ class Model:
         """Turn dims/shape/size/observed into (shape, size, observed tensor) and validate them."""
         owner = f"{cls.__name__}({name!r})"
         dims = _as_dims(dims)
+        symbolic = _symbolic_shape(owner, shape)
+        if symbolic is not None:
+            return self._resolve_symbolic_shape(owner, name, cls, dims, symbolic, size, observed)
         obs = None
         obs_shape = None
         if observed is not None:
@@ -251,6 +254,32 @@ class Model:
                     if size is not None:
                         size = pt.stack(size)
         return shape, size, obs
+
+    def _resolve_symbolic_shape(self, owner, name, cls, dims, entries, size, observed):
+        """``shape=`` holding tensors (``shape=x.shape`` of a Data container): the variable's
+        batch shape stays symbolic, so it follows :func:`set_data`; observed data must match
+        the shape's current value."""
+        if size is not None:
+            raise ValueError(f"{owner}: give shape= or size=, not both")
+        current = _evaluate_shape(entries)
+        if dims is not None:
+            if len(dims) != len(entries):
+                raise ValueError(f"{owner}: shape has {len(entries)} entries but dims={dims} has {len(dims)}")
+            self._dims_shape(owner, dims, None, current)
+        obs = None
+        if observed is not None:
+            obs = self._observed_tensor(name, observed)
+            obs_shape = _static_value_shape(obs)
+            if obs_shape is not None and current is not None and tuple(obs_shape) != tuple(current):
+                raise ValueError(
+                    f"{owner}: observed data has shape {tuple(obs_shape)}, incompatible with shape {tuple(current)} "
+                    "(the current value of the symbolic shape)"
+                )
+        nb = len(entries) - cls.ndim_supp
+        if nb < 0:
+            raise ValueError(f"{owner}: shape has {len(entries)} entries, fewer than the {cls.ndim_supp} support dimensions")
+        batch = [pt.as_tensor_variable(e).astype("int64") for e in entries[:nb]]
+        return None, (pt.stack(batch) if batch else None), obs
 
     def _observed_tensor(self, name, observed):
         if isinstance(observed, Variable):
@@ -368,6 +397,48 @@ class Model:
         return model_to_graphviz(self, **kwargs)
 
 
+def _symbolic_shape(owner: str, shape) -> tuple | None:
+    """``shape`` as a tuple of entries (ints and integer scalar tensors) when it holds a tensor
+    (``x.shape``, ``(x.shape[0], 3)``), else None (a plain integer shape)."""
+    if shape is None:
+        return None
+    if isinstance(shape, Variable):
+        if shape.ndim == 0:
+            entries = (shape,)
+        elif shape.ndim == 1 and shape.type.shape[0] is not None:
+            entries = tuple(shape[i] for i in range(shape.type.shape[0]))
+        else:
+            raise ValueError(f"{owner}: a symbolic shape must be a vector of known length or a scalar, got {shape.type}")
+    elif isinstance(shape, tuple | list) and any(isinstance(e, Variable) for e in shape):
+        entries = tuple(shape)
+    else:
+        return None
+    for e in entries:
+        if isinstance(e, Variable) and (e.ndim != 0 or not e.dtype.startswith(("int", "uint"))):
+            raise ValueError(f"{owner}: shape entries must be integers or integer scalar tensors, got {e.type}")
+    return entries
+
+
+def _evaluate_shape(entries) -> tuple | None:
+    """The current integer value of a symbolic shape, or None where it depends on inputs."""
+    from pytensor.graph.traversal import ancestors
+
+    tensors = [e for e in entries if isinstance(e, Variable)]
+    roots = [v for v in ancestors(tensors) if v.owner is None]
+    if any(not isinstance(v, SharedVariable | Constant) for v in roots):
+        return None
+    values = iter(pytensor.function([], tensors, mode="FAST_COMPILE")()) if tensors else iter(())
+    return tuple(int(next(values)) if isinstance(e, Variable) else int(e) for e in entries)
+
+
+def _static_value_shape(obs) -> tuple | None:
+    if isinstance(obs, pt.TensorConstant):
+        return obs.data.shape
+    if isinstance(obs, SharedVariable):
+        return obs.get_value(borrow=True).shape
+    return None
+
+
 # ---------------------------------------------------------------------- free functions
 def _check_tensor(kind: str, name: str, expr):
     if isinstance(expr, Variable):
@@ -462,18 +533,33 @@ def set_data(new_data: Mapping[str, Any], model: Model | None = None, coords: Ma
     """Swap the values of ``Data`` containers without rebuilding the model.
 
     Dimensions whose length changes get new coordinates (``coords``) or a fresh ``range``.
+    Every new value is checked first (a known container, the same number of dimensions, a
+    dtype that casts to the container's without loss); on a bad one ``ValueError`` names the
+    container and nothing in the model changes.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as sv
+    >>> with sv.Model(coords={"obs": [0, 1]}) as m:
+    ...     x = sv.Data("x", np.zeros(2), dims="obs")
+    >>> sv.set_data({"x": np.ones(3)}, model=m, coords={"obs": ["a", "b", "c"]})
+    >>> m.coords["obs"]
+    ('a', 'b', 'c')
     """
     model = modelcontext(model, who="set_data")
+    if not isinstance(new_data, Mapping):
+        raise TypeError(f"set_data: new_data must be a dict {{container name: array}}, got {type(new_data).__name__}")
+    staged = []
     for name, value in new_data.items():
-        var = model[name]
+        var = model.named_vars.get(name, model.named_vars.get(model._full(name)) if isinstance(name, str) else None)
+        if var is None:
+            known = sorted(d.name for d in model.data_vars)
+            raise ValueError(f"set_data: {name!r} is not a Data container of the model; its containers are {known}")
         if var not in model.data_vars:
-            raise TypeError(f"set_data: {name!r} is not a Data container")
-        arr = np.asarray(value)
-        old = var.get_value(borrow=True)
-        if arr.ndim != old.ndim:
-            raise ValueError(f"set_data: {name!r} has {old.ndim} dimensions, new value has {arr.ndim}")
-        if np.issubdtype(old.dtype, np.floating):
-            arr = arr.astype(old.dtype)
+            raise TypeError(f"set_data: {name!r} is not a Data container (it is a model variable); containers: "
+                            f"{sorted(d.name for d in model.data_vars)}")
+        staged.append((var, _cast_data(name, value, var.get_value(borrow=True))))
+    for var, arr in staged:
         var.set_value(arr)
         for d, n in zip(model.named_vars_to_dims.get(var.name, ()), arr.shape):
             if coords and d in coords:
@@ -485,3 +571,27 @@ def set_data(new_data: Mapping[str, Any], model: Model | None = None, coords: Ma
         model.coords[d] = tuple(np.asarray(vals).tolist())
         model.dim_lengths[d] = len(model.coords[d])
     model.version += 1
+
+
+def _cast_data(name, value, old: np.ndarray) -> np.ndarray:
+    """``value`` as an array of ``old``'s dtype and number of dimensions, or ``ValueError``."""
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # noqa: BLE001 - ragged lists and the like
+        raise ValueError(f"set_data: the new value of {name!r} is not an array ({err})") from None
+    if arr.ndim != old.ndim:
+        raise ValueError(f"set_data: {name!r} has {old.ndim} dimensions, new value has {arr.ndim} (shape {arr.shape})")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"set_data: {name!r} holds {old.dtype} numbers; the new value has dtype {arr.dtype}")
+    if old.dtype.kind == "f":
+        return arr.astype(old.dtype)
+    # an integer (or boolean) container: the new values must be whole numbers that fit its dtype
+    with np.errstate(all="ignore"):
+        cast = arr.astype(old.dtype)
+        exact = np.array_equal(cast.astype("float64"), arr.astype("float64")) if arr.size else True
+    if not exact or (arr.dtype.kind == "f" and not np.all(np.isfinite(arr))):
+        raise ValueError(
+            f"set_data: {name!r} holds {old.dtype} values; the new value (dtype {arr.dtype}) cannot be cast to it "
+            "without changing some values"
+        )
+    return cast

@@ -292,6 +292,75 @@ def data_groups(model) -> dict:
 
 
 # ---------------------------------------------------------------------- posterior predictive
+def _own_draw(rv):
+    """(rng, size) of the random-variable node that draws ``rv`` (through SpecifyShape), or
+    (None, None) where ``rv`` is a graph of several draws (truncated, zero-inflated, ...)."""
+    from pytensor.tensor.random.op import RandomVariable
+    from pytensor.tensor.shape import SpecifyShape
+
+    var = rv
+    while var.owner is not None and isinstance(var.owner.op, SpecifyShape):
+        var = var.owner.inputs[0]
+    if var.owner is not None and isinstance(var.owner.op, RandomVariable):
+        return var.owner.inputs[0], var.owner.inputs[1]
+    return None, None
+
+
+def follow_parameters(rv):
+    """``rv`` redrawn with the batch shape its parameters have now (or ``rv`` itself).
+
+    An observed variable's size is fixed when the model is built (from the observed data, its
+    ``dims`` or ``shape``).  For predictions after :func:`~symvi.model.set_data` the axes along
+    which a parameter varies (``a + b * x`` for a Data container ``x``) take the parameters'
+    current lengths; the other axes (a scalar ``mu`` repeated over the observations) keep the
+    size the variable was built with.  Where the parameters' shapes are static and equal to
+    the variable's, nothing changes.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as sv
+    >>> with sv.Model() as m:
+    ...     x = sv.Data("x", np.arange(4.0))
+    ...     y = sv.Normal("y", 2 * x, 1e-6, observed=np.zeros(4))
+    >>> sv.set_data({"x": np.arange(2.0)}, model=m)
+    >>> follow_parameters(y).eval().round(3).tolist()
+    [0.0, 2.0]
+    """
+    from symvi.distributions.base import dist_info
+    from symvi.pytensorf import new_rng
+
+    info = dist_info(rv)
+    if info is None:
+        return rv
+    supp = info.cls.ndim_supp
+    rng, size = _own_draw(rv)
+    natural = info.cls.rv_graph(info.params, None, rng if rng is not None else new_rng())
+    n_batch, n_nat = rv.ndim - supp, natural.ndim - supp
+    if n_nat > n_batch or n_nat < 0:
+        return rv
+    lead = n_batch - n_nat
+    driven = [False] * lead + [not b for b in natural.type.broadcastable[:n_nat]]
+    if not any(driven):
+        return rv
+    static_nat = natural.type.shape[:n_nat]
+    static_rv = rv.type.shape[:n_batch]
+    if all(static_rv[j] is not None and static_rv[j] == static_nat[j - lead] for j in range(n_batch) if driven[j]):
+        return rv  # the parameters' lengths are constants that already agree
+    if all(driven):
+        return natural
+    entries = []
+    for j in range(n_batch):
+        if driven[j]:
+            entries.append(natural.shape[j - lead])
+        elif static_rv[j] is not None:
+            entries.append(pt.constant(static_rv[j], dtype="int64"))
+        elif size is not None and size.type.ndim == 1:
+            entries.append(size[j])
+        else:
+            return natural  # the size of this axis is not known separately: follow the parameters
+    return info.cls.rv_graph(info.params, pt.stack(entries), rng if rng is not None else new_rng())
+
+
 def _posterior_draws(trace) -> tuple[dict[str, np.ndarray], int, int]:
     """``({name: (chain, draw, ...) array}, n_chain, n_draw)`` from the supported trace types."""
     posterior = getattr(trace, "posterior", None)
@@ -356,7 +425,7 @@ def sample_posterior_predictive(
     >>> pp.predictions["y"].shape, pp.predictions["y"].values[0, 1].round(1).tolist()
     ((1, 2, 5), [0.0, 2.0, 4.0, 6.0, 8.0])
     """
-    from pytensor.graph.replace import graph_replace
+    from pytensor.graph.replace import graph_replace, vectorize_graph
 
     from symvi.minibatch import full_data_replacements
     from symvi.model import modelcontext
@@ -382,7 +451,10 @@ def sample_posterior_predictive(
         raise ValueError("sample_posterior_predictive: nothing to sample (the model has no observed variables; pass var_names)")
     fixed = [rv for rv in model.free_RVs if rv.name in draws]
     holders = [rv.type() for rv in fixed]
-    graph = graph_replace(outputs, dict(zip(fixed, holders)), strict=False)
+    follow = {rv: new for rv in model.observed_RVs if (new := follow_parameters(rv)) is not rv}
+    # vectorize_graph rebuilds what depends on them (graph_replace would pin the old shapes)
+    graph = vectorize_graph(outputs, follow) if follow else outputs
+    graph = graph_replace(graph, dict(zip(fixed, holders)), strict=False)
     full = full_data_replacements(model)  # a Minibatch model predicts on its full data
     if full:
         graph = graph_replace(graph, full, strict=False)

@@ -68,3 +68,6 @@ __all__ += ["Pathfinder", "PathfinderDraws", "pathfinder"]
 from symvi.variational.trace import Draws, trace_cov
 
 __all__ += ["Draws", "trace_cov"]
+from symvi.variational.groups import Group, GroupApproximation
+
+__all__ += ["Group", "GroupApproximation"]

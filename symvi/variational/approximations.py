@@ -129,7 +129,19 @@ def apply_start(model, point: dict, start: dict) -> dict:
 
 
 class Approximation:
-    """Base of the approximating families (see :class:`MeanField`, :class:`FullRank`)."""
+    """Base of the approximating families (see :class:`MeanField`, :class:`FullRank`).
+
+    Called itself with a list of groups, ``Approximation([pm.Group([...], vfam="fr"),
+    pm.Group(None, vfam="mf")])``, it builds a mixed-family
+    :class:`~symvi.variational.groups.GroupApproximation` (as PyMC's OPVI).
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Approximation:  # pm.Approximation(groups): the block-structured Gaussian
+            from symvi.variational.groups import GroupApproximation
+
+            return super().__new__(GroupApproximation)
+        return super().__new__(cls)
 
     def __init__(self, model=None, start: dict | None = None, random_seed=None):
         self.model = modelcontext(model, who=type(self).__name__)

@@ -57,7 +57,9 @@ def checkpointable(cls: type) -> type:
     The class's instances give ``_checkpoint_kwargs()``: the keyword arguments (besides
     ``model``) of a blank instance whose parameters a checkpoint then overwrites, or None when
     this instance's settings cannot be written to a file.  An ``approx_class`` entry names
-    another registered class; it is built on the same model and passed as ``approx``.
+    another registered class; it is built on the same model (with ``approx_kwargs``) and
+    passed as ``approx``.  A class whose constructor does not take those keyword arguments
+    gives a classmethod ``_from_checkpoint(model=, **kwargs)`` instead.
 
     Examples
     --------
@@ -92,8 +94,9 @@ def _construct(name: str, kwargs: dict, model):
         raise ValueError(f"checkpoint holds a {name}, which load() cannot rebuild (known: {sorted(_KINDS)})")
     kwargs = dict(kwargs)
     if "approx_class" in kwargs:
-        kwargs["approx"] = _construct(kwargs.pop("approx_class"), {}, model)
-    return cls(model=model, **kwargs)
+        kwargs["approx"] = _construct(kwargs.pop("approx_class"), kwargs.pop("approx_kwargs", {}), model)
+    build = getattr(cls, "_from_checkpoint", None)  # classes not built by cls(model=, **kwargs)
+    return build(model=model, **kwargs) if build is not None else cls(model=model, **kwargs)
 
 
 def model_signature(model) -> list:

@@ -37,7 +37,7 @@ from symvi.variational import convergence, warmstart
 from symvi.variational import objective as objectives
 from symvi.variational.approximations import FullRank, MeanField
 from symvi.variational.callbacks import Tracker, every_of
-from symvi.variational.checkpoint import checkpointable
+from symvi.variational.checkpoint import _instance_kwargs, checkpointable
 from symvi.variational.methods import METHODS as _METHODS
 from symvi.variational.methods import register_method
 from symvi.variational.optimizers import adagrad_window
@@ -537,10 +537,23 @@ class Inference:
         return self.approx
 
 
+@checkpointable
 class KLqp(Inference):
     """Minimise KL(q || p), i.e. maximise the ELBO, for any approximation ``approx``."""
 
     adaptive_default = True
+
+    def _checkpoint_kwargs(self):
+        if type(self) is not KLqp:
+            return {}  # subclasses (ADVI, ...) rebuild their own approximation
+        approx_kwargs = _instance_kwargs(self.approx)
+        if approx_kwargs is None:
+            return None
+        return {"approx_class": type(self.approx).__name__, "approx_kwargs": approx_kwargs}
+
+    @classmethod
+    def _from_checkpoint(cls, model=None, approx=None, **kwargs):
+        return cls(approx) if cls is KLqp else cls(model=model, **kwargs)
 
 
 @checkpointable

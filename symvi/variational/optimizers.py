@@ -332,8 +332,12 @@ def adamax(learning_rate=2e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
     return chain(scale_by_adamax(beta1, beta2, epsilon), _descend(learning_rate))
 
 
-def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float = 1e-7):
+def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float = 1e-7, return_norm: bool = False):
     """Rescale a list of gradients so that their joint L2 norm is at most ``max_norm``.
+
+    Composes with every optimizer, which take a list of gradients in place of a loss:
+    ``pm.adam(pm.total_norm_constraint(pytensor.grad(loss, params), 5.0), params)``.
+    ``return_norm=True`` also returns the joint norm before rescaling (as PyMC/Lasagne).
 
     Examples
     --------
@@ -342,9 +346,15 @@ def total_norm_constraint(tensor_vars: Sequence, max_norm: float, epsilon: float
     >>> [round(float(v), 3) for v in g[0].eval()]
     [0.6, 0.8]
     """
+    tensor_vars = [pt.as_tensor_variable(g) for g in tensor_vars]
+    if not tensor_vars:
+        raise ValueError("total_norm_constraint: tensor_vars is empty; give the list of gradients to rescale")
+    if isinstance(max_norm, int | float | np.number) and not (np.isfinite(max_norm) and max_norm > 0):
+        raise ValueError(f"total_norm_constraint: max_norm must be a positive number, got {max_norm!r}")
     norm = pt.sqrt(sum(pt.sum(g**2) for g in tensor_vars))
     factor = pt.minimum(1.0, max_norm / (norm + epsilon))
-    return [g * factor for g in tensor_vars]
+    scaled = [(g * factor).astype(g.dtype) for g in tensor_vars]
+    return (scaled, norm) if return_norm else scaled
 
 
 def _with_momentum(updates: dict, params, momentum: float, nesterov: bool) -> dict:
