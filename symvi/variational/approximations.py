@@ -138,9 +138,11 @@ class Approximation:
 
     def __new__(cls, *args, **kwargs):
         if cls is Approximation:  # pm.Approximation(groups): the block-structured Gaussian
-            from symvi.variational.groups import GroupApproximation
-
-            return super().__new__(GroupApproximation)
+            # (found among the subclasses: groups.py sits above this module and registers it)
+            built = [c for c in Approximation.__subclasses__() if getattr(c, "builds_from_groups", False)]
+            if not built:
+                raise TypeError("Approximation(groups) needs symvi.variational.groups (import symvi first)")
+            return super().__new__(built[0])
         return super().__new__(cls)
 
     def __init__(self, model=None, start: dict | None = None, random_seed=None):

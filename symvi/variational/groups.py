@@ -219,6 +219,8 @@ class GroupApproximation(Approximation):
     ((3, 3), [['u'], ['a']])
     """
 
+    builds_from_groups = True  # pm.Approximation([groups]) builds this class
+
     def __init__(self, groups, model=None, start=None, start_sigma=None, random_seed=None):
         if isinstance(groups, Group) or not isinstance(groups, list | tuple) or not all(isinstance(g, Group) for g in groups):
             raise TypeError(
