@@ -428,8 +428,9 @@ class CorrCholeskyPacked(Transform):
         z = pt.set_subtensor(pt.zeros(shape, dtype=y.dtype)[..., self.rows, self.cols], pt.tanh(y))
         log1m = pt.set_subtensor(pt.zeros(shape, dtype=y.dtype)[..., self.rows, self.cols], _log1m_tanh_sq(y))
         before = pt.cumsum(log1m, axis=-1) - log1m  # sum_{k<j} log(1 - z_ik^2)
-        z = z + pt.eye(n, dtype=y.dtype)
-        return z * pt.exp(0.5 * before) * pt.tril(pt.ones((n, n), dtype=y.dtype))
+        diag = np.arange(n)
+        z = pt.set_subtensor(z[..., diag, diag], 1.0)  # (not `+ eye`: a pytensor rewrite trips on it)
+        return z * pt.exp(0.5 * before)
 
     def forward(self, x):
         from pytensor.tensor.linalg import cholesky
@@ -463,7 +464,8 @@ def unpack_corr(packed, n: int):
     out = pt.zeros(shape, dtype=packed.dtype)
     out = pt.set_subtensor(out[..., rows, cols], packed)
     out = pt.set_subtensor(out[..., cols, rows], packed)
-    return out + pt.eye(n, dtype=packed.dtype)
+    diag = np.arange(n)
+    return pt.set_subtensor(out[..., diag, diag], 1.0)
 
 
 class CholeskyMatrix(Transform):

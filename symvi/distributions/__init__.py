@@ -8,3 +8,4 @@ from symvi.distributions.discrete import *  # noqa: F403
 from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
 from symvi.distributions.zerosum import *  # noqa: F403
+from symvi.distributions.lkj import *  # noqa: F403
