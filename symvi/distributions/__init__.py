@@ -9,3 +9,7 @@ from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
 from symvi.distributions.zerosum import *  # noqa: F403
 from symvi.distributions.lkj import *  # noqa: F403
+from symvi.distributions.multivariate_counts import *  # noqa: F403
+from symvi.distributions.stick_breaking import *  # noqa: F403
+from symvi.distributions.spatial import *  # noqa: F403
+from symvi.distributions.matrix_variate import *  # noqa: F403
