@@ -19,7 +19,7 @@ from pytensor.tensor.variable import TensorConstant
 
 from symvi import transforms
 from symvi.distributions.base import Continuous, bound, positive
-from symvi.distributions.dist_math import as_float
+from symvi.distributions.dist_math import as_float, xlogy
 
 __all__ = ["StickBreakingWeights"]
 
@@ -80,7 +80,8 @@ class StickBreakingWeights(Continuous):
         k = _int_k(K)
         tails = pt.cumsum(x[..., ::-1], axis=-1)  # x_{K+1}, x_K + x_{K+1}, ..., 1
         log_beta = pt.gammaln(alpha) - pt.gammaln(1 + alpha)  # log B(1, alpha) = -log(alpha)
-        lp = -pt.sum(pt.log(tails), axis=-1) - k * log_beta + alpha * pt.log(x[..., -1])
+        # the first tail is x_{K+1} itself: alpha log x_{K+1} - log x_{K+1}, finite at x_{K+1} = 0
+        lp = -pt.sum(pt.log(tails[..., 1:]), axis=-1) - k * log_beta + xlogy(alpha - 1, x[..., -1])
         on_simplex = pt.and_(pt.all(x >= 0, axis=-1), pt.abs(pt.sum(x, axis=-1) - 1) <= 1e-6)
         return bound(lp, on_simplex, pt.eq(x.shape[-1], k + 1))
 
