@@ -19,6 +19,11 @@ def draw(rv, seed):
     return compile_fn([], rv, mode="FAST_COMPILE", random_seed=seed)()
 
 
+def logp_of(rv, values):
+    v = pt.dmatrix("v")
+    return compile_fn([v], dist_info(rv).logp(v), mode="FAST_COMPILE")(values)
+
+
 def logp_fn(rv):
     v = pt.dmatrix("v")
     return compile_fn([v], dist_info(rv).logp(v), mode="FAST_COMPILE")
@@ -177,6 +182,23 @@ def test_lkjcholeskycov_model_outputs_and_transform():
     with sv.Model() as m2:
         packed = sv.LKJCholeskyCov("p", eta=2.0, n=2, sd_dist=sv.Exponential.dist(1.0), compute_corr=False)
     assert packed.ndim == 1 and sorted(m2.named_vars) == ["p"]
+
+
+def test_lkjcholeskycov_vector_sd_dist_and_packed_transform():
+    sd = sv.HalfNormal.dist(sigma=np.array([1.0, 2.0, 3.0]), shape=3)
+    rv = sv.LKJCholeskyCov.dist(eta=1.5, n=3, sd_dist=sd, compute_corr=False)
+    scalar = sv.LKJCholeskyCov.dist(eta=1.5, n=3, sd_dist=sv.HalfNormal.dist(1.0), compute_corr=False)
+    s = np.array([1.2, np.hypot(0.3, 0.8), np.sqrt(0.16 + 0.04 + 2.25)])  # the rows' norms of PACKED
+    shift = stats.halfnorm(scale=[1.0, 2.0, 3.0]).logpdf(s).sum() - stats.halfnorm.logpdf(s).sum()
+    np.testing.assert_allclose(logp_of(rv, PACKED[None])[0] - logp_of(scalar, PACKED[None])[0], shift, rtol=1e-10)
+    draws = draw(sv.LKJCholeskyCov.dist(eta=1.5, n=3, sd_dist=sd, size=(4000,))[2], 5)
+    np.testing.assert_allclose(draws.mean(0), np.array([1.0, 2.0, 3.0]) * np.sqrt(2 / np.pi), rtol=0.05)
+    for n in (1, 2, 4):
+        tr = transforms.CholeskyCovPacked(n)
+        y = np.random.default_rng(n).normal(size=n * (n + 1) // 2)
+        yv = pt.dvector("y")
+        np.testing.assert_allclose(transforms.numeric_log_jac(tr, y), float(tr.log_jac_det(yv).eval({yv: y})), atol=1e-6)
+        np.testing.assert_allclose(tr.forward(tr.backward(yv)).eval({yv: y}), y, atol=1e-12)
 
 
 def test_lkjcholeskycov_draws():

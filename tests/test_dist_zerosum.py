@@ -139,3 +139,19 @@ def test_vi_hierarchical_zerosum_effect_matches_exact_posterior(method):
     assert np.abs(a.sum(-1)).max() < 1e-10
     np.testing.assert_allclose(a.mean(0), E @ mean[1:], atol=0.08)
     assert time.perf_counter() - start < 120
+
+
+def test_hierarchical_sigma_and_observed():
+    y = np.array([0.4, -0.1, -0.3])
+    with sv.Model() as m:
+        s = sv.HalfNormal("s", 1.0)
+        sv.ZeroSumNormal("a", sigma=s, shape=3)
+        sv.ZeroSumNormal("obs", sigma=s, observed=y)
+    point = {"s_log__": np.log(0.7), "a_zerosum__": np.array([0.2, -0.5])}
+    a = transforms.ZeroSumTransform(1).backward(pt.as_tensor(point["a_zerosum__"])).eval()
+    want = (
+        zsn_logp_by_hand(a, 0.7, 1)
+        + zsn_logp_by_hand(y, 0.7, 1)
+        + np.log(2 / np.pi) / 2 - 0.7**2 / 2 + np.log(0.7)  # HalfNormal(1) at 0.7 and the log Jacobian
+    )
+    np.testing.assert_allclose(compile_logp(m, mode="FAST_COMPILE")(point), want, rtol=1e-10)
