@@ -124,16 +124,16 @@ def zsn_group_model(seed=0):
     return model, mean, cov, E
 
 
-@pytest.mark.parametrize("method", ["fullrank_advi", pytest.param("advi", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", ["fullrank_advi", "advi"])
 def test_vi_hierarchical_zerosum_effect_matches_exact_posterior(method):
     start = time.perf_counter()
     model, mean, cov, E = zsn_group_model()
     with model:
-        approx = sv.fit(5000, method=method, random_seed=1, progressbar=False, obj_optimizer=sv.adam(learning_rate=0.02))
+        approx = sv.fit(3000, method=method, random_seed=1, progressbar=False)  # default: searched, decaying step
     got_mean = approx.mean.eval()
-    np.testing.assert_allclose(got_mean, mean, atol=0.06)
+    np.testing.assert_allclose(got_mean, mean, atol=0.05)  # posterior sds are 0.2-0.4; measured error 0.02
     sd = np.sqrt(np.diag(cov))
-    np.testing.assert_allclose(approx.std.eval(), sd if method == "fullrank_advi" else 1 / np.sqrt(np.diag(np.linalg.inv(cov))), rtol=0.15)
+    np.testing.assert_allclose(approx.std.eval(), sd if method == "fullrank_advi" else 1 / np.sqrt(np.diag(np.linalg.inv(cov))), rtol=0.1)
     idata = approx.sample(2000, random_seed=2)
     a = idata.posterior["a"].values.reshape(-1, 4)
     assert np.abs(a.sum(-1)).max() < 1e-10
