@@ -155,3 +155,16 @@ def test_hierarchical_sigma_and_observed():
         + np.log(2 / np.pi) / 2 - 0.7**2 / 2 + np.log(0.7)  # HalfNormal(1) at 0.7 and the log Jacobian
     )
     np.testing.assert_allclose(compile_logp(m, mode="FAST_COMPILE")(point), want, rtol=1e-10)
+
+
+def test_rank_variant_classes_pickle():
+    import pickle
+
+    from symvi.distributions.base import dist_info as info_of
+
+    rv = sv.ZeroSumNormal.dist(shape=(2, 3), n_zerosum_axes=2)
+    cls = info_of(rv).cls
+    assert cls.__name__ == "ZeroSumNormal" and cls.ndim_supp == 2
+    assert pickle.loads(pickle.dumps(cls)) is cls
+    kron = info_of(sv.KroneckerNormal.dist(mu=np.zeros(4), covs=[np.eye(2), np.eye(2)])).cls
+    assert pickle.loads(pickle.dumps(kron)) is kron
