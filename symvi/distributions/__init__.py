@@ -20,4 +20,10 @@ from symvi.distributions.hypergeometric import *  # noqa: F403
 from symvi.distributions.zero_inflated import *  # noqa: F403
 from symvi.distributions.hurdle import *  # noqa: F403
 from symvi.distributions.ordinal import *  # noqa: F403
+from symvi.distributions.zerosum import *  # noqa: F403
+from symvi.distributions.lkj import *  # noqa: F403
+from symvi.distributions.multivariate_counts import *  # noqa: F403
+from symvi.distributions.stick_breaking import *  # noqa: F403
+from symvi.distributions.spatial import *  # noqa: F403
+from symvi.distributions.matrix_variate import *  # noqa: F403
 from symvi import transforms  # noqa: F401 - pm.distributions.transforms.ordered, as in PyMC

@@ -20,10 +20,11 @@ import pytensor.tensor.random.basic as rb
 from pytensor.tensor.linalg import cholesky, solve_triangular
 
 from symvi import transforms
+from symvi.pytensorf import new_rng
 from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlogy
 from symvi.distributions.base import Continuous, Discrete, bound, event_len, nonneg, positive
 
-__all__ = ["MvNormal", "Dirichlet", "Multinomial"]
+__all__ = ["MvNormal", "MvStudentT", "Dirichlet", "Multinomial"]
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -112,6 +113,66 @@ class MvNormal(Continuous):
 
     @classmethod
     def support_point(cls, rv, mu, chol):
+        return pt.broadcast_to(mu, rv.shape)
+
+
+class MvStudentT(Continuous):
+    """MvStudentT(nu, mu=0, scale=... | cov=... | Sigma=... | tau=... | chol=...).
+
+    Multivariate Student-t with ``nu > 0`` degrees of freedom, location ``mu`` and scale
+    matrix ``Sigma = chol chol^T``: ``log p(x) = log Gamma((nu + k)/2) - log Gamma(nu/2)
+    - k/2 log(nu pi) - log|chol| - (nu + k)/2 log(1 + q/nu)``, ``q`` the Mahalanobis distance.
+    Support: R^k.  The scale is factorised as in :class:`MvNormal` (``cov`` and ``Sigma`` are
+    PyMC's older names for ``scale``).
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as sv
+    >>> x = sv.MvStudentT.dist(nu=5, mu=np.zeros(2), scale=np.eye(2), size=3)
+    >>> sv.draw(x, random_seed=1).shape
+    (3, 2)
+    """
+
+    params = ("nu", "mu", "chol")
+    ndim_supp = 1
+    support = "R^k"
+    checks = [(("nu",), positive, "> 0")] + MvNormal.checks
+
+    @classmethod
+    def parametrize(cls, nu=None, mu=0.0, scale=None, *, Sigma=None, cov=None, tau=None, chol=None, lower=True):
+        if nu is None:
+            raise TypeError("MvStudentT: missing parameter nu")
+        given = [n for n, v in (("scale", scale), ("Sigma", Sigma), ("cov", cov)) if v is not None]
+        if len(given) > 1:
+            raise TypeError(f"MvStudentT: give one of scale, Sigma or cov (got {given})")
+        scale = next((v for v in (scale, Sigma, cov) if v is not None), None)
+        out = MvNormal.parametrize(mu, cov=scale, chol=chol, tau=tau, lower=lower)
+        return {"nu": nu, "mu": out["mu"], "chol": out["chol"]}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        nu, mu, chol = as_float(params["nu"]), as_float(params["mu"]), params["chol"]
+        mu = mu + pt.zeros((chol.shape[-1],), dtype=pytensor.config.floatX)
+        if size is None:
+            size = tuple(pt.broadcast_shape(tuple(nu.shape), tuple(mu.shape)[:-1], tuple(chol.shape)[:-2], arrays_are_shapes=True))
+        z = rb.multivariate_normal(pt.zeros_like(mu), chol @ pt.swapaxes(chol, -1, -2), size=size, rng=rng)
+        w = rb.chisquare(nu, size=size, rng=new_rng())
+        return mu + z / pt.sqrt(w / nu)[..., None]
+
+    @staticmethod
+    def logp(value, nu, mu, chol):
+        delta = as_float(value) - as_float(mu)
+        chol, nu = as_float(chol), as_float(nu)
+        k = delta.shape[-1].astype(pytensor.config.floatX)
+        z = solve_triangular(chol, delta, lower=True, b_ndim=1)
+        quad = pt.sum(z**2, axis=-1)
+        diag = pt.diagonal(chol, axis1=-2, axis2=-1)
+        norm = pt.gammaln((nu + k) / 2) - pt.gammaln(nu / 2) - 0.5 * k * pt.log(nu * np.pi)
+        lp = norm - 0.5 * (nu + k) * pt.log1p(quad / nu) - pt.sum(pt.log(diag), axis=-1)
+        return bound(lp, pt.all(diag > 0, axis=-1))
+
+    @classmethod
+    def support_point(cls, rv, nu, mu, chol):
         return pt.broadcast_to(mu, rv.shape)
 
 
