@@ -198,3 +198,19 @@ def test_multinomial_observed_and_invalid():
             sv.Multinomial("bad", n=3, p=np.array([0.5, -0.5, 1.0]))
         with pytest.raises(ValueError, match=r"'bad2'.*parameter n\b"):
             sv.Multinomial("bad2", n=-3, p=P)
+
+
+def test_symbolic_singular_precision_gives_minus_inf_not_an_error():
+    """MvNormal(tau=<tensor>) goes through tau's own Cholesky factor: a singular or indefinite
+    precision met during a fit makes logp -inf (before: pt.linalg.inv raised LinAlgError)."""
+    import pytensor
+
+    tau = pt.dmatrix("tau")
+    v = pt.dvector("v")
+    lp = dist_info(sv.MvNormal.dist(mu=np.zeros(2), tau=tau)).logp(v)
+    f = pytensor.function([tau, v], lp, mode="FAST_COMPILE")
+    T = np.array([[2.0, 0.5], [0.5, 1.0]])
+    V = np.array([0.3, -0.2])
+    assert float(f(T, V)) == pytest.approx(stats.multivariate_normal(np.zeros(2), np.linalg.inv(T)).logpdf(V), rel=1e-12)
+    assert float(f(np.ones((2, 2)), V)) == -np.inf  # singular
+    assert float(f(np.array([[1.0, 2.0], [2.0, 1.0]]), V)) == -np.inf  # indefinite

@@ -90,7 +90,12 @@ class MvNormal(Continuous):
                 if np.all(np.isfinite(chol)):
                     chol = _numpy_chol(np.linalg.inv(tau), "tau")
             else:
-                chol = cholesky(pt.linalg.inv(as_float(tau)), lower=True)
+                # through tau's own Cholesky factor, not inv(tau): a singular or indefinite tau
+                # met during a fit gives NaN (the chol check then makes logp -inf), not an error
+                tau = as_float(tau)
+                chol_tau = cholesky(tau, lower=True, check_finite=False, on_error="nan")
+                inv_l = solve_triangular(chol_tau, pt.eye(tau.shape[-1], dtype=tau.dtype), lower=True, check_finite=False)
+                chol = cholesky(pt.swapaxes(inv_l, -1, -2) @ inv_l, lower=True, check_finite=False, on_error="nan")
         return {"mu": mu, "chol": chol}
 
     @classmethod
