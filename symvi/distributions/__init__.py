@@ -7,3 +7,4 @@ from symvi.distributions.bounded import *  # noqa: F403
 from symvi.distributions.discrete import *  # noqa: F403
 from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
+from symvi.distributions.functions import *  # noqa: F403

@@ -23,7 +23,20 @@ import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 from scipy import special as sps
 
-from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlog1py, xlogy
+from symvi.distributions.dist_math import (
+    as_float,
+    cdf_bounds,
+    cdf_guard,
+    discrete_icdf_bisect,
+    discrete_icdf_fix,
+    is_numeric,
+    log_cdf_pair,
+    normalize,
+    quantile,
+    safe_q,
+    xlog1py,
+    xlogy,
+)
 from symvi.distributions.base import Discrete, bound, event_len, nonneg, positive, unit
 from symvi.pytensorf import new_rng
 
@@ -69,6 +82,7 @@ def _all_last(x):
 class Bernoulli(Discrete):
     """Bernoulli(p) or Bernoulli(logit_p=...) on {0, 1}."""
 
+    support = "{0, 1}"
     params = ("p",)
     rv_op = rb.bernoulli
     checks = [(("p",), unit, "in [0, 1]")]
@@ -83,6 +97,16 @@ class Bernoulli(Discrete):
         lp = pt.switch(pt.eq(k, 1), pt.log(p), pt.log1p(-p))
         return bound(lp, pt.or_(pt.eq(k, 0), pt.eq(k, 1)))
 
+    @staticmethod
+    def logcdf(value, p):
+        k, p = pt.floor(as_float(value)), as_float(p)
+        return pt.switch(k < 0, -np.inf, pt.switch(k < 1, pt.log1p(-p), 0.0))
+
+    @staticmethod
+    def icdf(q, p):
+        u, p = safe_q(q), as_float(p)
+        return quantile(q, pt.switch(pt.le(u, 1 - p), 0.0, 1.0))
+
     @classmethod
     def support_point(cls, rv, p):
         return pt.broadcast_to(pt.ge(p, 0.5).astype(rv.dtype), rv.shape)
@@ -91,6 +115,7 @@ class Bernoulli(Discrete):
 class Binomial(Discrete):
     """Binomial(n, p) or Binomial(n, logit_p=...): successes in ``n`` trials."""
 
+    support = "{0, 1, ..., n}"
     params = ("n", "p")
     checks = [(("n",), nonneg, ">= 0"), (("p",), unit, "in [0, 1]")]
 
@@ -108,6 +133,21 @@ class Binomial(Discrete):
         lp = _log_binom_coef(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
         return bound(lp, k >= 0, k <= n)
 
+    @staticmethod
+    def logcdf(value, n, p):
+        # F(k) = I_(1-p)(n - k, k + 1); 1 - F(k) = I_p(k + 1, n - k)
+        n, p = as_float(n), as_float(p)
+        k, below, above = cdf_guard(pt.floor(as_float(value)), 0.0, n, safe=0.0)
+        lc = log_cdf_pair(pt.betainc(n - k, k + 1, 1 - p), pt.betainc(k + 1, n - k, p))
+        return cdf_bounds(lc, below, above)
+
+    @staticmethod
+    def icdf(q, n, p):
+        n, p = as_float(n), as_float(p)
+        u = safe_q(q)
+        k = discrete_icdf_bisect(lambda k: Binomial.logcdf(k, n, p), u, pt.zeros_like(u + n + p), n + 0 * u)
+        return quantile(q, k)
+
     @classmethod
     def support_point(cls, rv, n, p):
         return pt.broadcast_to(pt.floor(as_float(n) * p).astype(rv.dtype), rv.shape)
@@ -116,6 +156,7 @@ class Binomial(Discrete):
 class Poisson(Discrete):
     """Poisson(mu) on {0, 1, 2, ...}."""
 
+    support = "{0, 1, 2, ...}"
     params = ("mu",)
     rv_op = rb.poisson
     checks = [(("mu",), nonneg, ">= 0")]
@@ -125,6 +166,22 @@ class Poisson(Discrete):
         k, mu = as_float(value), as_float(mu)
         lp = xlogy(k, mu) - mu - pt.gammaln(k + 1)
         return bound(lp, k >= 0)
+
+    @staticmethod
+    def logcdf(value, mu):
+        # F(k) = Q(k + 1, mu), the regularized upper incomplete gamma
+        mu = as_float(mu)
+        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0)
+        return cdf_bounds(log_cdf_pair(pt.gammaincc(k + 1, mu), pt.gammainc(k + 1, mu)), below, False)
+
+    @staticmethod
+    def icdf(q, mu):
+        # bisection up to a bound past every quantile below 1 in float64 (tail < 1e-16)
+        mu = as_float(mu)
+        u = safe_q(q)
+        top = pt.floor(mu + 12 * pt.sqrt(mu) + 40)
+        k = discrete_icdf_bisect(lambda k: Poisson.logcdf(k, mu), u, pt.zeros_like(u + mu), top + 0 * u)
+        return quantile(q, pt.switch(pt.eq(u, 1), np.inf, k))
 
     @classmethod
     def support_point(cls, rv, mu):
@@ -139,6 +196,7 @@ class NegativeBinomial(Discrete):
     parameters are ``(mu, alpha)``.
     """
 
+    support = "{0, 1, 2, ...}"
     params = ("mu", "alpha")
     checks = [(("mu",), nonneg, ">= 0"), (("alpha",), positive, "> 0")]
 
@@ -175,6 +233,15 @@ class NegativeBinomial(Discrete):
         )
         return bound(lp, k >= 0)
 
+    @staticmethod
+    def logcdf(value, mu, alpha):
+        # F(k) = I_p(alpha, k + 1) with p = alpha / (mu + alpha)
+        mu, alpha = as_float(mu), as_float(alpha)
+        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0)
+        p = alpha / (mu + alpha)
+        lc = log_cdf_pair(pt.betainc(alpha, k + 1, p), pt.betainc(k + 1, alpha, mu / (mu + alpha)))
+        return cdf_bounds(lc, below, False)
+
     @classmethod
     def support_point(cls, rv, mu, alpha):
         return pt.broadcast_to(pt.floor(mu).astype(rv.dtype), rv.shape)
@@ -183,6 +250,7 @@ class NegativeBinomial(Discrete):
 class Geometric(Discrete):
     """Geometric(p): number of trials up to and including the first success (support 1, 2, ...)."""
 
+    support = "{1, 2, 3, ...}"
     params = ("p",)
     rv_op = rb.geometric
     checks = [(("p",), _open_unit_right, "in (0, 1]")]
@@ -192,6 +260,20 @@ class Geometric(Discrete):
         k, p = as_float(value), as_float(p)
         lp = xlog1py(k - 1, -p) + pt.log(p)
         return bound(lp, k >= 1)
+
+    @staticmethod
+    def logcdf(value, p):
+        k, p = pt.floor(as_float(value)), as_float(p)
+        k, below, _ = cdf_guard(k, 1.0)
+        return cdf_bounds(pt.log1mexp(k * pt.log1p(-p)), below, False)
+
+    @staticmethod
+    def icdf(q, p):
+        u, p = safe_q(q), as_float(p)
+        guess = pt.maximum(1.0, pt.ceil(pt.log1p(-u) / pt.log1p(-p)))
+        guess = pt.switch(pt.eq(p, 1), 1.0, guess)
+        k = discrete_icdf_fix(lambda k: Geometric.logcdf(k, p), u, guess, 1.0)
+        return quantile(q, pt.switch(pt.eq(u, 1) & (p < 1), np.inf, k))
 
     @classmethod
     def support_point(cls, rv, p):
@@ -220,6 +302,7 @@ class Categorical(Discrete):
     ``logit_p`` goes through a softmax.
     """
 
+    support = "{0, 1, ..., K-1}"
     params = ("p",)
     checks = [
         (("p",), event_len(1), "a vector of category probabilities (last axis)"),
@@ -263,6 +346,7 @@ class Categorical(Discrete):
 class DiscreteUniform(Discrete):
     """DiscreteUniform(lower, upper): equally likely integers lower, ..., upper (inclusive)."""
 
+    support = "{lower, ..., upper}"
     params = ("lower", "upper")
     checks = [(("lower", "upper"), lambda lo, up: up >= lo, "ordered: upper >= lower")]
 
@@ -278,6 +362,20 @@ class DiscreteUniform(Discrete):
         lp = -pt.log(up - lo + 1) + pt.zeros_like(k)
         return bound(lp, k >= lo, k <= up)
 
+    @staticmethod
+    def logcdf(value, lower, upper):
+        lo, up = as_float(lower), as_float(upper)
+        k, below, above = cdf_guard(pt.floor(as_float(value)), lo, up, safe=lo)
+        return cdf_bounds(pt.log(k - lo + 1) - pt.log(up - lo + 1), below, above)
+
+    @staticmethod
+    def icdf(q, lower, upper):
+        lo, up = as_float(lower), as_float(upper)
+        u = safe_q(q)
+        guess = pt.maximum(lo, lo + pt.ceil(u * (up - lo + 1)) - 1)
+        k = discrete_icdf_fix(lambda k: DiscreteUniform.logcdf(k, lo, up), u, guess, lo)
+        return quantile(q, pt.minimum(k, up))
+
     @classmethod
     def support_point(cls, rv, lower, upper):
         return pt.broadcast_to(pt.floor((as_float(lower) + as_float(upper)) / 2).astype(rv.dtype), rv.shape)
@@ -286,6 +384,7 @@ class DiscreteUniform(Discrete):
 class BetaBinomial(Discrete):
     """BetaBinomial(alpha, beta, n): Binomial(n, p) with p ~ Beta(alpha, beta)."""
 
+    support = "{0, 1, ..., n}"
     params = ("alpha", "beta", "n")
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0"), (("n",), nonneg, ">= 0")]
 
@@ -310,6 +409,7 @@ class ZeroInflatedPoisson(Discrete):
     (PyMC's convention: ``psi`` is the probability of the Poisson component.)
     """
 
+    support = "{0, 1, 2, ...}"
     params = ("psi", "mu")
     checks = [(("psi",), unit, "in [0, 1]"), (("mu",), nonneg, ">= 0")]
 
