@@ -8,3 +8,5 @@ from symvi.distributions.discrete import *  # noqa: F403
 from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
 from symvi.distributions.functions import *  # noqa: F403
+from symvi.distributions.truncated import *  # noqa: F403
+from symvi.distributions.censored import *  # noqa: F403
