@@ -10,3 +10,4 @@ from symvi.distributions.mixture import *  # noqa: F403
 from symvi.distributions.functions import *  # noqa: F403
 from symvi.distributions.truncated import *  # noqa: F403
 from symvi.distributions.censored import *  # noqa: F403
+from symvi.distributions.custom import *  # noqa: F403
