@@ -409,7 +409,6 @@ class ZeroInflatedPoisson(Discrete):
     (PyMC's convention: ``psi`` is the probability of the Poisson component.)
     """
 
-    support = "{0, 1, 2, ...}"
     params = ("psi", "mu")
     checks = [(("psi",), unit, "in [0, 1]"), (("mu",), nonneg, ">= 0")]
 
