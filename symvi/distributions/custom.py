@@ -161,7 +161,7 @@ class CustomDist(Distribution):
             attrs["support_point"] = classmethod(lambda c, rv, **kw: support_point(rv, size, *kw.values()))
         new_cls = type(name, (base,), attrs)
         op = CustomRandom(fn=random, owner_name=f"{who}", signature=signature, dtype=dtype, name=name)
-        rv = op(*tensors, size=size, rng=new_rng())
+        _, rv = op(*tensors, size=size, rng=new_rng(), return_next_rng=True)
         if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
             rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
         rv.tag.symvi = DistInfo(new_cls, dict(zip(new_cls.params, tensors)))
