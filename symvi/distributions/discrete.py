@@ -137,7 +137,7 @@ class Binomial(Discrete):
     def logcdf(value, n, p):
         # F(k) = I_(1-p)(n - k, k + 1); 1 - F(k) = I_p(k + 1, n - k)
         n, p = as_float(n), as_float(p)
-        k, below, above = cdf_guard(pt.floor(as_float(value)), 0.0, n, safe=0.0)
+        k, below, above = cdf_guard(pt.floor(as_float(value)), 0.0, n, safe=0.0, discrete=True)
         lc = log_cdf_pair(pt.betainc(n - k, k + 1, 1 - p), pt.betainc(k + 1, n - k, p))
         return cdf_bounds(lc, below, above)
 
@@ -171,7 +171,7 @@ class Poisson(Discrete):
     def logcdf(value, mu):
         # F(k) = Q(k + 1, mu), the regularized upper incomplete gamma
         mu = as_float(mu)
-        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0)
+        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0, discrete=True)
         return cdf_bounds(log_cdf_pair(pt.gammaincc(k + 1, mu), pt.gammainc(k + 1, mu)), below, False)
 
     @staticmethod
@@ -237,7 +237,7 @@ class NegativeBinomial(Discrete):
     def logcdf(value, mu, alpha):
         # F(k) = I_p(alpha, k + 1) with p = alpha / (mu + alpha)
         mu, alpha = as_float(mu), as_float(alpha)
-        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0)
+        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0, discrete=True)
         p = alpha / (mu + alpha)
         lc = log_cdf_pair(pt.betainc(alpha, k + 1, p), pt.betainc(k + 1, alpha, mu / (mu + alpha)))
         return cdf_bounds(lc, below, False)
@@ -264,7 +264,7 @@ class Geometric(Discrete):
     @staticmethod
     def logcdf(value, p):
         k, p = pt.floor(as_float(value)), as_float(p)
-        k, below, _ = cdf_guard(k, 1.0)
+        k, below, _ = cdf_guard(k, 1.0, discrete=True)
         return cdf_bounds(pt.log1mexp(k * pt.log1p(-p)), below, False)
 
     @staticmethod
@@ -365,7 +365,7 @@ class DiscreteUniform(Discrete):
     @staticmethod
     def logcdf(value, lower, upper):
         lo, up = as_float(lower), as_float(upper)
-        k, below, above = cdf_guard(pt.floor(as_float(value)), lo, up, safe=lo)
+        k, below, above = cdf_guard(pt.floor(as_float(value)), lo, up, safe=lo, discrete=True)
         return cdf_bounds(pt.log(k - lo + 1) - pt.log(up - lo + 1), below, above)
 
     @staticmethod

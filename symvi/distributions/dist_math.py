@@ -143,16 +143,20 @@ def _student_t_logp(value, nu, mu, sigma):
 
 
 # ---------------------------------------------------------------------- cdf helpers
-def cdf_guard(value, lower=None, upper=None, safe=1.0):
+def cdf_guard(value, lower=None, upper=None, safe=1.0, discrete=False):
     """``(v, below, above)`` for a log cdf on the support ``[lower, upper]``.
 
     ``v`` is ``value`` inside the support and ``safe`` (a point inside it) elsewhere, so the
     closed form is never evaluated where it is undefined: the gradient of the final
     ``switch`` stays finite (a plain ``switch`` would pass ``0 * inf = nan`` back).
-    ``below`` is ``value < lower`` and ``above`` is ``value >= upper`` (None: no such end).
+    ``below`` is ``value <= lower`` for a continuous distribution (F(lower) = 0) and
+    ``value < lower`` for a discrete one; ``above`` is ``value >= upper`` (None: no such end).
     """
     no = pt.zeros_like(value, dtype="bool")
-    below = no if lower is None else pt.lt(value, lower)
+    if lower is None:
+        below = no
+    else:
+        below = pt.lt(value, lower) if discrete else pt.le(value, lower)
     above = no if upper is None else pt.ge(value, upper)
     v = pt.switch(pt.or_(below, above), safe, value)
     return v, below, above
