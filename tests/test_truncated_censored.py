@@ -105,6 +105,8 @@ def test_truncated_icdf_matches_scipy():
 DRAWS = [
     ("Normal-both", pm.Truncated.dist(pm.Normal.dist(0.5, 2.0), lower=-1.0, upper=3.0, size=3000), st.truncnorm(-0.75, 1.25, loc=0.5, scale=2).cdf),
     ("Gamma-upper", pm.Truncated.dist(pm.Gamma.dist(2.0, 1.5), upper=3.0, size=3000), _TruncRef(st.gamma(2, scale=1 / 1.5), -INF, 3.0).cdf),
+    # F(10) rounds to one: the draws are set on the survival function (Newton on log S)
+    ("Normal-far-upper-tail", pm.Truncated.dist(pm.Normal.dist(0.0, 1.0), lower=10.0, size=3000), st.truncnorm(10, INF).cdf),
     ("Wald-both-bisection", pm.Truncated.dist(pm.Wald.dist(2.0, 3.0), lower=0.5, upper=4.0, size=3000), _TruncRef(st.invgauss(2 / 3, scale=3), 0.5, 4.0).cdf),
 ]
 

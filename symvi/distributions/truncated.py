@@ -7,9 +7,12 @@ have.  The mass is computed in log space from whichever side keeps its precision
 cdf when the lower bound sits in the lower half of the base, from the survival function
 ``1 - F = -expm1(log F)`` otherwise (both bounds far in the upper tail).
 
-Draws are inverse-cdf draws where the base has an ``icdf``; without one they invert the
-cdf by bisection between the bounds (both bounds must then be finite: a draw with an
-infinite bound raises at run time, the log density is unaffected).
+Draws are inverse-cdf draws where the base has an ``icdf``; for a continuous base truncated
+in its upper tail (``F(lower)`` rounds to one) they are set on the survival function instead
+and found by Newton steps on ``log S``.  Without an ``icdf`` they invert the cdf by bisection
+between the bounds (both bounds must then be finite: a draw with an infinite bound raises
+at run time, the log density is unaffected).  Known limit: a *discrete* base truncated where
+``F(lower - 1)`` rounds to one (``P(X >= lower) < 1e-16``) draws ``lower`` only.
 
 Examples
 --------
@@ -161,7 +164,9 @@ class Truncated(Distribution):
             # u scaled into [F(lower), F(upper)] and mapped back through the quantile function
             log_fa, log_fb = base_logcdf(info, lo_ex), base_logcdf(info, upper)
             q = pt.exp(log_fa) + u * (pt.exp(log_fb) - pt.exp(log_fa))
-            x = info.cls.icdf(pt.clip(q, 0.0, 1.0), **info.params)
+            x = info.cls.icdf(pt.clip(q, 0.0, 1.0 - 2**-53), **info.params)
+            if not info.cls.discrete:
+                x = _upper_tail_refine(info, x, u, log_fa, log_fb, lower, upper)
         else:
             msg = f"Truncated({info.cls.__name__}) draws need both bounds finite: {info.cls.__name__} has no icdf"
             if _const(lower, -np.inf) or _const(upper, np.inf):  # no draw possible: say so when drawn
@@ -244,6 +249,26 @@ class DiscreteTruncated(Truncated):
     @classmethod
     def default_transform(cls, params):
         return None
+
+
+def _upper_tail_refine(info, x, u, log_fa, log_fb, lower, upper, steps: int = 10):
+    """Draws of a truncation in the base's upper tail, where F(lower) rounds to one.
+
+    The target is set on the survival function, S(x) = (1 - u) S(lower) + u S(upper), which
+    keeps its precision there, and reached by Newton steps on log S (slope -pdf / S) from
+    the quantile-function guess clipped into the bounds.  Elsewhere ``x`` is returned as is.
+    """
+    log_sa = pt.log1mexp(pt.minimum(log_fa, 0.0))
+    log_sb = pt.log1mexp(pt.minimum(log_fb, 0.0))
+    target = pt.logaddexp(pt.log1p(-u) + log_sa, pt.log(u) + log_sb)
+    upper_side = log_fa > -LOG_2
+    y = pt.clip(pt.switch(upper_side, x, lower), lower, upper)
+    for _ in range(steps):
+        y_safe = pt.switch(upper_side, y, 0.0 * y + pt.switch(pt.isinf(lower), 0.0, lower))
+        log_s = pt.log1mexp(pt.minimum(base_logcdf(info, y_safe), 0.0))
+        step = (log_s - target) * pt.exp(log_s - info.logp(y_safe))
+        y = pt.clip(y + pt.switch(pt.isfinite(step), step, 0.0), lower, upper)
+    return pt.switch(upper_side, y, x)
 
 
 def _bisect_draw(info, u, lower, upper, steps: int = 80):
