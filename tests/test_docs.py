@@ -102,6 +102,8 @@ def test_distributions_page_lists_every_distribution(site):
             found += 1
     assert found >= 30
     assert "Normal" in html and "NormalMixture" in html and "Interval(lower, upper)" in html
+    for fn in ("logp", "logcdf", "icdf"):
+        assert f'id="symvi.distributions.functions.{fn}"' in html, fn
 
 
 def test_distributions_table_columns():

@@ -7,6 +7,7 @@
   walking its modules, so a new module or class needs no edit here): name, family (its
   module), support (the class's ``support`` text), default transform (asked of the class
   itself with placeholder parameters), and whether ``logcdf`` / ``icdf`` exist;
+* the entries of ``pm.logp``, ``pm.logcdf`` and ``pm.icdf``;
 * one section per module with the mkdocstrings entry of each class.
 """
 
@@ -27,6 +28,10 @@ ENTRY_OPTIONS = """    options:
       show_bases: false
       merge_init_into_class: false
       show_signature: false
+"""
+FUNCTION_OPTIONS = """    options:
+      heading_level: 3
+      show_root_full_path: false
 """
 
 
@@ -126,6 +131,9 @@ def render() -> str:
                 f"{default_transform(cls)} | {has[0]} | {has[1]} |"
             )
     out = ["## Overview", "", *rows, ""]
+    out += ["## Functions", "", _summary(importlib.import_module("symvi.distributions.functions")), ""]
+    for fn in ("logp", "logcdf", "icdf"):
+        out += [f"::: symvi.distributions.functions.{fn}", FUNCTION_OPTIONS]
     for mod in mods:
         out += [f"## {_family_title(mod)}", "", _summary(mod), ""]
         names = aliases(mod)
