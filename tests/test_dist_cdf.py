@@ -79,6 +79,7 @@ DISCRETE = [
     ("NegativeBinomial", pm.NegativeBinomial.dist(4.0, 2.5), st.nbinom(2.5, 2.5 / 6.5), (0, INF), [60.0], False),
     ("Geometric", pm.Geometric.dist(0.2), st.geom(0.2), (1, INF), [100.0], True),
     ("Geometric-p1", pm.Geometric.dist(1.0), st.geom(1.0), (1, INF), [], True),
+    ("Categorical", pm.Categorical.dist(np.array([0.2, 0.5, 0.05, 0.25])), st.rv_discrete(values=(range(4), [0.2, 0.5, 0.05, 0.25])), (0, 3), [1.5], True),
     ("DiscreteUniform", pm.DiscreteUniform.dist(-2, 4), st.randint(-2, 5), (-2, 4), [0.5], True),
 ]
 CASES = CONTINUOUS + DISCRETE
@@ -210,3 +211,11 @@ def test_every_univariate_distribution_is_covered():
             cls = getattr(mod, name)
             if getattr(cls, "logcdf", None) is not None and name == cls.__name__:  # not aliases
                 assert name in tested, name
+
+
+def test_categorical_batched_probabilities():
+    p = np.array([[0.2, 0.8], [0.6, 0.4]])
+    rv = pm.Categorical.dist(p)
+    lc, q = pytensor.function([], [pm.logcdf(rv, 0.0), pm.icdf(rv, 0.5)], mode=ONE_SHOT_MODE)()
+    np.testing.assert_allclose(lc, np.log([0.2, 0.6]), rtol=1e-12)
+    np.testing.assert_array_equal(q, [1.0, 0.0])

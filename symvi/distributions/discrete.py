@@ -338,6 +338,25 @@ class Categorical(Discrete):
         picked = pt.sum(pt.switch(onehot, normalize(p), 0.0), axis=-1)
         return bound(pt.log(picked), k >= 0, k <= n_cat - 1)
 
+    @staticmethod
+    def logcdf(value, p):
+        # log of the cumulative category probabilities at floor(value)
+        k = pt.floor(as_float(value))
+        cum = pt.cumsum(normalize(p), axis=-1)
+        n_cat = p.shape[-1]
+        idx = pt.clip(k, 0, n_cat - 1).astype("int64")
+        picked = pt.sum(pt.switch(pt.eq(idx[..., None], pt.arange(n_cat)), cum, 0.0), axis=-1)
+        lc = pt.log(pt.minimum(picked, 1.0))
+        return pt.switch(k < 0, -np.inf, pt.switch(k >= n_cat - 1, 0.0, lc))
+
+    @staticmethod
+    def icdf(q, p):
+        # smallest k with P(X <= k) >= q: the number of cumulative sums below q
+        u = safe_q(as_float(q))
+        cum = pt.cumsum(normalize(p), axis=-1)
+        k = pt.sum(pt.lt(cum, u[..., None]), axis=-1)
+        return quantile(q, pt.minimum(k, p.shape[-1] - 1).astype("float64"))
+
     @classmethod
     def support_point(cls, rv, p):
         return pt.broadcast_to(pt.argmax(p, axis=-1).astype(rv.dtype), rv.shape)
