@@ -41,6 +41,25 @@ class _HalfT:
         return self.t.ppf((np.asarray(q) + 1) / 2)
 
 
+class _Summed:
+    """A finite discrete scipy distribution whose cdf and sf are sums of its pmf (scipy's
+    betabinom sf is 1 - cdf, which loses the upper tail)."""
+
+    def __init__(self, frozen, n):
+        self.f, self.k = frozen, np.arange(n + 1)
+
+    def cdf(self, x):
+        x = np.floor(np.asarray(x, dtype=float))
+        return np.array([self.f.pmf(self.k[self.k <= v]).sum() for v in x])
+
+    def sf(self, x):
+        x = np.floor(np.asarray(x, dtype=float))
+        return np.array([self.f.pmf(self.k[self.k > v]).sum() for v in x])
+
+    def ppf(self, q):
+        return self.f.ppf(q)
+
+
 # id, symvi variable, scipy frozen distribution, support (lo, hi), extra points, has icdf
 CONTINUOUS = [
     ("Normal", pm.Normal.dist(1.0, 2.0), st.norm(1, 2), (-INF, INF), [-60.0, 60.0], True),
@@ -79,6 +98,8 @@ DISCRETE = [
     ("NegativeBinomial", pm.NegativeBinomial.dist(4.0, 2.5), st.nbinom(2.5, 2.5 / 6.5), (0, INF), [60.0], False),
     ("Geometric", pm.Geometric.dist(0.2), st.geom(0.2), (1, INF), [100.0], True),
     ("Geometric-p1", pm.Geometric.dist(1.0), st.geom(1.0), (1, INF), [], True),
+    ("BetaBinomial", pm.BetaBinomial.dist(2.0, 3.5, 12), _Summed(st.betabinom(12, 2.0, 3.5), 12), (0, 12), [4.5], True),
+    ("BetaBinomial-tail", pm.BetaBinomial.dist(0.5, 40.0, 60), _Summed(st.betabinom(60, 0.5, 40.0), 60), (0, 60), [30.0, 45.0], True),
     ("Categorical", pm.Categorical.dist(np.array([0.2, 0.5, 0.05, 0.25])), st.rv_discrete(values=(range(4), [0.2, 0.5, 0.05, 0.25])), (0, 3), [1.5], True),
     ("DiscreteUniform", pm.DiscreteUniform.dist(-2, 4), st.randint(-2, 5), (-2, 4), [0.5], True),
 ]

@@ -24,6 +24,7 @@ import pytensor.tensor.random.basic as rb
 from scipy import special as sps
 
 from symvi.distributions.dist_math import (
+    LOG_2,
     as_float,
     cdf_bounds,
     cdf_guard,
@@ -416,6 +417,28 @@ class BetaBinomial(Discrete):
         k, n, alpha, beta = as_float(value), as_float(n), as_float(alpha), as_float(beta)
         lp = _log_binom_coef(n, k) + pt.special.betaln(k + alpha, n - k + beta) - pt.special.betaln(alpha, beta)
         return bound(lp, k >= 0, k <= n)
+
+    @staticmethod
+    def logcdf(value, alpha, beta, n):
+        # no closed form: the masses of 0..max(n) summed in log space (below k, and above it
+        # for the complement where F is close to one)
+        k = pt.floor(as_float(value))
+        n_f, alpha, beta = as_float(n), as_float(alpha), as_float(beta)
+        j = pt.arange(pt.max(n_f) + 1).astype("float64")
+        j = j.reshape((-1,) + (1,) * pt.broadcast_arrays(k, n_f, alpha, beta)[0].ndim)
+        lps = BetaBinomial.logp(j, alpha, beta, n_f)
+        keep = pt.le(j, k)
+        log_below = pt.logsumexp(pt.switch(keep, lps, -np.inf), axis=0)
+        log_above = pt.logsumexp(pt.switch(keep, -np.inf, lps), axis=0)
+        lc = pt.switch(log_below < -LOG_2, log_below, pt.log1mexp(pt.minimum(log_above, 0.0)))
+        return pt.switch(k < 0, -np.inf, pt.switch(k >= n_f, 0.0, pt.minimum(lc, 0.0)))
+
+    @staticmethod
+    def icdf(q, alpha, beta, n):
+        n_f = as_float(n)
+        u = safe_q(as_float(q))
+        k = discrete_icdf_bisect(lambda k: BetaBinomial.logcdf(k, alpha, beta, n), u, pt.zeros_like(u + n_f), n_f + 0 * u)
+        return quantile(q, k)
 
     @classmethod
     def support_point(cls, rv, alpha, beta, n):
