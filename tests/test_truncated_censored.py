@@ -121,7 +121,7 @@ def test_truncated_continuous_draws_ks():
 
 def test_truncated_discrete_draws_frequencies():
     poisson = pm.Truncated.dist(pm.Poisson.dist(3.0), lower=1, upper=4, size=20000)
-    negbin = pm.Truncated.dist(pm.NegativeBinomial.dist(4.0, 2.0), lower=2, upper=9, size=20000)  # bisection
+    negbin = pm.Truncated.dist(pm.NegativeBinomial.dist(4.0, 2.0), lower=2, upper=9, size=20000)
     a, b = compile_fn([], [poisson, negbin], random_seed=5, mode=FAST)()
     assert a.dtype.kind == "i" and b.dtype.kind == "i"
     for x, ref, ks in ((a, _TruncRef(st.poisson(3), 1, 4, True), np.arange(1, 5)), (b, _TruncRef(st.nbinom(2, 1 / 3), 2, 9, True), np.arange(2, 10))):
@@ -223,3 +223,20 @@ def test_censored_observed_in_a_model_and_errors():
         pm.Censored.dist(pm.Flat.dist(), lower=0)
     with pytest.raises(TypeError, match="univariate"):
         pm.Censored.dist(pm.Dirichlet.dist(np.ones(3)), lower=0)
+
+
+def test_truncated_discrete_without_icdf_draws_by_bisection():
+    """A discrete base with a logcdf but no icdf (a CustomDist): draws invert the cdf by
+    bisection between the bounds."""
+    base = pm.CustomDist.dist(
+        3.0,
+        logp=lambda v, mu: pm.logp(pm.Poisson.dist(mu), v),
+        logcdf=lambda v, mu: pm.logcdf(pm.Poisson.dist(mu), v),
+        dtype="int64",
+    )
+    rv = pm.Truncated.dist(base, lower=1, upper=6, size=20000)
+    x = compile_fn([], rv, random_seed=11, mode=FAST)()
+    ks = np.arange(1, 7)
+    assert x.dtype.kind == "i" and x.min() == 1 and x.max() == 6
+    freq = np.array([(x == k).mean() for k in ks])
+    np.testing.assert_allclose(freq, np.exp(_TruncRef(st.poisson(3), 1, 6, True).logpdf(ks)), atol=0.012)

@@ -30,6 +30,7 @@ from symvi.distributions.dist_math import (
     cdf_guard,
     discrete_icdf_bisect,
     discrete_icdf_fix,
+    discrete_icdf_search,
     is_numeric,
     log_cdf_pair,
     normalize,
@@ -242,6 +243,13 @@ class NegativeBinomial(Discrete):
         p = alpha / (mu + alpha)
         lc = log_cdf_pair(pt.betainc(alpha, k + 1, p), pt.betainc(k + 1, alpha, mu / (mu + alpha)))
         return cdf_bounds(lc, below, False)
+
+    @staticmethod
+    def icdf(q, mu, alpha):
+        mu, alpha = as_float(mu), as_float(alpha)
+        u = safe_q(q)
+        k = discrete_icdf_search(lambda k: NegativeBinomial.logcdf(k, mu, alpha), pt.minimum(u, 1 - 2**-53), 0.0, mu + 1)
+        return quantile(q, pt.switch(pt.eq(u, 1), np.inf, k))
 
     @classmethod
     def support_point(cls, rv, mu, alpha):

@@ -213,7 +213,7 @@ def discrete_icdf_bisect(logcdf, q, lower, upper):
     ``ceil(log2(range)) + 1`` halvings.  The result is a float holding a whole number.
     """
     logq = pt.log(q)
-    lo, hi = pt.floor(lower), pt.floor(upper)
+    lo, hi = pt.floor(as_float(lower)), pt.floor(as_float(upper))
     lo, hi = pt.broadcast_arrays(lo, hi, logq)[:2]
     n_steps = pt.ceil(pt.log2(pt.max(hi - lo) + 1)).astype("int64") + 1
 
@@ -224,3 +224,24 @@ def discrete_icdf_bisect(logcdf, q, lower, upper):
 
     _, his = pytensor.scan(step, outputs_info=[lo, hi], n_steps=pt.maximum(n_steps, 1), return_updates=False)
     return his[-1]
+
+
+def discrete_icdf_search(logcdf, q, lower, start, steps: int = 64):
+    """Smallest integer ``k >= lower`` with ``F(k) >= q`` when no upper bracket is known.
+
+    The bracket ``lower + start * 2**j`` is doubled (one ``scan``) until ``F`` reaches
+    ``q``, then :func:`discrete_icdf_bisect` searches inside it.  ``q`` must be below one
+    (the caller answers ``inf`` at ``q = 1``).
+    """
+    fx = pytensor.config.floatX
+    logq = pt.log(q)
+    lo = pt.floor(as_float(lower))
+    width = pt.maximum(pt.ceil(as_float(start)), 1.0).astype(fx)
+    lo, width, logq = pt.broadcast_arrays(lo, width, logq)
+
+    def grow(width):
+        done = logcdf(lo + width) >= logq
+        return pt.switch(done, width, 2 * width)
+
+    widths = pytensor.scan(grow, outputs_info=[width], n_steps=steps, return_updates=False)
+    return discrete_icdf_bisect(logcdf, pt.exp(logq), lo, lo + widths[-1])
