@@ -14,7 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,38 +24,12 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 
 from symvi import logprob
+from symvi.context import modelcontext, pop_model, push_model
 from symvi.minibatch import minibatch_info
 from symvi.distributions.base import _UNSET, dist_info
 
 
 __all__ = ["Model", "modelcontext", "Deterministic", "Potential", "Data", "set_data"]
-
-_stack = threading.local()
-
-
-def _contexts() -> list:
-    if not hasattr(_stack, "models"):
-        _stack.models = []
-    return _stack.models
-
-
-def modelcontext(model: Model | None = None, who: str = "this call") -> Model:
-    """The model passed in, or the innermost ``with Model():`` block.
-
-    Examples
-    --------
-    >>> with Model() as m:
-    ...     assert modelcontext() is m
-    """
-    if model is not None:
-        return model
-    stack = _contexts()
-    if not stack:
-        raise TypeError(
-            f"No model on the context stack: {who} must be used inside a `with symvi.Model():` "
-            "block (or pass model=...)."
-        )
-    return stack[-1]
 
 
 def _as_dims(dims) -> tuple | None:
@@ -105,11 +78,11 @@ class Model:
 
     # ------------------------------------------------------------------ context
     def __enter__(self) -> Model:
-        _contexts().append(self)
+        push_model(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        _contexts().pop()
+        pop_model()
 
     def __getitem__(self, key: str):
         try:

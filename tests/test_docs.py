@@ -52,16 +52,61 @@ def test_api_reference(site):
     assert 'id="symvi.sampling.sample_posterior_predictive"' in _page(site, "api/sampling")
 
 
+def _distributions_hook():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("distributions_hook", ROOT / "docs" / "_hooks" / "distributions.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
 def test_distributions_page_lists_every_distribution(site):
+    """Every distribution class of every module of symvi.distributions (found by walking the
+    package, not from the hook's own list) has a table row and an entry on the page."""
+    import importlib
+    import pkgutil
+
     import symvi.distributions as dists
-    from symvi.distributions import bounded, discrete, mixture, multivariate, positive, unbounded
+    from symvi.distributions.base import Distribution
 
     html = _page(site, "distributions")
-    for mod in (unbounded, positive, bounded, discrete, multivariate, mixture):
-        for name in mod.__all__:
-            assert f'id="symvi.distributions.{mod.__name__.rsplit(".", 1)[1]}.{name}"' in html, name
-            assert hasattr(dists, name)
-    assert "Normal" in html and "NormalMixture" in html
+    found = 0
+    for info in pkgutil.iter_modules(dists.__path__):
+        mod = importlib.import_module(f"symvi.distributions.{info.name}")
+        for name in getattr(mod, "__all__", ()):
+            cls = getattr(mod, name)
+            if not (isinstance(cls, type) and issubclass(cls, Distribution)) or cls.__name__ != name:
+                continue
+            if cls.__module__ == "symvi.distributions.base":  # the protocol's abstract classes
+                continue
+            assert getattr(dists, name) is cls, f"{name} is not exported by symvi.distributions"
+            assert f'id="{mod.__name__}.{name}"' in html, name  # the mkdocstrings entry
+            assert f'href="#{mod.__name__}.{name}"' in html, name  # its table row
+            # ZeroInflatedPoisson is being moved out of discrete.py (issue 17); in its new module
+            # it is checked like every other class
+            if not (mod.__name__ == "symvi.distributions.discrete" and name == "ZeroInflatedPoisson"):
+                assert cls.support, f"{name} has no support text"
+            found += 1
+    assert found >= 30
+    assert "Normal" in html and "NormalMixture" in html and "Interval(lower, upper)" in html
+    for fn in ("logp", "logcdf", "icdf"):
+        assert f'id="symvi.distributions.functions.{fn}"' in html, fn
+
+
+def test_distributions_table_columns():
+    """The generated table: support text, derived transform and logcdf/icdf columns."""
+    import symvi as pm
+
+    text = _distributions_hook().render()
+    row = next(line for line in text.splitlines() if line.startswith("| [Pareto]"))
+    assert "`[m, inf)`" in row and "LowerBound(m)" in row and row.endswith("| yes | yes |")
+    row = next(line for line in text.splitlines() if line.startswith("| [Wald]"))
+    assert row.endswith("| yes | - |")
+    row = next(line for line in text.splitlines() if line.startswith("| [Poisson]"))
+    assert "none (discrete)" in row
+    assert "::: symvi.distributions.positive.Gamma" in text and "`Lognormal` = `LogNormal`" in text
+    assert pm.Lognormal is pm.LogNormal
 
 
 def test_notebooks_rendered(site):

@@ -146,6 +146,14 @@ def bump_first(v):
     return v
 
 
+def custom_normal_logp(value, mu, sigma):
+    return -0.5 * ((value - mu) / sigma) ** 2 - pt.log(sigma) - 0.5 * np.log(2 * np.pi)
+
+
+def custom_normal_random(mu, sigma, rng=None, size=None):
+    return rng.normal(mu, sigma, size=size)
+
+
 _REGISTER: dict = {}  # set by check_garbage: build registered model variables instead
 
 
@@ -223,6 +231,13 @@ SPECS = [
     Spec("NormalMixture", lambda p: D(pm.NormalMixture, p["w"], p["mu"], p["sigma"]),
          lambda rng, n: (lambda k: {"w": simplex(rng, (n, k)), "mu": U(rng, -5, 5, (n, k)), "sigma": U(rng, 0.1, 3, (n, k))})(int(rng.integers(1, 4))),
          real_inside, None, lambda p: ("w", dict(p, w=p["w"] * 2.0))),
+    Spec("Lognormal", lambda p: D(pm.Lognormal, p["mu"], p["sigma"]), lambda rng, n: {"mu": U(rng, -2, 2, n), "sigma": U(rng, 0.1, 2, n)}, pos_inside, pos_outside, None),  # PyMC's alias
+    Spec("Truncated", lambda p: D(pm.Truncated, pm.Normal.dist(p["mu"], p["sigma"]), lower=p["lower"], upper=p["upper"]),
+         trunc_params, trunc_inside, trunc_outside, None),
+    Spec("Censored", lambda p: D(pm.Censored, pm.Normal.dist(p["mu"], p["sigma"]), lower=p["lower"], upper=p["upper"]),
+         trunc_params, trunc_inside, trunc_outside, None),
+    Spec("CustomDist", lambda p: D(pm.CustomDist, p["mu"], p["sigma"], logp=custom_normal_logp, random=custom_normal_random),
+         lambda rng, n: {"mu": U(rng, -10, 10, n), "sigma": U(rng, 0.1, 10, n)}, real_inside, None, None),
     Spec("Mixture[Gamma,Exponential]", lambda p: D(pm.Mixture, p["w"], [pm.Gamma.dist(p["alpha"], p["beta"]), pm.Exponential.dist(p["lam"])]),
          lambda rng, n: {"w": simplex(rng, (n, 2)), "alpha": U(rng, 0.5, 10, n), "beta": U(rng, 0.1, 10, n), "lam": U(rng, 0.1, 10, n)},
          pos_inside, pos_outside, lambda p: ("w", dict(p, w=-p["w"]))),

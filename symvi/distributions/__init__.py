@@ -26,4 +26,8 @@ from symvi.distributions.multivariate_counts import *  # noqa: F403
 from symvi.distributions.stick_breaking import *  # noqa: F403
 from symvi.distributions.spatial import *  # noqa: F403
 from symvi.distributions.matrix_variate import *  # noqa: F403
+from symvi.distributions.functions import *  # noqa: F403
+from symvi.distributions.truncated import *  # noqa: F403
+from symvi.distributions.censored import *  # noqa: F403
+from symvi.distributions.custom import *  # noqa: F403
 from symvi import transforms  # noqa: F401 - pm.distributions.transforms.ordered, as in PyMC

@@ -43,6 +43,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 from pytensor.tensor.variable import TensorConstant
 
+from symvi.context import modelcontext
 from symvi.pytensorf import as_tensor, new_rng
 
 __all__ = ["Distribution", "Continuous", "Discrete", "DistInfo", "dist_info", "positive", "unit"]
@@ -136,8 +137,6 @@ class Distribution:
         initval=None,
         **kwargs,
     ):
-        from symvi.model import modelcontext
-
         if not isinstance(name, str):
             raise TypeError(
                 f"{cls.__name__}: the first argument must be the variable's name (a str), got "

@@ -15,6 +15,7 @@ from symvi import transforms
 from symvi.distributions.base import Continuous, bound, positive
 from symvi.distributions.dist_math import (
     _FAR,
+    LOG_2,
     LOG_2PI,
     _batch_size,
     _const_all,
@@ -25,6 +26,11 @@ from symvi.distributions.dist_math import (
     _sigma_from,
     xlog1py,
     xlogy,
+    cdf_bounds,
+    cdf_guard,
+    log_cdf_pair,
+    quantile,
+    safe_q,
 )
 
 __all__ = ["Uniform", "Beta", "TruncatedNormal"]
@@ -33,6 +39,7 @@ __all__ = ["Uniform", "Beta", "TruncatedNormal"]
 class Uniform(Continuous):
     """Uniform(lower, upper)."""
 
+    support = "[lower, upper]"
     params = ("lower", "upper")
     rv_op = rb.uniform
     checks = [(("lower", "upper"), lambda lo, up: up > lo, "ordered: upper > lower")]
@@ -46,6 +53,15 @@ class Uniform(Continuous):
         lp = -pt.log(upper - lower) + pt.zeros_like(value)
         return bound(lp, value >= lower, value <= upper)
 
+    @staticmethod
+    def logcdf(value, lower, upper):
+        v, below, above = cdf_guard(value, lower, upper, safe=(lower + upper) / 2)
+        return cdf_bounds(pt.log(v - lower) - pt.log(upper - lower), below, above)
+
+    @staticmethod
+    def icdf(q, lower, upper):
+        return quantile(q, lower + safe_q(q) * (upper - lower))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.Interval(params["lower"], params["upper"])
@@ -58,6 +74,7 @@ class Uniform(Continuous):
 class Beta(Continuous):
     """Beta(alpha, beta), Beta(mu=, sigma=) or Beta(mu=, nu=) (nu = alpha + beta)."""
 
+    support = "[0, 1]"
     params = ("alpha", "beta")
     rv_op = rb.beta
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0")]
@@ -86,6 +103,23 @@ class Beta(Continuous):
         )
         return bound(lp, value >= 0, value <= 1)
 
+    @staticmethod
+    def logcdf(value, alpha, beta):
+        v, below, above = cdf_guard(value, 0.0, 1.0, safe=0.5)
+        lc = log_cdf_pair(pt.betainc(alpha, beta, v), pt.betainc(beta, alpha, 1 - v))
+        return cdf_bounds(lc, below, above)
+
+    @staticmethod
+    def icdf(q, alpha, beta):
+        u = safe_q(q)
+        low = u < 0.5
+        x = pt.switch(
+            low,
+            pt.betaincinv(alpha, beta, pt.switch(low, u, 0.5)),
+            1 - pt.betaincinv(beta, alpha, 1 - pt.switch(low, 0.5, u)),
+        )
+        return quantile(q, x)
+
     @classmethod
     def default_transform(cls, params):
         return transforms.logodds
@@ -103,6 +137,7 @@ class TruncatedNormal(Continuous):
     constants (a symbolic bound counts as given).
     """
 
+    support = "[lower, upper]"
     params = ("mu", "sigma", "lower", "upper")
     infinite_ok = ("lower", "upper")
     checks = [
@@ -124,16 +159,45 @@ class TruncatedNormal(Continuous):
         mu, sigma, lower, upper = (params[k] for k in cls.params)
         size = _batch_size(size, mu, sigma, lower, upper)
         u = rb.uniform(0.0, 1.0, size=size, rng=rng)
+        return pt.clip(TruncatedNormal._icdf(u, mu, sigma, lower, upper), lower, upper)
+
+    @staticmethod
+    def _icdf(u, mu, sigma, lower, upper):
         a, b = (lower - mu) / sigma, (upper - mu) / sigma
         # inverse CDF, in the lower tail (where Phi keeps its relative precision) and in log
         # space: log p = log(Phi(a) + u (Phi(b) - Phi(a)))
         flip = a > 0
         a, b = pt.switch(flip, -b, a), pt.switch(flip, -a, b)
+        u = pt.switch(flip, 1 - u, u)
         lcdf_a, lcdf_b = _norm_logcdf(a), _norm_logcdf(b)
         logp = lcdf_b + pt.log(u + (1 - u) * pt.exp(lcdf_a - lcdf_b))
         z = _norm_log_ppf(logp)
         z = pt.switch(flip, -z, z)
-        return pt.clip(mu + sigma * z, lower, upper)
+        return mu + sigma * z
+
+    @staticmethod
+    def icdf(q, mu, sigma, lower, upper):
+        u = safe_q(q)
+        x = TruncatedNormal._icdf(u, mu, sigma, lower, upper)
+        x = pt.switch(pt.eq(u, 0), lower, pt.switch(pt.eq(u, 1), upper, pt.clip(x, lower, upper)))
+        return quantile(q, x)
+
+    @staticmethod
+    def logcdf(value, mu, sigma, lower, upper):
+        # F(x) = (Phi(x') - Phi(a)) / (Phi(b) - Phi(a)): the normaliser with x in place of upper
+        lo_inf = pt.isinf(lower)
+        safe = pt.switch(lo_inf, pt.switch(pt.isinf(upper), mu, upper - sigma), lower + sigma)
+        safe = pt.switch(pt.and_(~lo_inf, ~pt.isinf(upper)), (pt.switch(lo_inf, 0.0, lower) + pt.switch(pt.isinf(upper), 0.0, upper)) / 2, safe)
+        v, below, above = cdf_guard(value, lower, upper, safe=safe)
+        below = pt.or_(below, pt.eq(value, lower))
+        v = pt.switch(below, safe, v)
+        # log F from the mass below x where F is small, from the mass above x where it is not
+        log_z = TruncatedNormal._log_normalizer(mu, sigma, lower, upper)
+        lower_part = TruncatedNormal._log_normalizer(mu, sigma, lower, v) - log_z
+        upper_part = TruncatedNormal._log_normalizer(mu, sigma, v, upper) - log_z
+        small = lower_part < -LOG_2
+        lc = pt.switch(small, lower_part, pt.log1mexp(pt.switch(small, -1.0, pt.minimum(upper_part, 0.0))))
+        return cdf_bounds(pt.minimum(lc, 0.0), below, above)
 
     @staticmethod
     def _log_normalizer(mu, sigma, lower, upper):

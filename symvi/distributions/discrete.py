@@ -23,7 +23,22 @@ import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 from scipy import special as sps
 
-from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlog1py, xlogy
+from symvi.distributions.dist_math import (
+    LOG_2,
+    as_float,
+    cdf_bounds,
+    cdf_guard,
+    discrete_icdf_bisect,
+    discrete_icdf_fix,
+    discrete_icdf_search,
+    is_numeric,
+    log_cdf_pair,
+    normalize,
+    quantile,
+    safe_q,
+    xlog1py,
+    xlogy,
+)
 from symvi.distributions.base import Discrete, bound, event_len, nonneg, positive, unit
 
 __all__ = [
@@ -67,6 +82,7 @@ def _all_last(x):
 class Bernoulli(Discrete):
     """Bernoulli(p) or Bernoulli(logit_p=...) on {0, 1}."""
 
+    support = "{0, 1}"
     params = ("p",)
     rv_op = rb.bernoulli
     checks = [(("p",), unit, "in [0, 1]")]
@@ -81,6 +97,16 @@ class Bernoulli(Discrete):
         lp = pt.switch(pt.eq(k, 1), pt.log(p), pt.log1p(-p))
         return bound(lp, pt.or_(pt.eq(k, 0), pt.eq(k, 1)))
 
+    @staticmethod
+    def logcdf(value, p):
+        k, p = pt.floor(as_float(value)), as_float(p)
+        return pt.switch(k < 0, -np.inf, pt.switch(k < 1, pt.log1p(-p), 0.0))
+
+    @staticmethod
+    def icdf(q, p):
+        u, p = safe_q(q), as_float(p)
+        return quantile(q, pt.switch(pt.le(u, 1 - p), 0.0, 1.0))
+
     @classmethod
     def support_point(cls, rv, p):
         return pt.broadcast_to(pt.ge(p, 0.5).astype(rv.dtype), rv.shape)
@@ -89,6 +115,7 @@ class Bernoulli(Discrete):
 class Binomial(Discrete):
     """Binomial(n, p) or Binomial(n, logit_p=...): successes in ``n`` trials."""
 
+    support = "{0, 1, ..., n}"
     params = ("n", "p")
     checks = [(("n",), nonneg, ">= 0"), (("p",), unit, "in [0, 1]")]
 
@@ -106,6 +133,21 @@ class Binomial(Discrete):
         lp = _log_binom_coef(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
         return bound(lp, k >= 0, k <= n)
 
+    @staticmethod
+    def logcdf(value, n, p):
+        # F(k) = I_(1-p)(n - k, k + 1); 1 - F(k) = I_p(k + 1, n - k)
+        n, p = as_float(n), as_float(p)
+        k, below, above = cdf_guard(pt.floor(as_float(value)), 0.0, n, safe=0.0, discrete=True)
+        lc = log_cdf_pair(pt.betainc(n - k, k + 1, 1 - p), pt.betainc(k + 1, n - k, p))
+        return cdf_bounds(lc, below, above)
+
+    @staticmethod
+    def icdf(q, n, p):
+        n, p = as_float(n), as_float(p)
+        u = safe_q(q)
+        k = discrete_icdf_bisect(lambda k: Binomial.logcdf(k, n, p), u, pt.zeros_like(u + n + p), n + 0 * u)
+        return quantile(q, k)
+
     @classmethod
     def support_point(cls, rv, n, p):
         return pt.broadcast_to(pt.floor(as_float(n) * p).astype(rv.dtype), rv.shape)
@@ -114,6 +156,7 @@ class Binomial(Discrete):
 class Poisson(Discrete):
     """Poisson(mu) on {0, 1, 2, ...}."""
 
+    support = "{0, 1, 2, ...}"
     params = ("mu",)
     rv_op = rb.poisson
     checks = [(("mu",), nonneg, ">= 0")]
@@ -123,6 +166,22 @@ class Poisson(Discrete):
         k, mu = as_float(value), as_float(mu)
         lp = xlogy(k, mu) - mu - pt.gammaln(k + 1)
         return bound(lp, k >= 0)
+
+    @staticmethod
+    def logcdf(value, mu):
+        # F(k) = Q(k + 1, mu), the regularized upper incomplete gamma
+        mu = as_float(mu)
+        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0, discrete=True)
+        return cdf_bounds(log_cdf_pair(pt.gammaincc(k + 1, mu), pt.gammainc(k + 1, mu)), below, False)
+
+    @staticmethod
+    def icdf(q, mu):
+        # bisection up to a bound past every quantile below 1 in float64 (tail < 1e-16)
+        mu = as_float(mu)
+        u = safe_q(q)
+        top = pt.floor(mu + 12 * pt.sqrt(mu) + 40)
+        k = discrete_icdf_bisect(lambda k: Poisson.logcdf(k, mu), u, pt.zeros_like(u + mu), top + 0 * u)
+        return quantile(q, pt.switch(pt.eq(u, 1), np.inf, k))
 
     @classmethod
     def support_point(cls, rv, mu):
@@ -137,6 +196,7 @@ class NegativeBinomial(Discrete):
     parameters are ``(mu, alpha)``.
     """
 
+    support = "{0, 1, 2, ...}"
     params = ("mu", "alpha")
     checks = [(("mu",), nonneg, ">= 0"), (("alpha",), positive, "> 0")]
 
@@ -173,6 +233,22 @@ class NegativeBinomial(Discrete):
         )
         return bound(lp, k >= 0)
 
+    @staticmethod
+    def logcdf(value, mu, alpha):
+        # F(k) = I_p(alpha, k + 1) with p = alpha / (mu + alpha)
+        mu, alpha = as_float(mu), as_float(alpha)
+        k, below, _ = cdf_guard(pt.floor(as_float(value)), 0.0, safe=0.0, discrete=True)
+        p = alpha / (mu + alpha)
+        lc = log_cdf_pair(pt.betainc(alpha, k + 1, p), pt.betainc(k + 1, alpha, mu / (mu + alpha)))
+        return cdf_bounds(lc, below, False)
+
+    @staticmethod
+    def icdf(q, mu, alpha):
+        mu, alpha = as_float(mu), as_float(alpha)
+        u = safe_q(q)
+        k = discrete_icdf_search(lambda k: NegativeBinomial.logcdf(k, mu, alpha), pt.minimum(u, 1 - 2**-53), 0.0, mu + 1)
+        return quantile(q, pt.switch(pt.eq(u, 1), np.inf, k))
+
     @classmethod
     def support_point(cls, rv, mu, alpha):
         return pt.broadcast_to(pt.floor(mu).astype(rv.dtype), rv.shape)
@@ -181,6 +257,7 @@ class NegativeBinomial(Discrete):
 class Geometric(Discrete):
     """Geometric(p): number of trials up to and including the first success (support 1, 2, ...)."""
 
+    support = "{1, 2, 3, ...}"
     params = ("p",)
     rv_op = rb.geometric
     checks = [(("p",), _open_unit_right, "in (0, 1]")]
@@ -190,6 +267,20 @@ class Geometric(Discrete):
         k, p = as_float(value), as_float(p)
         lp = xlog1py(k - 1, -p) + pt.log(p)
         return bound(lp, k >= 1)
+
+    @staticmethod
+    def logcdf(value, p):
+        k, p = pt.floor(as_float(value)), as_float(p)
+        k, below, _ = cdf_guard(k, 1.0, discrete=True)
+        return cdf_bounds(pt.log1mexp(k * pt.log1p(-p)), below, False)
+
+    @staticmethod
+    def icdf(q, p):
+        u, p = safe_q(q), as_float(p)
+        guess = pt.maximum(1.0, pt.ceil(pt.log1p(-u) / pt.log1p(-p)))
+        guess = pt.switch(pt.eq(p, 1), 1.0, guess)
+        k = discrete_icdf_fix(lambda k: Geometric.logcdf(k, p), u, guess, 1.0)
+        return quantile(q, pt.switch(pt.eq(u, 1) & (p < 1), np.inf, k))
 
     @classmethod
     def support_point(cls, rv, p):
@@ -218,6 +309,7 @@ class Categorical(Discrete):
     ``logit_p`` goes through a softmax.
     """
 
+    support = "{0, 1, ..., K-1}"
     params = ("p",)
     checks = [
         (("p",), event_len(1), "a vector of category probabilities (last axis)"),
@@ -253,6 +345,25 @@ class Categorical(Discrete):
         picked = pt.sum(pt.switch(onehot, normalize(p), 0.0), axis=-1)
         return bound(pt.log(picked), k >= 0, k <= n_cat - 1)
 
+    @staticmethod
+    def logcdf(value, p):
+        # log of the cumulative category probabilities at floor(value)
+        k = pt.floor(as_float(value))
+        cum = pt.cumsum(normalize(p), axis=-1)
+        n_cat = p.shape[-1]
+        idx = pt.clip(k, 0, n_cat - 1).astype("int64")
+        picked = pt.sum(pt.switch(pt.eq(idx[..., None], pt.arange(n_cat)), cum, 0.0), axis=-1)
+        lc = pt.log(pt.minimum(picked, 1.0))
+        return pt.switch(k < 0, -np.inf, pt.switch(k >= n_cat - 1, 0.0, lc))
+
+    @staticmethod
+    def icdf(q, p):
+        # smallest k with P(X <= k) >= q: the number of cumulative sums below q
+        u = safe_q(as_float(q))
+        cum = pt.cumsum(normalize(p), axis=-1)
+        k = pt.sum(pt.lt(cum, u[..., None]), axis=-1)
+        return quantile(q, pt.minimum(k, p.shape[-1] - 1).astype("float64"))
+
     @classmethod
     def support_point(cls, rv, p):
         return pt.broadcast_to(pt.argmax(p, axis=-1).astype(rv.dtype), rv.shape)
@@ -261,6 +372,7 @@ class Categorical(Discrete):
 class DiscreteUniform(Discrete):
     """DiscreteUniform(lower, upper): equally likely integers lower, ..., upper (inclusive)."""
 
+    support = "{lower, ..., upper}"
     params = ("lower", "upper")
     checks = [(("lower", "upper"), lambda lo, up: up >= lo, "ordered: upper >= lower")]
 
@@ -276,6 +388,20 @@ class DiscreteUniform(Discrete):
         lp = -pt.log(up - lo + 1) + pt.zeros_like(k)
         return bound(lp, k >= lo, k <= up)
 
+    @staticmethod
+    def logcdf(value, lower, upper):
+        lo, up = as_float(lower), as_float(upper)
+        k, below, above = cdf_guard(pt.floor(as_float(value)), lo, up, safe=lo, discrete=True)
+        return cdf_bounds(pt.log(k - lo + 1) - pt.log(up - lo + 1), below, above)
+
+    @staticmethod
+    def icdf(q, lower, upper):
+        lo, up = as_float(lower), as_float(upper)
+        u = safe_q(q)
+        guess = pt.maximum(lo, lo + pt.ceil(u * (up - lo + 1)) - 1)
+        k = discrete_icdf_fix(lambda k: DiscreteUniform.logcdf(k, lo, up), u, guess, lo)
+        return quantile(q, pt.minimum(k, up))
+
     @classmethod
     def support_point(cls, rv, lower, upper):
         return pt.broadcast_to(pt.floor((as_float(lower) + as_float(upper)) / 2).astype(rv.dtype), rv.shape)
@@ -284,6 +410,7 @@ class DiscreteUniform(Discrete):
 class BetaBinomial(Discrete):
     """BetaBinomial(alpha, beta, n): Binomial(n, p) with p ~ Beta(alpha, beta)."""
 
+    support = "{0, 1, ..., n}"
     params = ("alpha", "beta", "n")
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0"), (("n",), nonneg, ">= 0")]
 
@@ -296,6 +423,28 @@ class BetaBinomial(Discrete):
         k, n, alpha, beta = as_float(value), as_float(n), as_float(alpha), as_float(beta)
         lp = _log_binom_coef(n, k) + pt.special.betaln(k + alpha, n - k + beta) - pt.special.betaln(alpha, beta)
         return bound(lp, k >= 0, k <= n)
+
+    @staticmethod
+    def logcdf(value, alpha, beta, n):
+        # no closed form: the masses of 0..max(n) summed in log space (below k, and above it
+        # for the complement where F is close to one)
+        k = pt.floor(as_float(value))
+        n_f, alpha, beta = as_float(n), as_float(alpha), as_float(beta)
+        j = pt.arange(pt.max(n_f) + 1).astype("float64")
+        j = j.reshape((-1,) + (1,) * pt.broadcast_arrays(k, n_f, alpha, beta)[0].ndim)
+        lps = BetaBinomial.logp(j, alpha, beta, n_f)
+        keep = pt.le(j, k)
+        log_below = pt.logsumexp(pt.switch(keep, lps, -np.inf), axis=0)
+        log_above = pt.logsumexp(pt.switch(keep, -np.inf, lps), axis=0)
+        lc = pt.switch(log_below < -LOG_2, log_below, pt.log1mexp(pt.minimum(log_above, 0.0)))
+        return pt.switch(k < 0, -np.inf, pt.switch(k >= n_f, 0.0, pt.minimum(lc, 0.0)))
+
+    @staticmethod
+    def icdf(q, alpha, beta, n):
+        n_f = as_float(n)
+        u = safe_q(as_float(q))
+        k = discrete_icdf_bisect(lambda k: BetaBinomial.logcdf(k, alpha, beta, n), u, pt.zeros_like(u + n_f), n_f + 0 * u)
+        return quantile(q, k)
 
     @classmethod
     def support_point(cls, rv, alpha, beta, n):

@@ -140,3 +140,108 @@ def _student_t_logp(value, nu, mu, sigma):
         - pt.log(sigma)
         - (nu + 1) / 2 * pt.log1p(z**2 / nu)
     )
+
+
+# ---------------------------------------------------------------------- cdf helpers
+def cdf_guard(value, lower=None, upper=None, safe=1.0, discrete=False):
+    """``(v, below, above)`` for a log cdf on the support ``[lower, upper]``.
+
+    ``v`` is ``value`` inside the support and ``safe`` (a point inside it) elsewhere, so the
+    closed form is never evaluated where it is undefined: the gradient of the final
+    ``switch`` stays finite (a plain ``switch`` would pass ``0 * inf = nan`` back).
+    ``below`` is ``value <= lower`` for a continuous distribution (F(lower) = 0) and
+    ``value < lower`` for a discrete one; ``above`` is ``value >= upper`` (None: no such end).
+    """
+    no = pt.zeros_like(value, dtype="bool")
+    if lower is None:
+        below = no
+    else:
+        below = pt.lt(value, lower) if discrete else pt.le(value, lower)
+    above = no if upper is None else pt.ge(value, upper)
+    v = pt.switch(pt.or_(below, above), safe, value)
+    return v, below, above
+
+
+def cdf_bounds(logcdf, below, above):
+    """``logcdf`` with -inf below the support and 0 at or above its upper end (``above``
+    False: no upper end)."""
+    if above is not False:
+        logcdf = pt.switch(above, 0.0, logcdf)
+    return pt.switch(below, -np.inf, logcdf)
+
+
+def log_cdf_pair(cdf, ccdf):
+    """log F from F and 1 - F both computed directly: ``log F`` where F is small and
+    ``log1p(-(1 - F))`` where it is close to one (each keeps its relative precision)."""
+    small = cdf < 0.5
+    return pt.switch(small, pt.log(pt.switch(small, cdf, 1.0)), pt.log1p(-pt.switch(small, 0.0, ccdf)))
+
+
+def quantile(q, x):
+    """``x`` where ``q`` is a probability, nan where it is outside [0, 1]."""
+    return pt.switch(pt.and_(pt.ge(q, 0), pt.le(q, 1)), x, np.nan)
+
+
+def safe_q(q):
+    """``q`` inside [0, 1]; 0.5 elsewhere (the caller returns nan there with :func:`quantile`)."""
+    return pt.switch(pt.and_(pt.ge(q, 0), pt.le(q, 1)), q, 0.5)
+
+
+def norm_icdf(q):
+    """Phi^-1(q) for the standard normal (-inf at 0, inf at 1)."""
+    return -SQRT2 * pt.erfcinv(2 * q)
+
+
+def discrete_icdf_fix(logcdf, q, k, lower):
+    """Exact smallest integer ``k`` with ``F(k) >= q`` from a guess one off at most.
+
+    Closed-form quantiles of discrete distributions land one step off where ``q`` sits on
+    a jump of the cdf in floating point; one step down and one up make them exact.
+    """
+    logq = pt.log(q)
+    down = pt.and_(k - 1 >= lower, logcdf(k - 1) >= logq)
+    k = pt.switch(down, k - 1, k)
+    up = logcdf(k) < logq
+    return pt.switch(up, k + 1, k)
+
+
+def discrete_icdf_bisect(logcdf, q, lower, upper):
+    """Smallest integer ``k`` in ``[lower, upper]`` with ``F(k) >= q``, by bisection.
+
+    For distributions whose quantile has no closed form (Poisson, Binomial, ...):
+    ``upper`` must satisfy ``F(upper) >= q``.  One ``scan`` (its body compiled once) runs
+    ``ceil(log2(range)) + 1`` halvings.  The result is a float holding a whole number.
+    """
+    logq = pt.log(q)
+    lo, hi = pt.floor(as_float(lower)), pt.floor(as_float(upper))
+    lo, hi = pt.broadcast_arrays(lo, hi, logq)[:2]
+    n_steps = pt.ceil(pt.log2(pt.max(hi - lo) + 1)).astype("int64") + 1
+
+    def step(lo, hi):
+        mid = pt.floor((lo + hi) / 2)
+        ok = logcdf(mid) >= logq
+        return pt.switch(ok, lo, mid + 1), pt.switch(ok, mid, hi)
+
+    _, his = pytensor.scan(step, outputs_info=[lo, hi], n_steps=pt.maximum(n_steps, 1), return_updates=False)
+    return his[-1]
+
+
+def discrete_icdf_search(logcdf, q, lower, start, steps: int = 64):
+    """Smallest integer ``k >= lower`` with ``F(k) >= q`` when no upper bracket is known.
+
+    The bracket ``lower + start * 2**j`` is doubled (one ``scan``) until ``F`` reaches
+    ``q``, then :func:`discrete_icdf_bisect` searches inside it.  ``q`` must be below one
+    (the caller answers ``inf`` at ``q = 1``).
+    """
+    fx = pytensor.config.floatX
+    logq = pt.log(q)
+    lo = pt.floor(as_float(lower))
+    width = pt.maximum(pt.ceil(as_float(start)), 1.0).astype(fx)
+    lo, width, logq = pt.broadcast_arrays(lo, width, logq)
+
+    def grow(width):
+        done = logcdf(lo + width) >= logq
+        return pt.switch(done, width, 2 * width)
+
+    widths = pytensor.scan(grow, outputs_info=[width], n_steps=steps, return_updates=False)
+    return discrete_icdf_bisect(logcdf, pt.exp(logq), lo, lo + widths[-1])

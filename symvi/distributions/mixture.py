@@ -100,6 +100,7 @@ class Mixture(Distribution):
     See the module docstring for the two forms of ``comp_dists`` and the design.
     """
 
+    support = "the union of the components' supports"
     params = ("w", "comp_dists")
     checks = [(("w",), _valid_weights, "non-negative and summing to 1 along the last axis")]
 
@@ -201,6 +202,7 @@ class DiscreteMixture(Mixture):
     """A :class:`Mixture` whose components are all discrete (chosen by ``Mixture.dist``)."""
 
     discrete = True
+    support = "the union of the components' supports (integers)"
 
 
 class NormalMixture(Mixture):
@@ -209,6 +211,8 @@ class NormalMixture(Mixture):
     Components live on the last axis of ``w``, ``mu`` and ``sigma``; the variable has their
     broadcast shape without that axis (a scalar for 1-d parameters).
     """
+
+    support = "real"
 
     @classmethod
     def dist(cls, w, mu, sigma=None, *, tau=None, shape=None, size=None, _label: str | None = None):

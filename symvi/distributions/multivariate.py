@@ -60,6 +60,7 @@ class MvNormal(Continuous):
     Batch dimensions of ``value``, ``mu`` and ``chol`` broadcast.
     """
 
+    support = "real vectors (R^k)"
     params = ("mu", "chol")
     ndim_supp = 1
     checks = [(("chol",), _valid_chol, "a Cholesky factor with positive diagonal (cov/tau positive definite)")]
@@ -184,6 +185,7 @@ class MvStudentT(Continuous):
 class Dirichlet(Continuous):
     """Dirichlet(a) on the probability simplex (last axis); default transform ``simplex``."""
 
+    support = "simplex"
     params = ("a",)
     ndim_supp = 1
     checks = [(("a",), event_len(2), "a vector of at least 2 concentrations (last axis)"), (("a",), positive, "> 0")]
@@ -217,6 +219,7 @@ class Dirichlet(Continuous):
 class Multinomial(Discrete):
     """Multinomial(n, p): counts of ``n`` draws over K categories (``p`` normalised, last axis)."""
 
+    support = "count vectors summing to n"
     params = ("n", "p")
     ndim_supp = 1
     checks = [(("n",), nonneg, ">= 0"), (("p",), event_len(1), "a vector of category probabilities (last axis)"), (("p",), lambda p: p >= 0, ">= 0")]

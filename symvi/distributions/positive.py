@@ -18,6 +18,7 @@ from symvi.distributions.dist_math import (
     LOG_2,
     LOG_2PI,
     LOG_PI,
+    SQRT2,
     _batch_size,
     _const_all,
     _f,
@@ -25,14 +26,23 @@ from symvi.distributions.dist_math import (
     _sigma_from,
     _student_t_logp,
     xlogy,
+    _norm_logcdf,
+    cdf_bounds,
+    cdf_guard,
+    log_cdf_pair,
+    norm_icdf,
+    quantile,
+    safe_q,
 )
+from symvi.distributions.unbounded import _student_t_icdf
 
-__all__ = ["HalfFlat", "HalfNormal", "Exponential", "Gamma", "InverseGamma", "LogNormal", "HalfStudentT", "HalfCauchy", "Weibull", "Pareto", "ChiSquared", "Wald"]
+__all__ = ["HalfFlat", "HalfNormal", "Exponential", "Gamma", "InverseGamma", "LogNormal", "HalfStudentT", "HalfCauchy", "Weibull", "Pareto", "ChiSquared", "Wald", "Lognormal"]
 
 
 class HalfFlat(Continuous):
     """Improper uniform density on (0, inf)."""
 
+    support = "(0, inf)"
     params = ()
 
     @classmethod
@@ -55,6 +65,7 @@ class HalfFlat(Continuous):
 class HalfNormal(Continuous):
     """|Normal(0, sigma)|, or with tau=precision."""
 
+    support = "[0, inf)"
     params = ("sigma",)
     rv_op = rb.halfnormal
     checks = [(("sigma",), positive, "> 0")]
@@ -73,6 +84,19 @@ class HalfNormal(Continuous):
         lp = -0.5 * z**2 - pt.log(sigma) + 0.5 * np.log(2 / np.pi)
         return bound(lp, value >= 0)
 
+    @staticmethod
+    def logcdf(value, sigma):
+        v, below, _ = cdf_guard(value, 0.0)
+        z = v / (sigma * SQRT2)
+        return cdf_bounds(log_cdf_pair(pt.erf(z), pt.erfc(z)), below, False)
+
+    @staticmethod
+    def icdf(q, sigma):
+        u = safe_q(q)
+        lower = u < 0.5
+        z = pt.switch(lower, pt.erfinv(pt.switch(lower, u, 0.0)), pt.erfcinv(1 - pt.switch(lower, 0.5, u)))
+        return quantile(q, sigma * SQRT2 * z)
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -85,6 +109,7 @@ class HalfNormal(Continuous):
 class Exponential(Continuous):
     """Exponential(lam) (rate) or Exponential(scale=1/lam)."""
 
+    support = "[0, inf)"
     params = ("lam",)
     checks = [(("lam",), lambda lam: (lam > 0) & (lam < np.inf), "> 0 and finite (scale > 0)")]
 
@@ -104,6 +129,15 @@ class Exponential(Continuous):
     def logp(value, lam):
         return bound(pt.log(lam) - lam * value, value >= 0)
 
+    @staticmethod
+    def logcdf(value, lam):
+        v, below, _ = cdf_guard(value, 0.0)
+        return cdf_bounds(pt.log1mexp(-lam * v), below, False)
+
+    @staticmethod
+    def icdf(q, lam):
+        return quantile(q, -pt.log1p(-safe_q(q)) / lam)
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -116,6 +150,7 @@ class Exponential(Continuous):
 class Gamma(Continuous):
     """Gamma(alpha, beta) (shape, rate) or Gamma(mu=, sigma=)."""
 
+    support = "[0, inf)"
     params = ("alpha", "beta")
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0")]
 
@@ -140,6 +175,16 @@ class Gamma(Continuous):
         lp = alpha * pt.log(beta) - pt.gammaln(alpha) + xlogy(alpha - 1, value) - beta * value
         return bound(lp, value >= 0)
 
+    @staticmethod
+    def logcdf(value, alpha, beta):
+        v, below, _ = cdf_guard(value, 0.0)
+        x = beta * v
+        return cdf_bounds(log_cdf_pair(pt.gammainc(alpha, x), pt.gammaincc(alpha, x)), below, False)
+
+    @staticmethod
+    def icdf(q, alpha, beta):
+        return quantile(q, _gamma_icdf(safe_q(q), alpha) / beta)
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -152,6 +197,7 @@ class Gamma(Continuous):
 class InverseGamma(Continuous):
     """InverseGamma(alpha, beta) (shape, scale) or InverseGamma(mu=, sigma=)."""
 
+    support = "(0, inf)"
     params = ("alpha", "beta")
     rv_op = rb.invgamma
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0")]
@@ -173,6 +219,18 @@ class InverseGamma(Continuous):
         lp = alpha * pt.log(beta) - pt.gammaln(alpha) - (alpha + 1) * pt.log(value) - beta / value
         return bound(lp, value > 0)
 
+    @staticmethod
+    def logcdf(value, alpha, beta):
+        v, below, _ = cdf_guard(value, 0.0)
+        x = beta / pt.switch(pt.le(v, 0), 1.0, v)
+        lc = log_cdf_pair(pt.gammaincc(alpha, x), pt.gammainc(alpha, x))
+        return cdf_bounds(pt.switch(pt.le(v, 0), -np.inf, lc), below, False)
+
+    @staticmethod
+    def icdf(q, alpha, beta):
+        u = safe_q(q)
+        return quantile(q, beta / _gamma_icdf(1 - u, alpha, upper_q=u))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -186,6 +244,7 @@ class InverseGamma(Continuous):
 class LogNormal(Continuous):
     """exp(Normal(mu, sigma)); or with tau=precision of the log."""
 
+    support = "(0, inf)"
     params = ("mu", "sigma")
     rv_op = rb.lognormal
     checks = [(("sigma",), positive, "> 0")]
@@ -199,6 +258,17 @@ class LogNormal(Continuous):
         logx = pt.log(value)
         return bound(Normal.logp(logx, mu, sigma) - logx, value > 0)
 
+    @staticmethod
+    def logcdf(value, mu, sigma):
+        v, below, _ = cdf_guard(value, 0.0)
+        pos = v > 0
+        lc = _norm_logcdf((pt.log(pt.switch(pos, v, 1.0)) - mu) / sigma)
+        return cdf_bounds(pt.switch(pos, lc, -np.inf), below, False)
+
+    @staticmethod
+    def icdf(q, mu, sigma):
+        return quantile(q, pt.exp(mu + sigma * norm_icdf(safe_q(q))))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -211,6 +281,7 @@ class LogNormal(Continuous):
 class HalfStudentT(Continuous):
     """|StudentT(nu, 0, sigma)|, or with lam=precision."""
 
+    support = "[0, inf)"
     params = ("nu", "sigma")
     checks = [(("nu",), positive, "> 0"), (("sigma",), positive, "> 0")]
 
@@ -226,6 +297,20 @@ class HalfStudentT(Continuous):
     def logp(value, nu, sigma):
         return bound(LOG_2 + _student_t_logp(value, nu, 0.0, sigma), value >= 0)
 
+    @staticmethod
+    def logcdf(value, nu, sigma):
+        # F = P(|T| < t) = I_y(1/2, nu/2) with y = t^2 / (nu + t^2); 1 - F = I_(1-y)(nu/2, 1/2)
+        v, below, _ = cdf_guard(value, 0.0)
+        t2 = (v / sigma) ** 2
+        cdf = pt.betainc(0.5, nu / 2, t2 / (nu + t2))
+        ccdf = pt.betainc(nu / 2, 0.5, nu / (nu + t2))
+        return cdf_bounds(log_cdf_pair(cdf, ccdf), below, False)
+
+    @staticmethod
+    def icdf(q, nu, sigma):
+        u = safe_q(q)
+        return quantile(q, sigma * _student_t_icdf((1 + u) / 2, nu))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -238,6 +323,7 @@ class HalfStudentT(Continuous):
 class HalfCauchy(Continuous):
     """|Cauchy(0, beta)|."""
 
+    support = "[0, inf)"
     params = ("beta",)
     checks = [(("beta",), positive, "> 0")]
 
@@ -256,6 +342,22 @@ class HalfCauchy(Continuous):
         z = value / beta
         return bound(LOG_2 - LOG_PI - pt.log(beta) - pt.log1p(z**2), value >= 0)
 
+    @staticmethod
+    def logcdf(value, beta):
+        # F = 2 atan(z) / pi; 1 - F = 2 atan(1/z) / pi for the upper tail
+        v, below, _ = cdf_guard(value, 0.0)
+        z = v / beta
+        small = z < 1
+        zs, zl = pt.switch(small, z, 1.0), pt.switch(small, 1.0, z)
+        lc = pt.switch(small, pt.log(pt.arctan(zs)) + LOG_2 - LOG_PI, pt.log1p(-2 / np.pi * pt.arctan(1 / zl)))
+        return cdf_bounds(lc, below, False)
+
+    @staticmethod
+    def icdf(q, beta):
+        u = safe_q(q)
+        x = pt.switch(pt.eq(u, 1), np.inf, beta * pt.tan(np.pi / 2 * u))
+        return quantile(q, x)
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -268,6 +370,7 @@ class HalfCauchy(Continuous):
 class Weibull(Continuous):
     """Weibull(alpha, beta): shape alpha, scale beta."""
 
+    support = "[0, inf)"
     params = ("alpha", "beta")
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0")]
 
@@ -288,6 +391,15 @@ class Weibull(Continuous):
         lp = pt.log(alpha) - pt.log(beta) + xlogy(alpha - 1, x) - x**alpha
         return bound(lp, value >= 0)
 
+    @staticmethod
+    def logcdf(value, alpha, beta):
+        v, below, _ = cdf_guard(value, 0.0)
+        return cdf_bounds(pt.log1mexp(-((v / beta) ** alpha)), below, False)
+
+    @staticmethod
+    def icdf(q, alpha, beta):
+        return quantile(q, beta * (-pt.log1p(-safe_q(q))) ** (1 / alpha))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -300,6 +412,7 @@ class Weibull(Continuous):
 class Pareto(Continuous):
     """Pareto(alpha, m): shape alpha, scale (and lower end of the support) m."""
 
+    support = "[m, inf)"
     params = ("alpha", "m")
     rv_op = rb.pareto
     checks = [(("alpha",), positive, "> 0"), (("m",), positive, "> 0")]
@@ -315,6 +428,15 @@ class Pareto(Continuous):
         lp = pt.log(alpha) + alpha * pt.log(m) - (alpha + 1) * pt.log(value)
         return bound(lp, value >= m)
 
+    @staticmethod
+    def logcdf(value, alpha, m):
+        v, below, _ = cdf_guard(value, m, safe=2 * m)
+        return cdf_bounds(pt.log1mexp(alpha * (pt.log(m) - pt.log(v))), below, False)
+
+    @staticmethod
+    def icdf(q, alpha, m):
+        return quantile(q, m * pt.exp(-pt.log1p(-safe_q(q)) / alpha))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.LowerBound(params["m"])
@@ -327,6 +449,7 @@ class Pareto(Continuous):
 class ChiSquared(Continuous):
     """ChiSquared(nu) = Gamma(nu/2, rate 1/2)."""
 
+    support = "[0, inf)"
     params = ("nu",)
     checks = [(("nu",), positive, "> 0")]
 
@@ -346,6 +469,15 @@ class ChiSquared(Continuous):
         lp = xlogy(k - 1, value) - value / 2 - pt.gammaln(k) - k * LOG_2
         return bound(lp, value >= 0)
 
+    @staticmethod
+    def logcdf(value, nu):
+        v, below, _ = cdf_guard(value, 0.0)
+        return cdf_bounds(log_cdf_pair(pt.gammainc(nu / 2, v / 2), pt.gammaincc(nu / 2, v / 2)), below, False)
+
+    @staticmethod
+    def icdf(q, nu):
+        return quantile(q, 2 * _gamma_icdf(safe_q(q), nu / 2))
+
     @classmethod
     def default_transform(cls, params):
         return transforms.log
@@ -361,6 +493,7 @@ class Wald(Continuous):
     phi = lam / mu; the support is x > alpha.
     """
 
+    support = "(alpha, inf)"
     params = ("mu", "lam", "alpha")
     checks = [(("mu",), positive, "> 0"), (("lam",), positive, "> 0")]
 
@@ -388,6 +521,16 @@ class Wald(Continuous):
         lp = 0.5 * (pt.log(lam) - LOG_2PI) - 1.5 * pt.log(x) - lam * (x - mu) ** 2 / (2 * mu**2 * x)
         return bound(lp, x > 0)
 
+    @staticmethod
+    def logcdf(value, mu, lam, alpha):
+        # F(x) = Phi(r (x/mu - 1)) + exp(2 lam / mu) Phi(-r (x/mu + 1)), r = sqrt(lam / x)
+        v, below, _ = cdf_guard(value - alpha, 0.0)
+        pos = v > 0
+        x = pt.switch(pos, v, 1.0)
+        r = pt.sqrt(lam / x)
+        lc = pt.logaddexp(_norm_logcdf(r * (x / mu - 1)), 2 * lam / mu + _norm_logcdf(-r * (x / mu + 1)))
+        return cdf_bounds(pt.switch(pos, lc, -np.inf), below, False)
+
     @classmethod
     def default_transform(cls, params):
         if _const_all(params["alpha"], 0):
@@ -397,3 +540,18 @@ class Wald(Continuous):
     @classmethod
     def support_point(cls, rv, mu, lam, alpha):
         return mu + alpha
+
+
+Lognormal = LogNormal  # PyMC's spelling
+
+
+def _gamma_icdf(q, alpha, upper_q=None):
+    """x with P(alpha, x) = q (the regularized lower incomplete gamma), from the complement
+    ``upper_q = 1 - q`` where that is the smaller of the two (keeps the tail's precision)."""
+    upper_q = 1 - q if upper_q is None else upper_q
+    use_upper = upper_q < q
+    return pt.switch(
+        use_upper,
+        pt.gammainccinv(alpha, pt.switch(use_upper, upper_q, 0.5)),
+        pt.gammaincinv(alpha, pt.switch(use_upper, 0.5, q)),
+    )
