@@ -189,7 +189,7 @@ def model_graph_parts(model=None, var_names: Sequence[str] | None = None, includ
     ([('s', 'free', ''), ('x', 'free', '2')], [('s', 'x')])
     """
     from symvi.distributions.base import dist_info
-    from symvi.model import modelcontext
+    from symvi.context import modelcontext
 
     model = modelcontext(model, who="model_to_graphviz")
     kinds = _kinds(model)
@@ -258,7 +258,7 @@ def model_to_graphviz(
         raise ValueError(f"model_to_graphviz: formatting={formatting!r} is not supported; use 'plain'")
     graphviz = _import_graphviz()
     parts = model_graph_parts(model, var_names=var_names, include_dim_lengths=include_dim_lengths)
-    from symvi.model import modelcontext
+    from symvi.context import modelcontext
 
     model = modelcontext(model, who="model_to_graphviz")
     graph = graphviz.Digraph(model.name or None)

@@ -234,7 +234,7 @@ def full_data_replacements(model=None, vars: Iterable | None = None) -> dict:
     (20,)
     """
     if vars is None:
-        from symvi.model import modelcontext
+        from symvi.context import modelcontext
 
         graph = _model_graph(modelcontext(model, who="full_data_replacements"))
     else:

@@ -169,6 +169,17 @@ class Model:
         return tuple(shape)
 
     # ------------------------------------------------------------------ registration
+    def add_deterministic(self, name: str, var, dims=None):
+        """Record ``var`` as the Deterministic ``name`` (what :func:`Deterministic` does; also
+        used by distributions that record derived quantities, such as ``{name}_probs``)."""
+        full = self._check_name(name)
+        var = _check_tensor("Deterministic", full, var)
+        var = pt.identity(var) if var.name is not None or var.owner is None else var
+        var.name = full
+        self.deterministics.append(var)
+        self._add_named(var, full, _as_dims(dims))
+        return var
+
     def _check_name(self, name: str) -> str:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Variable names must be non-empty strings, got {name!r}")
@@ -437,14 +448,7 @@ def Deterministic(name: str, var, dims=None, model: Model | None = None):
     >>> y.name
     'y'
     """
-    model = modelcontext(model, who=f"Deterministic({name!r})")
-    full = model._check_name(name)
-    var = _check_tensor("Deterministic", full, var)
-    var = pt.identity(var) if var.name is not None or var.owner is None else var
-    var.name = full
-    model.deterministics.append(var)
-    model._add_named(var, full, _as_dims(dims))
-    return var
+    return modelcontext(model, who=f"Deterministic({name!r})").add_deterministic(name, var, dims=dims)
 
 
 def Potential(name: str, var, model: Model | None = None):

@@ -199,15 +199,15 @@ class LKJCholeskyCov(Continuous):
     checks = [(("eta",), positive, "> 0")]
 
     def __new__(cls, name, eta, n, sd_dist, *, compute_corr=True, store_in_trace=True, **kwargs):
-        from symvi.model import Deterministic
+        from symvi.context import modelcontext
 
         packed = Continuous.__new__(cls, name, eta, n, sd_dist, compute_corr=False, **kwargs)
         if not compute_corr:
             return packed
         chol, corr, stds = _helper_deterministics(_int_n(n, f"LKJCholeskyCov({name!r})"), packed)
         if store_in_trace:
-            corr = Deterministic(f"{name}_corr", corr)
-            stds = Deterministic(f"{name}_stds", stds)
+            corr = modelcontext(None).add_deterministic(f"{name}_corr", corr)
+            stds = modelcontext(None).add_deterministic(f"{name}_stds", stds)
         return chol, corr, stds
 
     @classmethod

@@ -109,11 +109,11 @@ class OrderedMultinomial(Multinomial):
 
     def __new__(cls, name, *args, compute_p=True, **kwargs):
         from symvi.distributions.base import dist_info
-        from symvi.model import Deterministic
+        from symvi.context import modelcontext
 
         rv = Discrete.__new__(cls, name, *args, **kwargs)
         if compute_p:
-            Deterministic(f"{name}_probs", dist_info(rv).params["p"], dims=kwargs.get("dims"))
+            modelcontext(None).add_deterministic(f"{name}_probs", dist_info(rv).params["p"], dims=kwargs.get("dims"))
         return rv
 
     @classmethod

@@ -74,9 +74,9 @@ class _Ordinal(Discrete):
         rv = super().__new__(cls, name, *args, **kwargs)
         if compute_p:
             from symvi.distributions.base import dist_info
-            from symvi.model import Deterministic
+            from symvi.context import modelcontext
 
-            Deterministic(f"{name}_probs", pt.exp(cls.log_probs(**dist_info(rv).params)))
+            modelcontext(None).add_deterministic(f"{name}_probs", pt.exp(cls.log_probs(**dist_info(rv).params)))
         return rv
 
     @classmethod
