@@ -26,6 +26,7 @@ from symvi.pytensorf import floatX, intX
 from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set_data
 from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.sampling import sample_posterior_predictive
+from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
 

@@ -1,0 +1,127 @@
+"""NUTS with nutpie (Rust; diagonal mass matrix adapted from draws and gradients).
+
+symvi hands nutpie its own compiled log density.  Two ways are offered:
+
+* ``"numba"`` (default): a C-callable Numba function (:meth:`FlatDensity.numba_cfunc`)
+  that nutpie calls from its Rust threads with no Python in the loop - the way nutpie's own
+  PyMC path works; chains run in parallel.
+* ``"python"``: a Python callable per gradient through ``nutpie.from_pyfunc`` (each call
+  takes the GIL, so chains effectively run one at a time).
+
+Measured on the seed gamma model (2 chains x 2000 steps, busy 2-core machine): see
+``benchmarks/bench_nuts.py`` and the README; the Numba cfunc is the default.
+
+Examples
+--------
+>>> import numpy as np, symvi as pm
+>>> with pm.Model() as m:
+...     x = pm.Normal("x", 0.0, 1.0)
+>>> from symvi.mcmc.init import start_plan
+>>> flat, stats, tune_grads = run_nutpie(m, start_plan(m, "auto", seed=1), draws=50, tune=50, chains=1,
+...                          cores=1, seed=1, progressbar=False)
+>>> flat.shape, sorted(stats)[:3]
+((1, 50, 1), ['acceptance_rate', 'diverging', 'energy'])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symvi.mcmc.density import FlatDensity
+
+__all__ = ["run_nutpie", "NUTPIE_STATS"]
+
+#: nutpie's statistic names -> the names PyMC's samplers use
+NUTPIE_STATS = {
+    "diverging": "diverging",
+    "energy": "energy",
+    "energy_error": "energy_error",
+    "step_size": "step_size",
+    "step_size_bar": "step_size_bar",
+    "depth": "tree_depth",
+    "maxdepth_reached": "reached_max_treedepth",
+    "n_steps": "n_steps",
+    "logp": "lp",
+    "mean_tree_accept": "acceptance_rate",
+    "index_in_trajectory": "index_in_trajectory",
+}
+
+
+def _compiled_model(density: FlatDensity, init_fn, via: str):
+    """A nutpie model object sampling ``z`` (named ``__z``) with ``density``."""
+    import pandas as pd
+
+    n = density.ndim
+    coords = {"unconstrained_parameter": pd.Index([f"z{i}" for i in range(n)])}
+    if via == "python":
+        from nutpie.compiled_pyfunc import from_pyfunc
+
+        logp = density.python_logp()
+
+        def make_expand(seed1, seed2, chain):
+            return lambda z, **shared: {"__z": np.asarray(z, dtype="float64").copy()}
+
+        return from_pyfunc(
+            n, lambda: logp, make_expand, [np.dtype("float64")], [(n,)], ["__z"], coords=coords,
+            make_initial_point_fn=init_fn,
+        )
+    import numba
+    from numba.core import types
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    logp_cfunc = density.numba_cfunc()
+
+    def expand(dim, n_expanded, x_, out_, user_data_):
+        if dim != n or n_expanded != n:
+            return -1
+        numba.carray(out_, (n,))[:] = numba.carray(x_, (n,))
+        return 0
+
+    sig = types.int64(types.uint64, types.uint64, types.CPointer(types.double), types.CPointer(types.double), types.voidptr)
+    expand_cfunc = numba.cfunc(sig)(expand)
+    return CompiledPyMCModel(
+        dims={},
+        _n_dim=n,
+        _coords=coords,
+        _shapes={"__z": (n,)},
+        compiled_logp_func=logp_cfunc,
+        compiled_expand_func=expand_cfunc,
+        initial_point_func=init_fn,
+        shared_data={},
+        user_data=np.zeros((), dtype=[("unused", np.uint8)]),
+        n_expanded=n,
+        shape_info=(["__z"], [slice(0, n)], [(n,)]),
+        logp_func=density,
+        expand_func=None,
+    )
+
+
+def run_nutpie(model, plan, draws: int, tune: int, chains: int, cores: int, seed, progressbar: bool, via: str = "numba", **settings):
+    """Sample with nutpie; returns ``(flat draws (chains, draws, D) on the model's
+    unconstrained space, {PyMC stat name: (chains, draws)}, gradient evaluations of the
+    warm-up (all chains))``.  ``settings`` go to nutpie
+    (``target_accept``, ``maxdepth``, ...)."""
+    import nutpie
+
+    if via not in ("numba", "python"):
+        raise ValueError(f"sample: nutpie_backend must be 'numba' or 'python', got {via!r}")
+    density = FlatDensity.cached(model, plan.precond.dense)
+    density.set_precond(plan.precond)
+    base = int(np.random.default_rng(seed).integers(2**31))
+
+    def init_fn(chain_seed):
+        return np.ascontiguousarray(plan.draw(np.random.default_rng([base, int(chain_seed)])), dtype="float64")
+
+    compiled = _compiled_model(density, init_fn, via)
+    idata = nutpie.sample(
+        compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=base, progress_bar=progressbar,
+        save_warmup=True, **settings,
+    )
+    z = np.asarray(idata.posterior["__z"].values, dtype="float64")
+    stats = {}
+    for name, new in NUTPIE_STATS.items():
+        if name in idata.sample_stats:
+            stats[new] = np.asarray(idata.sample_stats[name].values)
+    warm = getattr(idata, "warmup_sample_stats", None)
+    tune_grads = int(np.asarray(warm["n_steps"].values).sum()) if warm is not None and "n_steps" in warm else 0
+    return plan.precond.to_x(z), stats, tune_grads
