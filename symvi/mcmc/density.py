@@ -133,11 +133,18 @@ class FlatDensity:
         return self._fn
 
     def python_logp(self):
-        """A Python callable ``z -> (float logp, grad array)``."""
+        """A Python callable ``z -> (float logp, grad array)``.
+
+        It calls the Numba-compiled graph function itself (``fn.vm.jit_fn``) with the data
+        arrays: a pure function, safe to call from several sampler threads at once (a
+        PyTensor ``Function`` is not: its input and output storage are shared).
+        """
         fn = self.compiled()
+        jit_fn = fn.vm.jit_fn
+        data = [s.storage[0] for s in fn.input_storage[1:]]
 
         def logp(z, **shared):
-            lp, g = fn(np.asarray(z, dtype="float64"))
+            lp, g = jit_fn(np.asarray(z, dtype="float64"), *data)
             return float(lp), np.asarray(g, dtype="float64")
 
         return logp

@@ -2,14 +2,21 @@
 
 symvi hands nutpie its own compiled log density.  Two ways are offered:
 
-* ``"numba"`` (default): a C-callable Numba function (:meth:`FlatDensity.numba_cfunc`)
-  that nutpie calls from its Rust threads with no Python in the loop - the way nutpie's own
-  PyMC path works; chains run in parallel.
-* ``"python"``: a Python callable per gradient through ``nutpie.from_pyfunc`` (each call
-  takes the GIL, so chains effectively run one at a time).
+* ``"python"`` (default): nutpie calls a Python callable per gradient
+  (``nutpie.from_pyfunc``), which calls the Numba-compiled graph function PyTensor built
+  (and keeps in its disk cache).  Each call takes the GIL, so chains effectively run one
+  at a time.
+* ``"numba"``: a C-callable Numba function (:meth:`FlatDensity.numba_cfunc`) that nutpie
+  calls from its Rust threads with no Python in the loop - the way nutpie's own PyMC path
+  works; chains run in parallel.  Numba compiles that cfunc (and, again, the graph function
+  inside it) in every new process: 5-15 s on the busy 2-core test machine.
 
-Measured on the seed gamma model (2 chains x 2000 steps, busy 2-core machine): see
-``benchmarks/bench_nuts.py`` and the README; the Numba cfunc is the default.
+Measured (kidiq / sblrc, 2 chains x 6000 steps, compiled already): 12 / 14 us per gradient
+with the cfunc against 45-58 / 64 us with the callback; but a default ``pm.sample()``
+(2 x 2000 steps) needs 40-170 thousand gradients, so the cfunc's compile costs more than it
+saves: ``benchmarks/bench_nuts.py`` (README) measures ``pm.sample`` wall time both ways, and
+the callback is the default.  Pass ``nutpie_backend="numba"`` for long runs or several
+cores (a second ``pm.sample`` of the same model reuses the compiled cfunc).
 
 Examples
 --------
@@ -96,7 +103,7 @@ def _compiled_model(density: FlatDensity, init_fn, via: str):
     )
 
 
-def run_nutpie(model, plan, draws: int, tune: int, chains: int, cores: int, seed, progressbar: bool, via: str = "numba", **settings):
+def run_nutpie(model, plan, draws: int, tune: int, chains: int, cores: int, seed, progressbar: bool, via: str = "python", **settings):
     """Sample with nutpie; returns ``(flat draws (chains, draws, D) on the model's
     unconstrained space, {PyMC stat name: (chains, draws)}, gradient evaluations of the
     warm-up (all chains))``.  ``settings`` go to nutpie
