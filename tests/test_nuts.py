@@ -94,6 +94,13 @@ def test_init_from_approximation(model):
     np.testing.assert_allclose(tr.posterior["two_mu"].values, 2 * tr.posterior["mu"].values)
 
 
+def test_init_string_fits_first(model):
+    tr = pm.sample(300, tune=100, chains=2, random_seed=5, init="fullrank_advi", n_init=1500, progressbar=False, model=model)
+    assert tr.posterior.attrs["init"] == "fullrank_advi"
+    m, s = exact_posterior()
+    assert within_mc_error(tr.posterior["mu"].values, m, s)
+
+
 def test_dense_init_on_positive_variable():
     """A FullRank start (dense L) on a model with a log transform: posterior Gamma(2 + 5, 1 + 5 * 2)."""
     y = np.array([1.0, 3.0, 2.0, 2.5, 1.5])
