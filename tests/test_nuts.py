@@ -94,6 +94,7 @@ def test_init_from_approximation(model):
     np.testing.assert_allclose(tr.posterior["two_mu"].values, 2 * tr.posterior["mu"].values)
 
 
+@pytest.mark.slow  # ~30 s: the fit inside compiles a training loop with Numba
 def test_init_string_fits_first(model):
     tr = pm.sample(300, tune=100, chains=2, random_seed=5, init="fullrank_advi", n_init=1500, progressbar=False, model=model)
     assert tr.posterior.attrs["init"] == "fullrank_advi"
@@ -152,3 +153,32 @@ def test_missing_blackjax_names_the_extra(model, monkeypatch):
     _hide(monkeypatch, {"blackjax"})
     with pytest.raises(ImportError, match=r"pip install 'symvi\[blackjax\]'"):
         pm.sample(model=model, progressbar=False, nuts_sampler="blackjax")
+
+
+def test_seed_notebook_cells_as_written():
+    """Seed 002's MCMC cells: ``trace = pm.sample()`` on the gamma model, ``pm.sample(5000)`` on
+    the mixture with Deterministics, ``az.plot_trace(trace)``."""
+    import arviz as az
+    import matplotlib
+
+    matplotlib.use("Agg")
+    np.random.seed(42)
+    gamma_data = np.random.gamma(2, 0.5, size=200)
+    with pm.Model() as gamma_model:
+        alpha = pm.Exponential("alpha", 0.1)
+        beta = pm.Exponential("beta", 0.1)
+        pm.Gamma("y", alpha, beta, observed=gamma_data)
+    with gamma_model:
+        trace = pm.sample(progressbar=False)
+    assert trace.posterior["alpha"].sizes["draw"] == 1000 and trace.posterior["alpha"].sizes["chain"] >= 2
+    assert 1.5 < float(trace.posterior["alpha"].mean()) < 3.0
+    with pm.Model() as model:
+        x = pm.NormalMixture("x", w=np.array([0.2, 0.8]), mu=np.array([-0.3, 0.5]), sigma=np.array([0.1, 0.1]))
+        pm.Deterministic("x2", x**2)
+        pm.Deterministic("sin_x", pm.math.sin(x))
+    with model:
+        trace = pm.sample(5000, progressbar=False)
+    assert trace.posterior["x"].sizes["draw"] == 5000
+    np.testing.assert_allclose(trace.posterior["sin_x"].values, np.sin(trace.posterior["x"].values))
+    axes = az.plot_trace(trace)
+    assert axes.shape == (3, 2)

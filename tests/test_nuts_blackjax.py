@@ -10,6 +10,7 @@ pytest.importorskip("jax")
 pytest.importorskip("blackjax")
 
 
+@pytest.mark.slow  # ~75 s on the 2-core machine, mostly JAX compiling the adaptation and NUTS loops
 def test_blackjax_gamma_poisson_and_dense_vi_start():
     """lam ~ Gamma(2, 1), y_i ~ Poisson(lam): posterior Gamma(2 + sum y, 1 + n), sampled on the
     log scale; once from the default start and once from a FullRank fit (dense initial
