@@ -124,6 +124,13 @@ def test_bad_arguments(model, kwargs, word):
         pm.sample(model=model, progressbar=False, **kwargs)
 
 
+def test_unknown_keyword_named(model):
+    with pytest.raises(TypeError, match="not_a_setting"):
+        pm.sample(10, tune=10, model=model, progressbar=False, not_a_setting=3)
+    with pytest.raises(TypeError, match="NUTS only"):
+        pm.sample(10, tune=10, model=model, progressbar=False, step=object())
+
+
 def test_discrete_free_variable_named():
     with pm.Model() as m:
         pm.Poisson("k", 3.0)

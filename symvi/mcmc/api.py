@@ -126,6 +126,12 @@ def sample(
     if nuts_sampler not in _EXTRAS:
         raise ValueError(f"sample: nuts_sampler must be one of {sorted(_EXTRAS)}, got {nuts_sampler!r}")
     _check_model(model)
+    for name in ("return_inferencedata", "discard_tuned_samples"):  # PyMC's, only True here
+        if not kwargs.pop(name, True):
+            raise ValueError(f"sample: {name}=False is not supported; symvi returns InferenceData of the kept draws")
+    kwargs.pop("compute_convergence_checks", None)  # PyMC's; ArviZ's az.summary reports R-hat and ESS
+    if "step" in kwargs:
+        raise TypeError("sample: step= is not supported; symvi samples with NUTS only (nuts_sampler='nutpie' or 'blackjax')")
     _require(nuts_sampler)
     idata_kwargs = dict(idata_kwargs or {})
     log_likelihood = bool(idata_kwargs.pop("log_likelihood", False))

@@ -109,7 +109,12 @@ def run_nutpie(model, plan, draws: int, tune: int, chains: int, cores: int, seed
     warm-up (all chains))``.  ``settings`` go to nutpie
     (``target_accept``, ``maxdepth``, ...)."""
     import nutpie
+    from nutpie import _lib
 
+    known = set(dir(_lib.PyNutsSettings.Diag(0))) | {"low_rank_modified_mass_matrix", "transform_adapt"}
+    unknown = sorted(k for k in settings if k.startswith("_") or k not in known)
+    if unknown:
+        raise TypeError(f"sample: unknown keyword argument(s) {unknown} (not pm.sample arguments nor nutpie settings)")
     if via not in ("numba", "python"):
         raise ValueError(f"sample: nutpie_backend must be 'numba' or 'python', got {via!r}")
     density = FlatDensity.cached(model, plan.precond.dense)
