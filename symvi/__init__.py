@@ -28,6 +28,7 @@ from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.sampling import sample_posterior_predictive
 from symvi.log_likelihood import compute_log_likelihood
 from symvi.graph import model_to_graphviz
+from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
 

@@ -54,7 +54,16 @@ def test_variational_api_quickstart(results):
         cond = s * np.sqrt(1 - corr**2)
         assert 0.75 * cond < r[f"gamma_advi_{name}_sd"] < 1.35 * cond
         assert r[f"gamma_advi_{name}_sd"] < 0.7 * s
+        # NUTS (pm.sample(), as the seed calls it): the exact marginals within Monte Carlo error
+        assert abs(r[f"gamma_nuts_{name}_mean"] - m) < 4 * s / np.sqrt(r["gamma_nuts_ess"])
+        assert r[f"gamma_nuts_{name}_sd"] == pytest.approx(s, rel=0.15)
+    assert r["gamma_nuts_divergences"] == 0
     assert np.isfinite(r["gamma_final_loss"])
+    # the mixture's pm.sample(5000) kept its Deterministics; its draws avoid the valley between
+    # the modes (exact mass there 0.0013) and the heavier mode sits at 0.5 (chains may not cross)
+    assert r["mix_nuts_x2_matches"]
+    assert r["mix_nuts_valley_mass"] < 0.01
+    assert abs(r["mix_nuts_high_mode_mean"] - 0.5) < 0.02
 
     # --- mixture: ADVI cannot be bimodal; SVGD finds both modes ----------------------------
     valley = float(sum(wk * (stats.norm.cdf(0.2, m, s) - stats.norm.cdf(0.0, m, s)) for wk, m, s in zip(W, MU, SD)))
