@@ -108,6 +108,7 @@ def test_notebook_page_shows_executed_cells_and_figures(site, nb):
         w, h = png_size(base64.b64decode(b64))
         assert 50 <= w <= 2000 and 50 <= h <= 2000, (w, h)  # 90 dpi: a screen-sized picture
     assert 'data-mime-type="application/vnd.jupyter.error"' not in html  # no cell failed
+    assert "Rewrite failure" not in html and "TRACEBACK" not in html  # no PyTensor rewriter error on stderr
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -255,6 +256,8 @@ def test_the_session_build_reused_the_notebook_runners_copies(site):
     import nbrun
     from docsite import build_log
 
+    if HOOK._mode() != "fast":
+        pytest.skip("the notebook runner stores fast-mode copies; this build is not in fast mode")
     names = sorted(nbrun._BACKGROUND.get("names", ()))
     done = [n for n in names if "results" in json.loads((nbrun._BACKGROUND["outdir"] / f"{n}.json").read_text())]
     if not done:
