@@ -97,6 +97,53 @@ def _diagnostics(approx, seed) -> dict:
     }
 
 
+def _loss_axis(ax, hist: np.ndarray, smooth: np.ndarray) -> None:
+    """A y-axis the loss can be read off: log scale when the (positive) running mean spans two
+    decades or more, else linear over the 1st-99th percentile of the running mean (the first
+    steps' huge losses would otherwise squash the part of the curve that matters)."""
+    finite = smooth[np.isfinite(smooth)]
+    if finite.size == 0:
+        return
+    lo, hi = np.percentile(finite, [1, 99])
+    if lo > 0 and hi / lo >= 100:
+        ax.set_yscale("log")
+        ax.set_ylim(lo / 1.5, hi * 1.5)
+        return
+    last = hist[np.isfinite(hist)][-max(1, len(hist) // 10) :]
+    lo = min(lo, float(np.min(last))) if last.size else lo  # keep the noisy end of the curve in view
+    hi = max(hi, float(np.max(last))) if last.size else hi
+    pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.05
+    ax.set_ylim(lo - pad, hi + pad)
+
+
+def loss_figure(hist, ylabel: str = "loss"):
+    """The figure ``symvi fit`` saves as ``loss.png``: the loss per step and its running mean,
+    on a y-axis with numbered ticks (see :func:`_loss_axis`).
+
+    >>> import numpy as np
+    >>> fig = loss_figure(100 + 1e4 * np.exp(-np.arange(500) / 20))
+    >>> fig.axes[0].get_yscale()
+    'log'
+    """
+    import matplotlib.pyplot as plt
+
+    hist = np.asarray(hist, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = np.arange(1, len(hist) + 1)
+    ax.plot(steps, hist, lw=0.5, alpha=0.35, color="C0", label="loss per step")
+    width = max(1, len(hist) // 50)
+    smooth = hist
+    if len(hist) >= 2 * width > 1:  # the running mean is what shows whether the fit has levelled off
+        smooth = np.convolve(hist, np.ones(width) / width, mode="valid")
+        ax.plot(steps[width - 1 :], smooth, lw=1.5, color="C1", label=f"running mean of {width} steps")
+    ax.legend(loc="upper right", fontsize="small")
+    ax.set(xlabel="step", ylabel=ylabel)
+    _loss_axis(ax, hist, smooth)
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def _write_outputs(approx, out: Path, meta: dict, draws: int, seed: int | None) -> None:
     """Checkpoint, posterior, loss history, plots and run.json (each file replaced whole)."""
     import arviz as az
@@ -113,16 +160,8 @@ def _write_outputs(approx, out: Path, meta: dict, draws: int, seed: int | None) 
     tmp.replace(out / "posterior.nc")
     hist = np.asarray(approx.hist)
     np.savetxt(out / "loss.csv", np.column_stack([np.arange(1, len(hist) + 1), hist]), delimiter=",", header="step,loss", comments="", fmt=["%d", "%.10g"])
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    steps = np.arange(1, len(hist) + 1)
-    ax.plot(steps, hist, lw=0.5, alpha=0.35, color="C0", label="loss per step")
-    width = max(1, len(hist) // 50)
-    if len(hist) >= 2 * width > 1:  # the running mean is what shows whether the fit has levelled off
-        avg = np.convolve(hist, np.ones(width) / width, mode="valid")
-        ax.plot(steps[width - 1 :], avg, lw=1.5, color="C1", label=f"running mean of {width} steps")
-    ax.legend(loc="upper right", fontsize="small")
-    ax.set(xlabel="step", ylabel=approx.inference.loss_label if getattr(approx, "inference", None) else "loss", yscale="symlog")
-    fig.tight_layout()
+    label = approx.inference.loss_label if getattr(approx, "inference", None) else "loss"
+    fig = loss_figure(hist, label)
     fig.savefig(out / "loss.png", dpi=100)
     plt.close(fig)
     names = [v for v in idata.posterior.data_vars][:6]

@@ -13,14 +13,15 @@ those notebooks one after another while pytest runs the other tests, and
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 _MARK = "SYMVI_RESULTS_JSON:"
 
 
 _BACKGROUND: dict = {}  # {"proc": Popen, "outdir": Path, "names": set}
+_HOOK: dict = {}
 
 
 def start_background(names, outdir) -> None:
@@ -43,6 +44,23 @@ def stop_background() -> None:
     proc = _BACKGROUND.get("proc")
     if proc is not None and proc.poll() is None:
         proc.kill()
+
+
+def wait_all(timeout: int = 600) -> None:
+    """Wait until the background runner (if one was started) has finished every notebook, done
+    or failed: the docs build then finds their executed copies in its cache instead of
+    executing them again (a failed notebook fails its own test, and the build re-executes it)."""
+    import time
+
+    proc = _BACKGROUND.get("proc")
+    if proc is None:
+        return
+    deadline = time.monotonic() + timeout * len(_BACKGROUND["names"])
+    outdir = _BACKGROUND["outdir"]
+    while not all((outdir / f"{n}.json").exists() for n in _BACKGROUND["names"]):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return  # stopped early or too slow: the build executes what is missing itself
+        time.sleep(0.5)
 
 
 def _wait_background(name: str, timeout: int) -> dict:
@@ -72,38 +90,48 @@ def run_notebook(name: str, timeout: int = 600) -> dict:
     return execute_notebook(name, timeout)
 
 
-def execute_notebook(name: str, timeout: int = 600) -> dict:
-    """Execute ``notebooks/<name>.ipynb`` with fast settings; returns its ``results``."""
-    import nbformat
-    from nbclient import NotebookClient
+def _docs_hook():
+    """``docs/_hooks/notebooks.py`` as a module: the one way notebooks execute for the docs."""
+    import importlib.util
 
-    path = NOTEBOOKS / f"{name}.ipynb"
+    if "hook" not in _HOOK:
+        spec = importlib.util.spec_from_file_location("symvi_docs_notebooks_hook", ROOT / "docs" / "_hooks" / "notebooks.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _HOOK["hook"] = mod
+    return _HOOK["hook"]
+
+
+def execute_notebook(name: str, timeout: int = 600, root: Path = ROOT) -> dict:
+    """Execute ``notebooks/<name>.ipynb`` with fast settings; returns its ``results``.
+
+    It runs as the docs build runs it (``execute_for_docs`` of the docs hook: inline PNG
+    figures, ``SYMVI_NOTEBOOK_FAST=1``) plus a last cell printing ``results``; the executed
+    copy, without that cell, goes where the docs build looks for it (``SYMVI_DOCS_CACHE``), so
+    a session that also builds the site does not execute the notebook again.
+    """
+    import nbformat
+
+    path = root / "notebooks" / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.get("outputs"), f"{path.name} is stored with outputs; strip them"
-    nb.cells.append(
-        nbformat.v4.new_code_cell(
-            "import json as _json, numpy as _np\n"
-            f"print({_MARK!r} + _json.dumps(results, default=lambda v: _np.asarray(v).tolist()))"
-        )
+    hook = _docs_hook()
+    printer = (
+        "import json as _json, numpy as _np\n"
+        f"print({_MARK!r} + _json.dumps(results, default=lambda v: _np.asarray(v).tolist()))"
     )
-    env_before = {k: os.environ.get(k) for k in ("SYMVI_NOTEBOOK_FAST", "MPLBACKEND")}
-    os.environ["SYMVI_NOTEBOOK_FAST"] = "1"
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    finally:
-        for k, v in env_before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    for out in nb.cells[-1].get("outputs", []):
+    executed = hook.execute_for_docs(path, root, fast=True, extra_cells=[printer], timeout=timeout)
+    for out in executed.cells[-1].get("outputs", []):
         text = out.get("text", "")
         if _MARK in text:
-            return json.loads(text.split(_MARK, 1)[1])
-    raise AssertionError(f"{path.name} printed no results")
+            results = json.loads(text.split(_MARK, 1)[1])
+            break
+    else:
+        raise AssertionError(f"{path.name} printed no results")
+    hook.write_copy(hook.docs_copy(executed, n_extra=1), hook.cached_copy_path(path, root, "fast"))
+    return results
 
 
 def _main(argv) -> None:

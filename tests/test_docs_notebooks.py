@@ -108,6 +108,7 @@ def test_notebook_page_shows_executed_cells_and_figures(site, nb):
         w, h = png_size(base64.b64decode(b64))
         assert 50 <= w <= 2000 and 50 <= h <= 2000, (w, h)  # 90 dpi: a screen-sized picture
     assert 'data-mime-type="application/vnd.jupyter.error"' not in html  # no cell failed
+    assert "Rewrite failure" not in html and "TRACEBACK" not in html  # no PyTensor rewriter error on stderr
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -183,3 +184,85 @@ def test_executed_copy_has_figures_and_a_failing_notebook_stops_the_build(tmp_pa
     assert w < 800 and h < 600  # 90 dpi
     with pytest.raises(RuntimeError, match="(?s)notebooks/bad.ipynb.*boom in a cell"):
         HOOK._execute_all([(tmp_path / "bad.ipynb", tmp_path / "out" / "bad.ipynb")], tmp_path, "fast")
+
+
+# ---------------------------------------------------------------------- one execution per session
+def _fake_checkout(tmp_path, cells):
+    """A checkout with ``notebooks/demo.ipynb`` (``cells``: code sources) and a tiny ``symvi/``."""
+    nbformat = pytest.importorskip("nbformat")
+    root = tmp_path / "checkout"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "symvi").mkdir()
+    (root / "symvi" / "__init__.py").write_text("VERSION = 1\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    (root / "notebooks" / "demo.ipynb").write_text(nbformat.writes(nb))
+    (root / "mkdocs.yml").write_text("site_name: demo\n")
+    return root
+
+
+def test_the_notebook_runner_stores_the_docs_copy_and_the_build_reuses_it(tmp_path, monkeypatch, caplog):
+    pytest.importorskip("nbclient")
+    import logging
+
+    import nbformat
+    import nbrun
+
+    monkeypatch.setenv("SYMVI_DOCS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SYMVI_DOCS_NOTEBOOKS", raising=False)
+    root = _fake_checkout(tmp_path, [
+        "import os, matplotlib.pyplot as plt\nresults = {'fast': os.environ.get('SYMVI_NOTEBOOK_FAST')}",
+        "plt.plot([0, 1], [1, 0]); plt.show()",
+    ])
+    assert nbrun.execute_notebook("demo", timeout=120, root=root) == {"fast": "1"}
+    copy = HOOK.cached_copy_path(root / "notebooks" / "demo.ipynb", root, "fast")
+    cells = nbformat.read(copy, as_version=4).cells
+    assert len(cells) == 2 and [c.execution_count for c in cells] == [1, 2]  # no setup, no results cell
+    assert "image/png" in cells[1].outputs[0]["data"]  # the docs' inline figures, not Agg
+
+    # the docs build of that checkout takes the copy from the cache and executes nothing
+    def no_execution(todo, root, mode):
+        raise AssertionError(f"executed again: {[str(src) for src, _ in todo]}")
+
+    monkeypatch.setattr(HOOK, "_execute_all", no_execution)
+    config = {"config_file_path": str(root / "mkdocs.yml"), "nav": None, "site_dir": str(tmp_path / "site"), "use_directory_urls": True}
+    caplog.set_level(logging.INFO, logger="mkdocs.hooks.notebooks")
+    HOOK.on_config(config)
+    files = HOOK.on_files([], config)
+    assert [f.src_uri for f in files] == ["notebooks/demo.ipynb"]
+    assert Path(files[0].abs_src_path) == copy
+    assert "notebook demo.ipynb: executed copy from the cache" in caplog.text
+
+    # symvi's source changed: the copy no longer applies, the build would execute it
+    (root / "symvi" / "__init__.py").write_text("VERSION = 2\n")
+    HOOK.on_config(config)
+    with pytest.raises(AssertionError, match="executed again"):
+        HOOK.on_files([], config)
+
+
+def test_a_failing_notebook_fails_the_runner_with_its_error_and_stores_nothing(tmp_path, monkeypatch):
+    pytest.importorskip("nbclient")
+    import nbrun
+
+    monkeypatch.setenv("SYMVI_DOCS_CACHE", str(tmp_path / "cache"))
+    root = _fake_checkout(tmp_path, ["results = {}", "raise ValueError('boom in a notebook')"])
+    with pytest.raises(Exception, match="boom in a notebook"):
+        nbrun.execute_notebook("demo", timeout=120, root=root)
+    assert not list((tmp_path / "cache").rglob("*.ipynb"))
+
+
+def test_the_session_build_reused_the_notebook_runners_copies(site):
+    """In a session that ran the notebook tests in the background, the docs build executed none
+    of those notebooks again (tests/docsite.py waits for the runner)."""
+    import nbrun
+    from docsite import build_log
+
+    if HOOK._mode() != "fast":
+        pytest.skip("the notebook runner stores fast-mode copies; this build is not in fast mode")
+    names = sorted(nbrun._BACKGROUND.get("names", ()))
+    done = [n for n in names if "results" in json.loads((nbrun._BACKGROUND["outdir"] / f"{n}.json").read_text())]
+    if not done:
+        pytest.skip("no notebook ran in the background in this session (run with the tests/test_nb_*.py files)")
+    log = build_log()
+    for name in done:
+        assert f"notebook {name}.ipynb: executed copy from the cache" in log, log[-3000:]
+        assert f"notebook {name}.ipynb: executing" not in log

@@ -10,7 +10,9 @@ notebook at build time, in its fast mode (``SYMVI_NOTEBOOK_FAST=1``, the setting
 use), with figures as PNG of modest resolution, and hands mkdocs-jupyter (``execute: false``)
 the executed copy.  Executed copies are cached outside the checkout, keyed by the notebook's
 text and symvi's source, so a rebuild (``mkdocs serve``, a second build in the test suite)
-re-executes only what changed.
+re-executes only what changed.  The test suite's notebook runner (``tests/nbrun.py``) executes
+the notebooks through :func:`execute_for_docs` and stores their copies in this cache, so a test
+session that builds the site executes each notebook once.
 
 Math: markdown cells hold ``$...$`` / ``$$...$$``, which nbconvert passes through unchanged.
 In the rendered notebook pages the hook wraps them as ``pymdownx.arithmatex`` does for the
@@ -36,8 +38,11 @@ import re
 import tempfile
 from pathlib import Path
 
-from mkdocs.plugins import event_priority
-from mkdocs.structure.files import File
+try:
+    from mkdocs.plugins import event_priority
+except ImportError:  # imported without mkdocs by the tests' notebook runner (tests/nbrun.py)
+    def event_priority(priority):
+        return lambda func: func
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
@@ -88,13 +93,22 @@ def _source_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def _execute(src: Path, dest: Path, root: Path, fast: bool) -> None:
-    """Run ``src`` in a fresh kernel (cwd: its folder) and write the executed copy to ``dest``."""
+def execute_for_docs(src: Path, root: Path, fast: bool = True, extra_cells=(), timeout: int = _CELL_TIMEOUT):
+    """Run notebook ``src`` as the docs show it and return the executed notebook (nbformat).
+
+    A fresh kernel (cwd: the notebook's folder) imports symvi from ``root``; the setup cell
+    (inline PNG figures) runs first and ``extra_cells`` (source strings) after the notebook's
+    own cells.  :func:`docs_copy` turns the result into what the site shows.  The tests'
+    notebook runner (``tests/nbrun.py``) executes through this function too, appending a cell
+    that prints the notebook's ``results``, and stores the docs copy where the build finds it
+    (:func:`cached_copy_path`), so a test session executes each notebook once.
+    """
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(src, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(_SETUP))
+    nb.cells.extend(nbformat.v4.new_code_cell(text) for text in extra_cells)
     saved = {k: os.environ.get(k) for k in ("SYMVI_NOTEBOOK_FAST", "MPLBACKEND", "PYTHONPATH")}
     os.environ.pop("MPLBACKEND", None)  # a non-interactive backend would swallow the figures
     if fast:
@@ -105,7 +119,7 @@ def _execute(src: Path, dest: Path, root: Path, fast: bool) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [saved["PYTHONPATH"]])])
     try:
         client = NotebookClient(
-            nb, timeout=_CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
+            nb, timeout=timeout, kernel_name="python3", allow_errors=False,
             resources={"metadata": {"path": str(src.parent)}},
         )
         client.execute()
@@ -115,24 +129,51 @@ def _execute(src: Path, dest: Path, root: Path, fast: bool) -> None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    return nb
+
+
+def docs_copy(nb, n_extra: int = 0):
+    """The executed notebook ``nb`` of :func:`execute_for_docs` without the setup cell and the
+    last ``n_extra`` cells, numbered as if they had not been there (changes ``nb``)."""
     del nb.cells[0]
-    for cell in nb.cells:  # number the cells as if the setup cell had not been there
+    if n_extra:
+        del nb.cells[-n_extra:]
+    for cell in nb.cells:
         if cell.cell_type == "code" and cell.get("execution_count"):
             cell.execution_count -= 1
             for out in cell.get("outputs", []):
                 if out.get("execution_count"):
                     out["execution_count"] -= 1
+    return nb
+
+
+def write_copy(nb, dest: Path) -> None:
+    """Store the docs copy ``nb`` at ``dest`` (whole or not at all) and drop older copies of it."""
+    import nbformat
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     nbformat.write(nb, tmp)
     tmp.replace(dest)
+    _drop_older(dest, dest.stem)
 
 
-def _cached_path(src: Path, mode: str) -> Path:
-    """Where the executed copy of ``src`` lives: keyed by its text, symvi's source and the mode."""
+def _execute(src: Path, dest: Path, root: Path, fast: bool) -> None:
+    """Run ``src`` in a fresh kernel (cwd: its folder) and write the executed copy to ``dest``."""
+    write_copy(docs_copy(execute_for_docs(src, root, fast)), dest)
+
+
+def cached_copy_path(src: Path, root: Path, mode: str = "fast") -> Path:
+    """Where a build of the docs of checkout ``root`` looks for the executed copy of ``src``."""
+    return _cached_path(src, mode, source_digest=_source_digest(root))
+
+
+def _cached_path(src: Path, mode: str, source_digest: str | None = None) -> Path:
+    """Where the executed copy of ``src`` lives: keyed by its text, symvi's source
+    (``source_digest``, default: this build's) and the mode."""
     cache = Path(os.environ.get("SYMVI_DOCS_CACHE") or Path(tempfile.gettempdir()) / "symvi-docs-notebooks")
     digest = hashlib.sha256()
-    for part in (_VERSION, mode, src.read_bytes(), _STATE["digest"]):
+    for part in (_VERSION, mode, src.read_bytes(), _STATE["digest"] if source_digest is None else source_digest):
         digest.update(part if isinstance(part, bytes) else part.encode())
     return cache / f"{src.stem}-{digest.hexdigest()[:16]}" / "notebooks" / src.name  # mkdocs wants notebooks/<name>
 
@@ -185,7 +226,6 @@ def _execute_all(todo: list[tuple[Path, Path]], root: Path, mode: str) -> None:
                     other.kill()
                 raise RuntimeError(f"executing notebooks/{src.name} for the docs failed (exit {proc.returncode}):\n{message}")
             log.info("notebook %s: executed in %.0f s", src.name, time.monotonic() - started)
-            _drop_older(dest, src.stem)
 
 
 def on_config(config):
@@ -198,6 +238,8 @@ def on_config(config):
 
 @event_priority(100)  # before mkdocs-jupyter wraps the .ipynb files
 def on_files(files, config):
+    from mkdocs.structure.files import File
+
     mode = _mode()
     notebooks = _notebooks(config)
     executed = {p: (None if mode == "off" else _cached_path(p, mode)) for p in notebooks}

@@ -40,7 +40,7 @@ from pytensor.tensor.basic import infer_static_shape
 from symvi.distributions.base import dist_info
 from symvi.pytensorf import as_replacements, quick_eval
 
-__all__ = ["FreshNoise", "sample_node"]
+__all__ = ["FreshNoise", "sample_node", "tie_noise_to_loop"]
 
 _uids = itertools.count()
 
@@ -67,13 +67,30 @@ class FreshNoise(Op):
         self.uid = next(_uids)  # unique: two noise sources must never be merged
         self.generator = np.random.default_rng(seed)
 
-    def make_node(self, shape):
+    def make_node(self, shape, *unpacked, tick=None):
+        """``shape``: the output shape, one sequence of ints / integer scalars (or a vector).
+
+        ``tick``: an optional extra input the draw ignores, that changes at every iteration of
+        a loop (see :func:`tie_noise_to_loop`): inside a ``scan`` a node whose inputs are all
+        loop constants is moved out of the loop by PyTensor (one draw for every step); one with
+        a per-step input stays in it.  A call with the shape unpacked (``make_node(n, m)``,
+        which is how that rewrite rebuilds a node outside the loop) is refused on purpose: the
+        rewrite then leaves the node in the loop.
+        """
+        if unpacked or (isinstance(shape, Variable) and shape.ndim == 0) or isinstance(shape, int | np.integer):
+            raise TypeError(
+                "FreshNoise.make_node: shape must be one sequence (or vector) of sizes, not sizes given one by one; "
+                "rebuilding a noise node from its sizes alone (as PyTensor does to move it out of a scan) is refused, "
+                "since its draw would then be shared by every step of the loop"
+            )
+        if tick is not None and not isinstance(tick, Variable):
+            raise TypeError(f"FreshNoise: tick must be a symbolic variable that changes per loop step, got {tick!r}")
         shape, static = infer_static_shape(shape)
         out = pt.tensor(dtype=self.dtype, shape=static)
-        return Apply(self, list(shape), [out])
+        return Apply(self, [*shape, *([] if tick is None else [tick])], [out])
 
     def perform(self, node, inputs, outputs):
-        shape = tuple(int(s) for s in inputs)
+        shape = tuple(int(s) for s in inputs[: node.outputs[0].ndim])  # a tick input comes last
         gen = self.generator
         draw = gen.standard_normal(shape) if self.kind == "normal" else gen.random(shape)
         outputs[0][0] = draw if self.dtype == "float64" else draw.astype(self.dtype)
@@ -82,7 +99,7 @@ class FreshNoise(Op):
         return False  # folding would freeze one draw into the graph
 
     def infer_shape(self, fgraph, node, input_shapes):
-        return [tuple(node.inputs)]
+        return [tuple(node.inputs[: node.outputs[0].ndim])]
 
     def connection_pattern(self, node):
         return [[False] for _ in node.inputs]
@@ -151,6 +168,41 @@ def register_jax() -> None:
         return fresh_noise
 
     _JAX_REGISTERED = True
+
+
+def tie_noise_to_loop(outputs, tick):
+    """``outputs`` (a list of variables) with every :class:`FreshNoise` draw they use made to
+    depend on ``tick``, a variable of a ``scan`` step that changes at every iteration (a
+    carried state, the step counter).
+
+    Call it on the outputs of a scan step function whose graphs may hold ``sample_node``
+    draws (symvi's fit loop does, for the expressions a ``Tracker`` records): PyTensor moves
+    loop-invariant nodes out of a scan, and a noise node whose inputs are only the (constant)
+    shape would be one of them, drawn once for every step.  With ``tick`` as an input the
+    node is drawn again at every step.
+
+    Examples
+    --------
+    >>> import pytensor, pytensor.tensor as pt
+    >>> noise = FreshNoise("normal", seed=0)((2,))
+    >>> def step(i):
+    ...     return i + 1, tie_noise_to_loop([noise], i)[0]
+    >>> (_, draws) = pytensor.scan(step, outputs_info=[pt.constant(0), None], n_steps=3, return_updates=False)
+    >>> d = draws.eval()
+    >>> d.shape, bool((d[0] != d[1]).all() and (d[1] != d[2]).all())
+    ((3, 2), True)
+    """
+    outputs = list(outputs)
+    if not outputs:
+        return outputs
+    owners = {v.owner for v in ancestors(outputs) if v.owner is not None and isinstance(v.owner.op, FreshNoise)}
+    repl = {}
+    for node in owners:
+        shape = node.inputs[: node.outputs[0].ndim]
+        if tick in node.inputs[len(shape) :]:
+            continue
+        repl[node.outputs[0]] = node.op.make_node(list(shape), tick=tick).outputs[0]
+    return graph_replace(outputs, repl, strict=False) if repl else outputs
 
 
 def _spawn_seed(approx) -> int:

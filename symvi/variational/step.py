@@ -34,6 +34,7 @@ from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational import tiers
 from symvi.variational.fastcall import fast_numba_vm
+from symvi.variational.nodes import tie_noise_to_loop
 from symvi.variational.optimizers import total_norm_constraint
 
 __all__ = ["StepFunction"]
@@ -210,7 +211,9 @@ class StepFunction:
             flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
             # tracked expressions read the state after this step (the last good one after a bad step)
             seen = graph_replace(list(tracked), dict(zip(state, out)), strict=False) if tracked else []
-            return [*out, ok, reported, flags, *seen]
+            # sample_node draws (in tracked expressions, or a custom objective) must be redrawn
+            # at every step, not moved out of the loop as loop constants: tie them to the carried flag
+            return tie_noise_to_loop([*out, ok, reported, flags, *seen], alive)
 
         n_steps = pt.iscalar("K")
         length = n_steps if static_k is None else static_k
