@@ -72,6 +72,8 @@ class FlatLogp:
     jacobian : include the transforms' log-Jacobian terms.
     backend : "numba", "c" or "jax" (default from :func:`symvi.backend`; none chosen: the quick
         C VM of :mod:`symvi.variational.tiers`, which compiles in about a second).
+    replacements : ``{variable: expression}`` applied to the log density first (e.g. fixed rows
+        standing in for minibatches).
     one_shot : compile with :data:`symvi.pytensorf.ONE_SHOT_MODE` instead (Python linker, no
         graph rewrites): compiles in well under a second whatever the caches hold, each call
         costs milliseconds - for a few dozen calls once per fit (the warm start of default
@@ -89,13 +91,24 @@ class FlatLogp:
     ([0.0, -0.5], 2)
     """
 
-    def __init__(self, model=None, point: dict | None = None, jacobian: bool = True, backend: str | None = None, one_shot: bool = False):
+    def __init__(
+        self,
+        model=None,
+        point: dict | None = None,
+        jacobian: bool = True,
+        backend: str | None = None,
+        one_shot: bool = False,
+        replacements: dict | None = None,
+    ):
         from symvi.variational.approximations import Layout
 
         self.model = modelcontext(model, who="FlatLogp")
         self.layout = Layout(self.model, point if point is not None else self.model.initial_point())
         theta = pt.vector("theta", dtype="float64")
-        logp = graph_replace(self.model.logp(jacobian=jacobian), self.layout.replacements(theta), strict=False)
+        logp = self.model.logp(jacobian=jacobian)
+        if replacements:  # e.g. fixed rows for the minibatches (warm start of minibatch fits)
+            logp = graph_replace(logp, replacements, strict=False)
+        logp = graph_replace(logp, self.layout.replacements(theta), strict=False)
         grad = pt.grad(logp, theta)
         Z = pt.matrix("Z", dtype="float64")
         outs = vectorize_graph([logp, grad], {theta: Z})
@@ -111,7 +124,8 @@ class FlatLogp:
         self.n_points = 0
         # a batch of B points makes intermediates of B times the model's largest array (the
         # observed data, say): at most BATCH_BYTES of them per compiled call
-        self.max_rows = max(1, int(BATCH_BYTES // (8 * max(largest_array(logp), self.layout.size))))
+        self.data_elements = max(largest_array(logp), self.layout.size)  # the largest array read
+        self.max_rows = max(1, int(BATCH_BYTES // (8 * self.data_elements)))
 
     @classmethod
     def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None, one_shot: bool = False) -> FlatLogp:

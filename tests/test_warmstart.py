@@ -90,16 +90,65 @@ def test_no_warm_start_with_a_start_or_an_explicit_optimizer():
     assert plain.warm_start is None and plain._adaptive is None
 
 
-def test_no_warm_start_on_minibatches_or_big_data():
-    data = np.random.default_rng(0).normal(size=(500, 2))
-    with pm.Model():
-        mu = pm.Normal("mu", 0, 10, shape=2)
-        pm.Normal("obs", mu, 1, observed=pm.Minibatch(data, batch_size=50, random_seed=1), total_size=data.shape)
-        inference = pm.ADVI(random_seed=1)
-    assert not warmstart.applies(inference)
+def test_no_warm_start_on_big_data():
     with pm.Model():  # the full 40 000 x 100 data set of the quickstart notebook: too big
         pm.Normal("x", pm.Normal("m", 0, 1, shape=100), 1.0, observed=np.zeros((40_000, 100)))
         big = pm.ADVI(random_seed=1)
     assert not warmstart.applies(big)
     with _ridge():
         assert warmstart.applies(pm.ADVI(random_seed=1))
+
+
+def _minibatch_model(rows=40_000, cols=20):
+    r = np.random.default_rng(0)
+    data = r.normal(3.0, 2.0, size=(rows, cols))
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0, 10, shape=cols)
+        sd = pm.HalfNormal("sd", 5, shape=cols)
+        pm.Normal("obs", mu, sd, observed=pm.Minibatch(data, batch_size=100, random_seed=1), total_size=data.shape)
+    return m, data
+
+
+def test_minibatch_models_warm_start_on_a_fixed_subsample_of_rows():
+    """A minibatch fit starts from Pathfinder on fixed rows scaled to total_size: q's sds are
+    then of the posterior's size (here 2 / sqrt(40 000) = 0.01 for mu; the L-BFGS curvature
+    estimate gives ~0.006) instead of the initial ~0.7."""
+    m, data = _minibatch_model()
+    with m:
+        inference = pm.ADVI(random_seed=1)
+    assert warmstart.applies(inference)
+    (sub,) = warmstart.subsample_replacements(m).values()
+    rows = sub.eval()
+    assert rows.shape == (warmstart.SUBSAMPLE_ELEMENTS // 20, 20)
+    assert all(any(np.array_equal(r, d) for d in data) for r in rows[:3])  # rows of the data
+    path = warmstart.warm_start(inference)
+    assert path is not None
+    sd = inference.approx.std.eval()
+    exact = data.std(0) / np.sqrt(len(data))
+    assert np.all((sd[:20] > exact / 3) & (sd[:20] < 3 * exact))  # mu's sds: the posterior's order
+    sub_se = data.std(0) / np.sqrt(len(rows))  # the centre: the subsample's, within its error
+    assert np.all(np.abs(inference.approx.mean.eval()[:20] - data.mean(0)) < 4 * sub_se)
+
+
+def test_streams_and_other_randomness_are_not_warm_started():
+    data = np.random.default_rng(0).normal(size=(500, 2))
+    with pm.Model():
+        mu = pm.Normal("mu", 0, 10, shape=2)
+        noise = pm.Normal.dist(0, 1, size=2)  # a random input that is not a minibatch
+        pm.Normal("obs", mu + 0 * noise, 1, observed=pm.Minibatch(data, batch_size=50, random_seed=1), total_size=data.shape)
+        inference = pm.ADVI(random_seed=1)
+    assert not warmstart.applies(inference)
+
+
+def test_the_path_compares_fewer_gaussians_on_large_data():
+    """The ELBO estimates along the path cost log-density evaluations of the whole data set:
+    on 2000 x 100 data at most ELBO_BUDGET / data elements of them (was 10 per iterate)."""
+    data = np.random.default_rng(0).normal(size=(2000, 100))
+    with pm.Model():
+        mu = pm.Normal("mu", 0, 10, shape=100)
+        pm.Normal("obs", mu, 1.0, observed=data)
+        inference = pm.ADVI(random_seed=1)
+    path = warmstart.warm_start(inference)
+    cap = max(8, warmstart.ELBO_BUDGET // (10 * data.size))
+    assert path.n_logp_evals <= 10 * cap
+    assert np.allclose(inference.approx.mean.eval(), data.mean(0), atol=0.05)

@@ -150,15 +150,40 @@ def _positive_int(value, what: str) -> int:
     return int(value)
 
 
-def single_path(f: FlatLogp, x0: np.ndarray, gen: np.random.Generator, maxiter: int = 1000, history: int = 6, num_elbo_draws: int = 10) -> PathResult:
+def _thin(n: int, k: int) -> np.ndarray:
+    """``k`` of the indices ``0..n-1``: the last ``k // 2`` and the rest spread over the others.
+
+    >>> _thin(10, 4).tolist()
+    [0, 7, 8, 9]
+    """
+    tail = k // 2
+    spread = np.linspace(0, n - 1 - tail, k - tail).round().astype(int)
+    return np.unique(np.r_[spread, np.arange(n - tail, n)])
+
+
+def single_path(
+    f: FlatLogp,
+    x0: np.ndarray,
+    gen: np.random.Generator,
+    maxiter: int = 1000,
+    history: int = 6,
+    num_elbo_draws: int = 10,
+    max_candidates: int | None = None,
+) -> PathResult:
     """Run one Pathfinder path of ``f`` from ``x0``; returns its :class:`PathResult`.
 
-    Raises ``FloatingPointError`` when no Gaussian on the path has a finite ELBO.
+    ``max_candidates`` caps the Gaussians whose ELBO is estimated (each costs
+    ``num_elbo_draws`` log-density evaluations): half of them the last ones of the path, the
+    rest spread evenly over the earlier part.  Raises ``FloatingPointError`` when no Gaussian
+    on the path has a finite ELBO.
     """
     before = f.n_points
     path = lbfgs_path(f.value_and_grad, x0, maxiter=maxiter, history=history)
     n_grad = f.n_points - before
     iters, mus, chols = local_gaussians(path.X, path.G, history)
+    if max_candidates is not None and len(mus) > max_candidates:
+        keep = _thin(len(mus), max(2, int(max_candidates)))
+        iters, mus, chols = iters[keep], mus[keep], [chols[i] for i in keep]
     D, K = f.ndim, num_elbo_draws
     # the same standard-normal draws for every candidate (common random numbers): the
     # ELBO differences between candidates are then far less noisy than the ELBOs themselves
