@@ -230,7 +230,11 @@ def _as_cov(kind: str, i: int, factor):
 
 # ---------------------------------------------------------------------- Wishart
 def _square(V):
-    return V.ndim >= 2 and V.shape[-1] == V.shape[-2]
+    if V.ndim < 2:
+        return np.array(False)
+    if isinstance(V, Variable):  # `==` on shape entries would compare the variables, not values
+        return pt.eq(V.shape[-1], V.shape[-2])
+    return V.shape[-1] == V.shape[-2]
 
 
 def _spd(V):
