@@ -203,3 +203,11 @@ def test_wishart_with_symbolic_scale_matrix():
     V0 = np.array([[1.0, 0.2], [0.2, 0.5]])
     np.testing.assert_allclose(f(V0), stats.wishart(4.0, V0).logpdf(X), rtol=1e-10)
     assert f(-V0) == -np.inf  # not positive definite
+
+
+def test_wishart_batch_one_scale_broadcasts_against_longer_nu():
+    # same pattern as the fuzz finding in MvStudentT/DirichletMultinomial: nu of length 2 with
+    # V of batch length 1 failed to draw
+    rv = sv.Wishart.dist(nu=np.array([3.0, 6.0]), V=np.eye(2)[None])
+    d = sv.draw(rv, random_seed=1)
+    assert d.shape == (2, 2, 2) and np.all(np.linalg.eigvalsh(d) > 0)
