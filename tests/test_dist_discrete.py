@@ -264,3 +264,15 @@ def test_categorical_logits_do_not_underflow():
     np.testing.assert_allclose(b, log_softmax([0.5, 4.0])[[1, 0]])
     grad = m.compile_dlogp()({"z": 0.5})
     assert np.all(np.isfinite(grad))
+
+
+def test_negative_binomial_with_huge_alpha_is_poisson():
+    # found by the fuzz test (HurdleNegativeBinomial): at alpha = 4e15 gammaln(k + alpha) -
+    # gammaln(alpha) cancelled catastrophically (log P(13) = -49.7 for mu = 13.5, not -2.4)
+    x = np.array([0, 1, 13, 40])
+    for alpha in (4148250510831052.0, 1e12):
+        nb = dist_info(sv.NegativeBinomial.dist(13.5, alpha)).logp(x)
+        np.testing.assert_allclose(pytensor.function([], nb, mode="FAST_COMPILE")(), stats.poisson(13.5).logpmf(x), rtol=1e-9)
+    # below the switch the closed form still agrees with scipy
+    nb = dist_info(sv.NegativeBinomial.dist(13.5, 1e6)).logp(x)
+    np.testing.assert_allclose(pytensor.function([], nb, mode="FAST_COMPILE")(), stats.nbinom(1e6, 1e6 / (1e6 + 13.5)).logpmf(x), rtol=1e-7)

@@ -290,3 +290,17 @@ def test_hurdle_fits_recover_parameters():
         hess = optimize.approx_fprime(res.x, lambda t: optimize.approx_fprime(t, nll, 1e-6), 1e-5)
         sd = np.sqrt(np.diag(np.linalg.inv((hess + hess.T) / 2)))
         assert np.all(np.abs(np.array(got, dtype=float) - truth) < 4 * sd), (got, truth, sd)
+
+
+def test_hurdle_negative_binomial_with_huge_alpha_is_the_hurdle_poisson():
+    # found by the fuzz test: alpha = 4e15 rounded log(alpha) - log(mu + alpha) to 0, so
+    # P(X > 0) was 0 (infinite support point, OverflowError on the initial point)
+    x = np.array([0, 1, 3, 20])
+    nb = sv.HurdleNegativeBinomial.dist(0.63, 13.5, 4148250510831052.0)
+    po = sv.HurdlePoisson.dist(0.63, 13.5)
+    f = compile_fn([], [dist_info(nb).logp(x), dist_info(po).logp(x)], mode="FAST_COMPILE")
+    lp_nb, lp_po = f()
+    np.testing.assert_allclose(lp_nb, lp_po, rtol=1e-9)
+    with sv.Model() as m:
+        sv.HurdleNegativeBinomial("y", 0.63, 13.5, 4148250510831052.0)
+    assert np.isfinite(m.initial_point()["y"])

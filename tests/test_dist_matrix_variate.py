@@ -193,3 +193,21 @@ def test_wishart_latent_vi_matches_conjugate_posterior():
     post = approx.sample(1000, random_seed=2).posterior["X"].values.reshape(-1, 2, 2)
     exact = (nu + 300) * np.linalg.inv(np.linalg.inv(V0) + data.T @ data)
     np.testing.assert_allclose(post.mean(0), exact, atol=0.04)
+
+
+def test_wishart_with_symbolic_scale_matrix():
+    # found by the fuzz test: the square check on a symbolic V used `==` on shape entries
+    V = pt.dmatrix("V")
+    X = np.array([[2.0, 0.3], [0.3, 1.0]])
+    f = compile_fn([V], dist_info(sv.Wishart.dist(nu=4.0, V=V)).logp(X), mode="FAST_COMPILE")
+    V0 = np.array([[1.0, 0.2], [0.2, 0.5]])
+    np.testing.assert_allclose(f(V0), stats.wishart(4.0, V0).logpdf(X), rtol=1e-10)
+    assert f(-V0) == -np.inf  # not positive definite
+
+
+def test_wishart_batch_one_scale_broadcasts_against_longer_nu():
+    # same pattern as the fuzz finding in MvStudentT/DirichletMultinomial: nu of length 2 with
+    # V of batch length 1 failed to draw
+    rv = sv.Wishart.dist(nu=np.array([3.0, 6.0]), V=np.eye(2)[None])
+    d = sv.draw(rv, random_seed=1)
+    assert d.shape == (2, 2, 2) and np.all(np.linalg.eigvalsh(d) > 0)

@@ -95,3 +95,10 @@ def test_ordered_multinomial_model_probs_and_draws():
     np.testing.assert_allclose(probs, ordered_p(0.4, cut), rtol=1e-12)
     d = draw(sv.OrderedMultinomial.dist(eta=0.4, cutpoints=cut, n=20, size=20000), 3)
     np.testing.assert_allclose(d.mean(0), 20 * ordered_p(0.4, cut), atol=0.06)
+
+
+def test_dirichlet_multinomial_batch_one_a_broadcasts_against_longer_n():
+    # found by the fuzz test: n of length 2 with a of batch length 1 failed to draw
+    rv = sv.DirichletMultinomial.dist(n=np.array([5, 9]), a=np.array([[1.5, 0.4, 0.3]]))
+    d = sv.draw(rv, random_seed=1)
+    assert d.shape == (2, 3) and d.sum(-1).tolist() == [5, 9]

@@ -74,3 +74,14 @@ def test_model_and_errors():
     with sv.Model():
         with pytest.raises(ValueError, match="'y'"):
             sv.MvStudentT("y", nu=3, mu=MU, scale=np.array([[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_length_one_mu_broadcasts_against_a_longer_nu():
+    # found by the fuzz test: nu of length 2 with mu of batch length 1 failed to draw
+    rv = sv.MvStudentT.dist(nu=np.array([3.0, 8.0]), mu=np.array([[0.5, -1.0]]), chol=np.eye(2))
+    draws = sv.draw(rv, draws=200, random_seed=1)
+    assert draws.shape == (200, 2, 2) and np.all(np.isfinite(draws))
+    x = np.array([[0.3, 0.1], [-2.0, 1.0]])
+    lp = compile_fn([], dist_info(rv).logp(x), mode="FAST_COMPILE")()
+    want = [stats.multivariate_t([0.5, -1.0], np.eye(2), df=nu).logpdf(xi) for nu, xi in zip((3.0, 8.0), x)]
+    np.testing.assert_allclose(lp, want, rtol=1e-10)

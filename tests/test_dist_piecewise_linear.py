@@ -161,6 +161,8 @@ def test_support_points_and_interval_transforms():
         (lambda: symvi.Triangular("bad_var", lower=0.0, upper=1.0, c=1.5), "lower and c and upper"),
         (lambda: symvi.Triangular("bad_var", lower=0.0, upper=0.0, c=0.0), "lower and c and upper"),
         (lambda: symvi.Interpolated("bad_var", [0.0, 2.0, 1.0], [1.0, 1.0, 1.0]), "x_points"),
+        # decreasing points make the total mass negative: the error must still name x_points (fuzz)
+        (lambda: symvi.Interpolated("bad_var", [2.0, 1.0, 0.0], [1.0, 1.0, 1.0]), "x_points"),
         (lambda: symvi.Interpolated("bad_var", [0.0, 1.0], [1.0, -1.0]), "pdf_points"),
         (lambda: symvi.Interpolated("bad_var", [0.0, 1.0], [0.0, 0.0]), "pdf_points"),
         (lambda: symvi.Interpolated("bad_var", [0.0, 1.0, 2.0], [1.0, 1.0]), "pdf_points"),

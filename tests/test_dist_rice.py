@@ -91,7 +91,8 @@ def test_support_point_is_the_mean_and_transform_is_log():
 
 @pytest.mark.parametrize(
     "kwargs, param",
-    [({"nu": -1.0}, "nu"), ({"b": -1.0}, "b"), ({"nu": 1.0, "sigma": 0.0}, "sigma"), ({"b": 1.0, "sigma": -2.0}, "sigma")],
+    [({"nu": -1.0}, "nu"), ({"b": -1.0}, "b"), ({"nu": 1.0, "sigma": 0.0}, "sigma"), ({"b": 1.0, "sigma": -2.0}, "sigma"),
+     ({"nu": 1.0, "sigma": -2.0}, "sigma")],  # b = nu / sigma < 0 too: the error must name sigma (fuzz)
 )
 def test_constant_invalid_parameter_raises(kwargs, param):
     with symvi.Model():

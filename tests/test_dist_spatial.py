@@ -127,3 +127,14 @@ def test_icar_model_and_errors():
     with sv.Model():
         with pytest.raises(ValueError, match="'p'.*sigma"):
             sv.ICAR("p", W=W, sigma=-1.0)
+
+
+def test_icar_with_symbolic_adjacency_checks_zero_one_entries():
+    # found by the fuzz test: the 0/1 check on a symbolic W used `==` (identity) and failed to build
+    W = pt.lmatrix("W")
+    x = np.array([0.3, -0.1, -0.2])
+    f = compile_fn([W], dist_info(sv.ICAR.dist(W=W, sigma=0.8)).logp(x), mode="FAST_COMPILE")
+    ring = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    const = compile_fn([], dist_info(sv.ICAR.dist(W=ring, sigma=0.8)).logp(x), mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(ring), const(), rtol=1e-12)
+    assert f(2 * ring) == -np.inf

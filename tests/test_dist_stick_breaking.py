@@ -87,3 +87,14 @@ def test_errors():
     with sv.Model():
         with pytest.raises(ValueError, match="'w'.*alpha"):
             sv.StickBreakingWeights("w", alpha=-1.0, K=3)
+
+
+@pytest.mark.parametrize("observed", [[], [[0.5, 0.5], [0.2, 0.8]]])
+def test_observed_of_the_wrong_event_length_raises(observed):
+    # found by the fuzz test: observed rows of the wrong length reached the log density
+    # (IndexError, or -inf by broadcasting) instead of a ValueError naming the variable
+    with sv.Model():
+        with pytest.raises(ValueError, match="'w'.*shape"):
+            sv.StickBreakingWeights("w", alpha=1.0, K=3, observed=observed)
+        with pytest.raises(ValueError, match="'c'.*observed data has shape"):
+            sv.LKJCholeskyCov("c", eta=1.0, n=3, sd_dist=sv.Exponential.dist(1.0), compute_corr=False, size=2, observed=np.zeros((2, 1)))

@@ -549,3 +549,17 @@ def test_ar1_advi_recovers_rho():
     assert abs(rho_ls - rho_true) < 0.1
     assert abs(m - rho_ls) < 0.25 * se  # the posterior is N(rho_ls, se) up to the N(0, 1) prior
     np.testing.assert_allclose(sd, se, rtol=0.2)
+
+
+def test_length_one_batch_parameters_broadcast_against_longer_ones():
+    # found by the fuzz test: rho of batch length 1 and sigma of length 2 failed to draw (AR:
+    # "Could not broadcast dimensions"; GARCH11: incompatible Alloc shapes)
+    init = pm.Normal.dist(0.0, 10.0)
+    ar = pm.AR.dist(np.array([[0.5, -0.2]]), np.array([1.0, 2.0]), init_dist=init, steps=4, ar_order=2)
+    garch = pm.GARCH11.dist(np.array([0.1]), np.array([0.2, 0.3]), 0.4, 1.0, steps=4)
+    assert pm.draw(ar, random_seed=1).shape == (2, 6)
+    assert pm.draw(garch, random_seed=1).shape == (2, 5)
+    x = np.linspace(-1.0, 1.0, 12).reshape(2, 6)
+    one = [pm.AR.dist(np.array([0.5, -0.2]), s, init_dist=init, steps=4) for s in (1.0, 2.0)]
+    lp = compile_fn([], [dist_info(ar).logp(x)] + [dist_info(o).logp(x[i]) for i, o in enumerate(one)], mode="FAST_COMPILE")()
+    np.testing.assert_allclose(lp[0], [lp[1], lp[2]], rtol=1e-12)

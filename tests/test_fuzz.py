@@ -69,6 +69,11 @@ class Spec:
     ``params(rng, n)``: valid parameters (numpy) for a batch of n; ``inside(rng, p, n)``:
     values in the support; ``outside(rng, p, n)``: values outside it (None: the support is
     everything); ``invalid(p)``: (parameter name, parameters violating a check).
+    ``symbolic=False``: the distribution takes its parameters as numbers only (e.g.
+    Interpolated's points), so every example compiles with constants and the invalid
+    parameters are only checked to raise at build time.  ``sized=True``: ``build`` reads the
+    batch size ``p["_n"]`` (e.g. ``size=``) although there are parameters, so the compiled
+    functions are cached per batch size too.
     """
 
     name: str
@@ -77,6 +82,8 @@ class Spec:
     inside: Callable
     outside: Callable | None
     invalid: Callable | None
+    symbolic: bool = True
+    sized: bool = False
 
 
 def neg(name, how=lambda v: -np.abs(v) - 0.5):
@@ -242,6 +249,193 @@ SPECS = [
          lambda rng, n: {"w": simplex(rng, (n, 2)), "alpha": U(rng, 0.5, 10, n), "beta": U(rng, 0.1, 10, n), "lam": U(rng, 0.1, 10, n)},
          pos_inside, pos_outside, lambda p: ("w", dict(p, w=-p["w"]))),
 ]
+
+
+# ---------------------------------------------------------------------- specs added in session 6
+def with_zeros(rng, values, n):
+    """Some exact zeros among positive values (the hurdle distributions' point mass)."""
+    return np.where(rng.random(n) < 0.3, 0.0, values)
+
+
+def spd(rng, k, batch=()):
+    a = rng.normal(size=(*batch, k, k))
+    return a @ np.swapaxes(a, -1, -2) + k * np.eye(k)
+
+
+def packed_corr(rng, n, k):
+    """n random k x k correlation matrices, their upper triangles packed (np.triu_indices(k, 1))."""
+    c = spd(rng, k, (n,))
+    s = np.sqrt(np.einsum("...ii->...i", c))
+    c = c / s[..., :, None] / s[..., None, :]
+    return c[(slice(None), *np.triu_indices(k, 1))]
+
+
+def packed_chol(rng, n, k):
+    """n random lower Cholesky factors (positive diagonal), packed row by row."""
+    return np.stack([chol_of(rng, k)[np.tril_indices(k)] for _ in range(n)])
+
+
+def ring(rng, k):
+    """A symmetric 0/1 adjacency matrix: a ring of k nodes (connected) plus a random chord."""
+    w = np.zeros((k, k), dtype="int64")
+    i = np.arange(k)
+    w[i, (i + 1) % k] = w[(i + 1) % k, i] = 1
+    a, b = rng.choice(k, size=2, replace=False)
+    w[a, b] = w[b, a] = int(abs(int(a) - int(b)) not in (1, k - 1))
+    return w
+
+
+def cuts(rng, n, lo=2, hi=4):
+    return np.sort(U(rng, -4, 4, (n, int(rng.integers(lo, hi + 1)))), axis=-1)
+
+
+def unsorted_cuts(p):
+    q = dict(p)
+    c = np.array(p["cutpoints"])
+    c[..., 0] = c[..., -1] + 1.0
+    q["cutpoints"] = c
+    return "cutpoints", q
+
+
+def counts_inside(rng, p, n, k):
+    return np.stack([rng.multinomial(int(m), simplex(rng, k)) for m in np.broadcast_to(p["n"], (n,))]).astype("int64")
+
+
+def hypergeom_params(rng, n):
+    N = ints(rng, 1, 30, n)
+    return {"N": N, "k": np.floor(rng.random(n) * (N + 1)).astype("int64"), "n": np.floor(rng.random(n) * (N + 1)).astype("int64")}
+
+
+def hypergeom_bounds(p):
+    return np.maximum(0, p["n"] - p["N"] + p["k"]), np.minimum(p["k"], p["n"])
+
+
+def series(rng, n, length):
+    return U(rng, -20, 20, (n, length))
+
+
+ZSN_K = 3  # ZeroSumNormal's zero-sum axis length, LKJ's n, StickBreakingWeights' K: constants
+STEPS = 4  # innovations of the time series (constant)
+
+SPECS += [
+    Spec("AsymmetricLaplace", lambda p: D(pm.AsymmetricLaplace, kappa=p["kappa"], mu=p["mu"], b=p["b"]),
+         lambda rng, n: {"b": U(rng, 0.1, 10, n), "kappa": U(rng, 0.2, 5, n), "mu": U(rng, -10, 10, n)}, real_inside, None, neg("kappa")),
+    Spec("ExGaussian", lambda p: D(pm.ExGaussian, p["mu"], p["sigma"], p["nu"]),
+         lambda rng, n: {"mu": U(rng, -10, 10, n), "sigma": U(rng, 0.1, 10, n), "nu": U(rng, 0.1, 10, n)}, real_inside, None, neg("nu")),
+    Spec("SkewNormal", lambda p: D(pm.SkewNormal, mu=p["mu"], sigma=p["sigma"], alpha=p["alpha"]),
+         lambda rng, n: {"mu": U(rng, -10, 10, n), "sigma": U(rng, 0.5, 10, n), "alpha": U(rng, -5, 5, n)}, real_inside, None, neg("sigma")),
+    Spec("SkewStudentT", lambda p: D(pm.SkewStudentT, a=p["a"], b=p["b"], mu=p["mu"], sigma=p["sigma"]),
+         lambda rng, n: {"a": U(rng, 0.5, 10, n), "b": U(rng, 0.5, 10, n), "mu": U(rng, -10, 10, n), "sigma": U(rng, 0.1, 10, n)},
+         real_inside, None, neg("b")),
+    Spec("Gumbel", lambda p: D(pm.Gumbel, p["mu"], p["beta"]), lambda rng, n: {"mu": U(rng, -10, 10, n), "beta": U(rng, 0.5, 10, n)},
+         real_inside, None, neg("beta")),
+    Spec("Moyal", lambda p: D(pm.Moyal, p["mu"], p["sigma"]), lambda rng, n: {"mu": U(rng, -10, 10, n), "sigma": U(rng, 0.5, 10, n)},
+         real_inside, None, neg("sigma")),
+    Spec("Kumaraswamy", lambda p: D(pm.Kumaraswamy, p["a"], p["b"]), lambda rng, n: {"a": U(rng, 0.3, 5, n), "b": U(rng, 0.3, 5, n)},
+         lambda rng, p, n: U(rng, 0.01, 0.99, n), lambda rng, p, n: 1 + U(rng, 0.01, 1, n), neg("a")),
+    Spec("LogitNormal", lambda p: D(pm.LogitNormal, p["mu"], p["sigma"]), lambda rng, n: {"mu": U(rng, -2, 2, n), "sigma": U(rng, 0.2, 3, n)},
+         lambda rng, p, n: U(rng, 0.01, 0.99, n), lambda rng, p, n: -U(rng, 0.01, 1, n), neg("sigma")),
+    Spec("VonMises", lambda p: D(pm.VonMises, p["mu"], p["kappa"]), lambda rng, n: {"mu": U(rng, -np.pi, np.pi, n), "kappa": U(rng, 0.1, 50, n)},
+         lambda rng, p, n: U(rng, -np.pi, np.pi, n), lambda rng, p, n: np.pi + U(rng, 0.01, 3, n), neg("kappa")),
+    Spec("Rice", lambda p: D(pm.Rice, nu=p["nu"], sigma=p["sigma"]), lambda rng, n: {"nu": U(rng, 0, 10, n), "sigma": U(rng, 0.2, 5, n)},
+         lambda rng, p, n: U(rng, 1e-3, 30, n), pos_outside, neg("sigma")),
+    Spec("Triangular", lambda p: D(pm.Triangular, lower=p["lower"], c=p["c"], upper=p["upper"]),
+         lambda rng, n: (lambda lo, w: {"lower": lo, "c": lo + U(rng, 0, 1, n) * w, "upper": lo + w})(U(rng, -10, 5, n), U(rng, 0.1, 10, n)),
+         lambda rng, p, n: p["lower"] + U(rng, 0.01, 0.99, n) * (p["upper"] - p["lower"]),
+         lambda rng, p, n: np.where(rng.random(n) < 0.5, p["upper"] + U(rng, 0.01, 5, n), p["lower"] - U(rng, 0.01, 5, n)),
+         lambda p: ("c", dict(p, c=p["upper"] + 1.0))),
+    # Interpolated takes numbers only (as in PyMC): compiled with constants
+    Spec("Interpolated", lambda p: D(pm.Interpolated, p["x_points"], p["pdf_points"], size=p["_n"]),
+         lambda rng, n: (lambda k: {"x_points": np.cumsum(U(rng, 0.1, 3, k)) - 5, "pdf_points": U(rng, 0.1, 2, k)})(int(rng.integers(2, 6))),
+         lambda rng, p, n: p["x_points"][0] + U(rng, 0.01, 0.99, n) * (p["x_points"][-1] - p["x_points"][0]),
+         lambda rng, p, n: np.where(rng.random(n) < 0.5, p["x_points"][-1] + U(rng, 0.01, 5, n), p["x_points"][0] - U(rng, 0.01, 5, n)),
+         lambda p: ("x_points", dict(p, x_points=p["x_points"][::-1].copy())), symbolic=False),
+    Spec("DiracDelta", lambda p: D(pm.DiracDelta, p["c"]), lambda rng, n: {"c": ints(rng, -10, 10, n)},
+         lambda rng, p, n: p["c"], lambda rng, p, n: p["c"] + np.where(rng.random(n) < 0.5, -1, 1), None),
+    Spec("DiscreteWeibull", lambda p: D(pm.DiscreteWeibull, p["q"], p["beta"]), lambda rng, n: {"q": U(rng, 0.05, 0.95, n), "beta": U(rng, 0.3, 3, n)},
+         lambda rng, p, n: ints(rng, 0, 5, n), lambda rng, p, n: -ints(rng, 1, 10, n), lambda p: ("q", dict(p, q=p["q"] + 1.0))),
+    Spec("HyperGeometric", lambda p: D(pm.HyperGeometric, p["N"], p["k"], p["n"]), hypergeom_params,
+         lambda rng, p, n: (lambda lo, up: lo + np.floor(rng.random(n) * (up - lo + 1)).astype("int64"))(*hypergeom_bounds(p)),
+         lambda rng, p, n: hypergeom_bounds(p)[1] + ints(rng, 1, 5, n), lambda p: ("k", dict(p, k=p["N"] + 1))),
+    Spec("ZeroInflatedBinomial", lambda p: D(pm.ZeroInflatedBinomial, p["psi"], p["n"], p["p"]),
+         lambda rng, n: {"psi": U(rng, 0.01, 0.99, n), "n": ints(rng, 0, 30, n), "p": U(rng, 0.01, 0.99, n)},
+         lambda rng, p, n: np.minimum(ints(rng, 0, 30, n), p["n"]), lambda rng, p, n: p["n"] + ints(rng, 1, 5, n), lambda p: ("p", dict(p, p=p["p"] + 1.0))),
+    Spec("ZeroInflatedNegativeBinomial", lambda p: D(pm.ZeroInflatedNegativeBinomial, p["psi"], p["mu"], p["alpha"]),
+         lambda rng, n: {"psi": U(rng, 0.01, 0.99, n), "mu": U(rng, 0.01, 50, n), "alpha": U(rng, 0.1, 10, n)},
+         lambda rng, p, n: ints(rng, 0, 100, n), lambda rng, p, n: -ints(rng, 1, 10, n), neg("alpha")),
+    Spec("HurdlePoisson", lambda p: D(pm.HurdlePoisson, p["psi"], p["mu"]), lambda rng, n: {"psi": U(rng, 0.01, 0.99, n), "mu": U(rng, 0.01, 50, n)},
+         lambda rng, p, n: ints(rng, 0, 100, n), lambda rng, p, n: -ints(rng, 1, 10, n), neg("mu")),
+    Spec("HurdleNegativeBinomial", lambda p: D(pm.HurdleNegativeBinomial, p["psi"], p["mu"], p["alpha"]),
+         lambda rng, n: {"psi": U(rng, 0.01, 0.99, n), "mu": U(rng, 0.01, 50, n), "alpha": U(rng, 0.1, 10, n)},
+         lambda rng, p, n: ints(rng, 0, 100, n), lambda rng, p, n: -ints(rng, 1, 10, n), lambda p: ("psi", dict(p, psi=p["psi"] + 1.0))),
+    Spec("HurdleGamma", lambda p: D(pm.HurdleGamma, p["psi"], alpha=p["alpha"], beta=p["beta"]),
+         lambda rng, n: {"psi": U(rng, 0.01, 0.99, n), "alpha": U(rng, 0.5, 10, n), "beta": U(rng, 0.1, 10, n)},
+         lambda rng, p, n: with_zeros(rng, pos_inside(rng, p, n), n), pos_outside, neg("beta")),
+    Spec("HurdleLogNormal", lambda p: D(pm.HurdleLogNormal, p["psi"], mu=p["mu"], sigma=p["sigma"]),
+         lambda rng, n: {"psi": U(rng, 0.01, 0.99, n), "mu": U(rng, -2, 2, n), "sigma": U(rng, 0.1, 2, n)},
+         lambda rng, p, n: with_zeros(rng, pos_inside(rng, p, n), n), pos_outside, neg("sigma")),
+    Spec("OrderedLogistic", lambda p: D(pm.OrderedLogistic, p["eta"], p["cutpoints"]),
+         lambda rng, n: {"eta": U(rng, -5, 5, n), "cutpoints": cuts(rng, n)},
+         lambda rng, p, n: rng.integers(0, p["cutpoints"].shape[-1] + 1, size=n).astype("int64"),
+         lambda rng, p, n: np.where(rng.random(n) < 0.5, -1, p["cutpoints"].shape[-1] + 1).astype("int64"), unsorted_cuts),
+    Spec("OrderedProbit", lambda p: D(pm.OrderedProbit, p["eta"], p["cutpoints"], p["sigma"]),
+         lambda rng, n: {"eta": U(rng, -5, 5, n), "cutpoints": cuts(rng, n), "sigma": U(rng, 0.2, 5, n)},
+         lambda rng, p, n: rng.integers(0, p["cutpoints"].shape[-1] + 1, size=n).astype("int64"),
+         lambda rng, p, n: np.where(rng.random(n) < 0.5, -1, p["cutpoints"].shape[-1] + 1).astype("int64"), neg("sigma")),
+    Spec("OrderedMultinomial", lambda p: D(pm.OrderedMultinomial, p["eta"], p["cutpoints"], p["n"]),
+         lambda rng, n: {"eta": U(rng, -5, 5, n), "cutpoints": cuts(rng, n, 1, 3), "n": ints(rng, 0, 20, n)},
+         lambda rng, p, n: counts_inside(rng, p, n, p["cutpoints"].shape[-1] + 1),
+         lambda rng, p, n: bump_first(counts_inside(rng, p, n, p["cutpoints"].shape[-1] + 1)), None),
+    Spec("DirichletMultinomial", lambda p: D(pm.DirichletMultinomial, p["n"], p["a"]),
+         lambda rng, n: {"n": ints(rng, 0, 20, n), "a": U(rng, 0.2, 5, (n, int(rng.integers(2, 5))))},
+         lambda rng, p, n: counts_inside(rng, p, n, p["a"].shape[-1]),
+         lambda rng, p, n: bump_first(counts_inside(rng, p, n, p["a"].shape[-1])), neg("a")),
+    Spec("ZeroSumNormal", lambda p: D(pm.ZeroSumNormal, sigma=p["sigma"][:, None], support_shape=(ZSN_K,)),
+         lambda rng, n: {"sigma": U(rng, 0.1, 10, n)},
+         lambda rng, p, n: (lambda x: x - x.mean(-1, keepdims=True))(U(rng, -20, 20, (n, ZSN_K))),
+         lambda rng, p, n: U(rng, 1, 5, (n, ZSN_K)), neg("sigma")),
+    Spec("LKJCorr", lambda p: D(pm.LKJCorr, n=ZSN_K, eta=p["eta"], size=p["_n"]), lambda rng, n: {"eta": U(rng, 0.2, 10, None)},
+         lambda rng, p, n: packed_corr(rng, n, ZSN_K), lambda rng, p, n: packed_corr(rng, n, ZSN_K) + 1.5, neg("eta"), sized=True),
+    Spec("LKJCholeskyCov", lambda p: D(pm.LKJCholeskyCov, eta=p["eta"], n=ZSN_K, sd_dist=pm.Exponential.dist(1.0), compute_corr=False, size=p["_n"]),
+         lambda rng, n: {"eta": U(rng, 0.2, 10, None)},
+         lambda rng, p, n: packed_chol(rng, n, ZSN_K), lambda rng, p, n: -packed_chol(rng, n, ZSN_K), neg("eta"), sized=True),
+    Spec("StickBreakingWeights", lambda p: D(pm.StickBreakingWeights, p["alpha"], ZSN_K), lambda rng, n: {"alpha": U(rng, 0.2, 10, n)},
+         lambda rng, p, n: simplex(rng, (n, ZSN_K + 1)), lambda rng, p, n: 1.5 * simplex(rng, (n, ZSN_K + 1)), neg("alpha")),
+    Spec("CAR", lambda p: D(pm.CAR, p["mu"], p["W"], p["alpha"], p["tau"]),
+         lambda rng, n: (lambda k: {"mu": U(rng, -5, 5, (n, k)), "W": ring(rng, k), "alpha": U(rng, -0.9, 0.9, None), "tau": U(rng, 0.1, 5, None)})(int(rng.integers(3, 6))),
+         lambda rng, p, n: U(rng, -20, 20, p["mu"].shape), None, lambda p: ("alpha", dict(p, alpha=np.float64(1.5)))),
+    Spec("ICAR", lambda p: D(pm.ICAR, p["W"], p["sigma"], size=p["_n"]),
+         lambda rng, n: {"W": ring(rng, int(rng.integers(3, 6))), "sigma": U(rng, 0.2, 5, None)},
+         lambda rng, p, n: U(rng, -20, 20, (n, len(p["W"]))), None, neg("sigma"), sized=True),
+    Spec("MatrixNormal", lambda p: D(pm.MatrixNormal, p["mu"], rowchol=p["rowchol"], colchol=p["colchol"]),
+         lambda rng, n: (lambda r, c: {"mu": U(rng, -5, 5, (n, r, c)), "rowchol": chol_of(rng, r), "colchol": chol_of(rng, c)})(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+         lambda rng, p, n: U(rng, -20, 20, p["mu"].shape), None,
+         lambda p: ("colchol", dict(p, colchol=p["colchol"] * np.where(np.eye(len(p["colchol"])) > 0, -1.0, 1.0)))),
+    Spec("KroneckerNormal", lambda p: D(pm.KroneckerNormal, p["mu"], covs=[p["cov_a"], p["cov_b"]], sigma=p["sigma"]),
+         lambda rng, n: (lambda a, b: {"mu": U(rng, -5, 5, (n, a * b)), "cov_a": spd(rng, a), "cov_b": spd(rng, b), "sigma": U(rng, 0, 2, None)})(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+         lambda rng, p, n: U(rng, -20, 20, p["mu"].shape), None, neg("sigma")),
+    Spec("Wishart", lambda p: D(pm.Wishart, p["nu"], p["V"]),
+         lambda rng, n: (lambda k: {"nu": k - 1 + U(rng, 0.5, 10, n), "V": spd(rng, k)})(int(rng.integers(1, 4))),
+         lambda rng, p, n: spd(rng, len(p["V"]), (n,)), lambda rng, p, n: -spd(rng, len(p["V"]), (n,)),
+         lambda p: ("nu", dict(p, nu=np.full_like(p["nu"], len(p["V"]) - 1.5)))),
+    Spec("MvStudentT", lambda p: D(pm.MvStudentT, nu=p["nu"], mu=p["mu"], chol=p["chol"]),
+         lambda rng, n: (lambda k: {"nu": U(rng, 0.5, 30, n), "mu": U(rng, -5, 5, (n, k)), "chol": chol_of(rng, k)})(int(rng.integers(1, 4))),
+         lambda rng, p, n: U(rng, -20, 20, (n, p["chol"].shape[-1])), None, neg("nu")),
+    Spec("RandomWalk", lambda p: D(pm.RandomWalk, init_dist=pm.Normal.dist(p["mu0"], 1.0), innovation_dist=pm.Normal.dist(p["mu"], p["sigma"]), steps=STEPS),
+         lambda rng, n: {"mu0": U(rng, -5, 5, n), "mu": U(rng, -1, 1, n), "sigma": U(rng, 0.5, 5, n)},
+         lambda rng, p, n: series(rng, n, STEPS + 1), None, None),
+    Spec("GaussianRandomWalk", lambda p: D(pm.GaussianRandomWalk, p["mu"], p["sigma"], init_dist=pm.Normal.dist(0.0, 10.0), steps=STEPS),
+         lambda rng, n: {"mu": U(rng, -1, 1, n), "sigma": U(rng, 0.5, 5, n)}, lambda rng, p, n: series(rng, n, STEPS + 1), None, neg("sigma")),
+    Spec("MvGaussianRandomWalk", lambda p: D(pm.MvGaussianRandomWalk, p["mu"], chol=p["chol"], init_dist=pm.MvNormal.dist(np.zeros(2), cov=np.eye(2) * 10.0), steps=STEPS),
+         lambda rng, n: {"mu": U(rng, -1, 1, (n, 2)), "chol": chol_of(rng, 2)},
+         lambda rng, p, n: U(rng, -20, 20, (n, STEPS + 1, 2)), None,
+         lambda p: ("chol", dict(p, chol=p["chol"] * np.where(np.eye(2) > 0, -1.0, 1.0)))),
+    Spec("AR", lambda p: D(pm.AR, p["rho"], p["sigma"], init_dist=pm.Normal.dist(0.0, 10.0), steps=STEPS, ar_order=2),
+         lambda rng, n: {"rho": U(rng, -0.6, 0.6, (n, 2)), "sigma": U(rng, 0.5, 5, n)}, lambda rng, p, n: series(rng, n, STEPS + 2), None, neg("sigma")),
+    Spec("GARCH11", lambda p: D(pm.GARCH11, p["omega"], p["alpha_1"], p["beta_1"], p["initial_vol"], steps=STEPS),
+         lambda rng, n: {"omega": U(rng, 0.05, 2, n), "alpha_1": U(rng, 0, 0.5, n), "beta_1": U(rng, 0, 0.5, n), "initial_vol": U(rng, 0.2, 3, n)},
+         lambda rng, p, n: series(rng, n, STEPS + 1), None, neg("omega")),
+]
 SPEC_BY_NAME = {s.name: s for s in SPECS}
 
 
@@ -259,10 +453,15 @@ _compiled: dict = {}
 
 def compiled(spec: Spec, params: dict, n: int):
     """(draw_fn, logp_fn, rngs) for symbolic parameters of these ranks and dtypes (cached)."""
-    key = (spec.name, tuple((k, np.ndim(v), np.asarray(v).dtype.str) for k, v in sorted(params.items())), n if not params else None)
+    key = (spec.name, tuple((k, np.ndim(v), np.asarray(v).dtype.str) for k, v in sorted(params.items())), n if not params or spec.sized else None)
+    if not spec.symbolic:  # constants: one compile per example (key by value)
+        key = (spec.name, n, tuple((k, np.asarray(v).tobytes()) for k, v in sorted(params.items())))
     if key not in _compiled:
-        sym = {k: pt.tensor(k, dtype=np.asarray(v).dtype, shape=(None,) * np.ndim(v)) for k, v in params.items()}
-        rv = spec.build({**sym, "_n": n})
+        if spec.symbolic:
+            sym = {k: pt.tensor(k, dtype=np.asarray(v).dtype, shape=(None,) * np.ndim(v)) for k, v in params.items()}
+        else:
+            sym = {}
+        rv = spec.build({**params, **sym, "_n": n})
         info = dist_info(rv)
         value = pt.tensor("value", dtype=rv.dtype, shape=(None,) * rv.ndim)
         inputs = [sym[k] for k in sorted(sym)]
@@ -284,7 +483,7 @@ def check_distribution(spec: Spec, n: int, seed: int):
     rng = np.random.default_rng(seed)
     params = spec.params(rng, n)
     draw_fn, logp_fn, rngs = compiled(spec, params, n)
-    args = [params[k] for k in sorted(params)]
+    args = [params[k] for k in sorted(params)] if spec.symbolic else []
     reseed_rngs(rngs, seed)
     x, lp_x = draw_fn(*args)
     assert x.shape[:1] == (n,), f"{spec.name}: draw shape {x.shape} for a batch of {n}"
@@ -299,11 +498,12 @@ def check_distribution(spec: Spec, n: int, seed: int):
         assert np.all(lp_out[mask] == -np.inf), f"{spec.name}{params}: logp({outside}) = {lp_out}, expected -inf"
     if spec.invalid is not None:
         name, bad = spec.invalid(params)
-        # symbolic parameters: the log density is -inf everywhere
-        lp_bad = logp_fn(*[bad[k] for k in sorted(bad)], np.asarray(inside, dtype=x.dtype))
-        assert np.all(lp_bad == -np.inf), f"{spec.name}: invalid {name}={bad[name]} gave logp {lp_bad}"
+        if spec.symbolic:  # symbolic parameters: the log density is -inf everywhere
+            lp_bad = logp_fn(*[bad[k] for k in sorted(bad)], np.asarray(inside, dtype=x.dtype))
+            assert np.all(lp_bad == -np.inf), f"{spec.name}: invalid {name}={bad[name]} gave logp {lp_bad}"
         # constant parameters: ValueError at build time, naming the parameter
-        with pytest.raises(ValueError, match=rf"{spec.name.split('[')[0]} .*parameter .*{name}"):
+        # (the name as a word: a component's error reads "MvNormal MvGaussianRandomWalk.dist ...")
+        with pytest.raises(ValueError, match=rf"{spec.name.split('[')[0]}\b.*parameter .*{name}"):
             spec.build({**bad, "_n": n})
     # constant valid parameters build fine
     assert dist_info(spec.build({**params, "_n": n})) is not None

@@ -146,6 +146,11 @@ class Distribution:
         _check_sizes(f"{cls.__name__}({name!r})", shape, size)
         shape, size, observed = model.resolve_shape(name, cls, dims, shape, size, observed)
         rv = cls.dist(*args, shape=shape, size=size, _label=f"{name!r}", **kwargs)
+        if isinstance(observed, TensorConstant) and _event_mismatch(observed.data.shape, rv, cls.ndim_supp):
+            raise ValueError(  # e.g. size= with observed rows of the wrong length: indexed out of bounds later
+                f"{cls.__name__}({name!r}): observed data has shape {observed.data.shape}, but the variable's "
+                f"last {cls.ndim_supp} axes (from the parameters) have lengths {tuple(rv.type.shape[rv.ndim - cls.ndim_supp:])}"
+            )
         if observed is not None and getattr(cls, "discrete", False) and rv.dtype.startswith(("int", "uint")):
             _check_integer_data(f"{cls.__name__}({name!r})", observed)  # (a float DiracDelta takes any value)
         return model.register_rv(
@@ -180,7 +185,15 @@ class Distribution:
             size = tuple(int(s) for s in np.atleast_1d(size))
         rv = cls.rv_graph(params, size, new_rng())
         if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
-            rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
+            shape = tuple(int(s) for s in shape)
+            # the support axes come from the parameters: a shape (or observed data) that
+            # contradicts them would otherwise be broadcast or indexed out of bounds later
+            if _event_mismatch(shape, rv, cls.ndim_supp):
+                raise ValueError(
+                    f"{cls.__name__} {label}: shape {shape} (from shape=, dims= or observed data) does not fit "
+                    f"the variable's shape {tuple(rv.type.shape)} (None: not known when built)"
+                )
+            rv = pt.specify_shape(rv, shape)
         rv.tag.symvi = DistInfo(cls, params)
         return rv
 
@@ -270,6 +283,16 @@ def _check_sizes(owner: str, shape, size) -> None:
         ints = [e for e in entries if isinstance(e, int | np.integer)]
         if any(e < 0 for e in ints):
             raise ValueError(f"{owner}: {arg}={value!r} holds a negative length; expected non-negative integers")
+
+
+def _event_mismatch(shape: tuple, rv, ndim_supp: int) -> bool:
+    """Whether ``shape`` contradicts the support axes of ``rv`` where their lengths are known."""
+    if ndim_supp == 0:
+        return False
+    if len(shape) < ndim_supp or rv.ndim < ndim_supp:
+        return True
+    known = rv.type.shape[rv.ndim - ndim_supp:]
+    return any(k is not None and k != s for k, s in zip(known, shape[len(shape) - ndim_supp:]))
 
 
 def _check_integer_data(owner: str, observed) -> None:

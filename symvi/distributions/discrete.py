@@ -227,11 +227,14 @@ class NegativeBinomial(Discrete):
             pt.gammaln(k + alpha)
             - pt.gammaln(k + 1)
             - pt.gammaln(alpha)
-            + alpha * (pt.log(alpha) - pt.log(mu + alpha))
+            - alpha * pt.log1p(mu / alpha)
             + xlogy(k, mu)
             - k * pt.log(mu + alpha)
         )
-        return bound(lp, k >= 0)
+        # gammaln(k + alpha) - gammaln(alpha) cancels catastrophically for a huge alpha: there
+        # the distribution is Poisson(mu) to double precision (PyMC switches at 1e10 too)
+        poisson = xlogy(k, mu) - mu - pt.gammaln(k + 1)
+        return bound(pt.switch(alpha > 1e10, poisson, lp), k >= 0)
 
     @staticmethod
     def logcdf(value, mu, alpha):

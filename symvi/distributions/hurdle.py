@@ -155,7 +155,9 @@ class HurdleNegativeBinomial(Discrete):
 
     @staticmethod
     def _log_sf0(mu, alpha):
-        return pt.log1mexp(alpha * (pt.log(alpha) - pt.log(mu + alpha)))
+        # log P(X > 0) = log(1 - (alpha / (mu + alpha))^alpha); log1p keeps a huge alpha (the
+        # Poisson limit) accurate where log(alpha) - log(mu + alpha) rounds to 0
+        return pt.log1mexp(-alpha * pt.log1p(mu / alpha))
 
     @staticmethod
     def logp(value, psi, mu, alpha):

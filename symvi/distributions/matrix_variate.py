@@ -230,7 +230,11 @@ def _as_cov(kind: str, i: int, factor):
 
 # ---------------------------------------------------------------------- Wishart
 def _square(V):
-    return V.ndim >= 2 and V.shape[-1] == V.shape[-2]
+    if V.ndim < 2:
+        return np.array(False)
+    if isinstance(V, Variable):  # `==` on shape entries would compare the variables, not values
+        return pt.eq(V.shape[-1], V.shape[-2])
+    return V.shape[-1] == V.shape[-2]
 
 
 def _spd(V):
@@ -281,7 +285,9 @@ class Wishart(Continuous):
     def rv_graph(cls, params, size, rng):
         nu, V = as_float(params["nu"]), as_float(params["V"])
         p = V.shape[-1]
-        batch = _batch(size, tuple(pt.broadcast_shape(tuple(nu.shape), tuple(V.shape)[:-2], arrays_are_shapes=True)))
+        # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
+        dims = [tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - d])) for v, d in ((nu, 0), (V, 2))]
+        batch = _batch(size, tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True)))
         # Bartlett: A lower triangular, A_ii^2 ~ chi2(nu - i), A_ij ~ N(0, 1) below the diagonal
         df = nu[..., None] - pt.arange(p).astype(nu.dtype)
         diag = pt.sqrt(rb.chisquare(df, size=batch + (p,), rng=rng))

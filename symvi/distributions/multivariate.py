@@ -160,7 +160,9 @@ class MvStudentT(Continuous):
         nu, mu, chol = as_float(params["nu"]), as_float(params["mu"]), params["chol"]
         mu = mu + pt.zeros((chol.shape[-1],), dtype=pytensor.config.floatX)
         if size is None:
-            size = tuple(pt.broadcast_shape(tuple(nu.shape), tuple(mu.shape)[:-1], tuple(chol.shape)[:-2], arrays_are_shapes=True))
+            # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
+            dims = [tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - d])) for v, d in ((nu, 0), (mu, 1), (chol, 2))]
+            size = tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True))
         z = rb.multivariate_normal(pt.zeros_like(mu), chol @ pt.swapaxes(chol, -1, -2), size=size, rng=rng)
         w = rb.chisquare(nu, size=size, rng=new_rng())
         return mu + z / pt.sqrt(w / nu)[..., None]

@@ -49,7 +49,9 @@ class DirichletMultinomial(Discrete):
         a = as_float(params["a"])
         n = params["n"].astype("int64")
         if size is None:
-            size = tuple(pt.broadcast_shape(tuple(n.shape), tuple(a.shape)[:-1], arrays_are_shapes=True))
+            # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
+            dims = [tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - d])) for v, d in ((n, 0), (a, 1))]
+            size = tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True))
         p = rb.dirichlet(a, size=size, rng=rng)
         return rb.multinomial(n, p, size=size, rng=new_rng())
 

@@ -134,6 +134,8 @@ class Interpolated(Continuous):
         pdf = np.asarray(pdf_points, dtype="float64")
         if x.ndim != 1 or x.shape[0] < 2:
             raise ValueError(f"parameter x_points must be a vector of at least 2 points, got shape {x.shape}")
+        if not np.all(np.diff(x) > 0):  # before the masses, whose sign it decides
+            raise ValueError(f"parameter x_points must be strictly increasing, got x_points={np.array2string(x, threshold=6)}")
         if pdf.shape != x.shape:
             raise ValueError(f"parameter pdf_points must have the shape of x_points {x.shape}, got {pdf.shape}")
         if not np.all(pdf >= 0):

@@ -42,7 +42,8 @@ class Rice(Continuous):
 
     params = ("b", "sigma")
     support = "(0, inf)"
-    checks = [(("b",), nonneg, ">= 0 (nu >= 0)"), (("sigma",), positive, "> 0")]
+    # sigma first: b = nu / sigma is negative whenever sigma is, and the error must name sigma
+    checks = [(("sigma",), positive, "> 0"), (("b",), nonneg, ">= 0 (nu >= 0)")]
 
     @classmethod
     def parametrize(cls, nu=None, sigma=None, b=None):

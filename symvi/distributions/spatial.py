@@ -34,7 +34,9 @@ def _square_symmetric(W):
 
 
 def _zero_one(W):
-    return (W == 0) | (W == 1)
+    if isinstance(W, np.ndarray):
+        return (W == 0) | (W == 1)
+    return pt.eq(W, 0) | pt.eq(W, 1)  # `==` on a tensor is identity, not elementwise
 
 
 def _batch(size, mu_shape=()):

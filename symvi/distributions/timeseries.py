@@ -64,8 +64,10 @@ def _size_vector(entries):
 
 
 def _leading(var, drop: int) -> tuple:
-    """Symbolic shape entries of ``var`` without its last ``drop`` axes."""
-    return tuple(var.shape[i] for i in range(max(var.ndim - drop, 0)))
+    """Shape entries of ``var`` without its last ``drop`` axes: static lengths as ints (a
+    symbolic length 1 would not broadcast against other lengths), the others symbolic."""
+    static = var.type.shape
+    return tuple(static[i] if static[i] is not None else var.shape[i] for i in range(max(var.ndim - drop, 0)))
 
 
 def _batch(size, *shapes):
