@@ -110,7 +110,11 @@ def test_minibatch_cells():
     with model:
         advifit = pm.fit(2000, progressbar=False, random_seed=1)
     assert np.isfinite(advifit.hist).all()
-    assert advifit.hist[-100:].mean() < advifit.hist[:100].mean()
+    # (the default fit starts from a Pathfinder warm start on a subsample, so its loss may
+    # already be level at step 1: check where it ends, not that the loss fell)
+    mu_hat = advifit.sample(500, random_seed=2).posterior["mu"].mean(("chain", "draw")).values
+    post_sd = data.std(0) / np.sqrt(len(data))
+    assert np.all(np.abs(mu_hat - data.mean(0)) < 6 * post_sd)
 
 
 @pytest.mark.skipif(not hasattr(pm.MeanField, "sample_node"), reason="sample_node not available")
