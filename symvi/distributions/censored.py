@@ -19,13 +19,10 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
-from pytensor.graph.basic import Variable
 
-from symvi.distributions.base import Distribution, DistInfo, _numeric, dist_info
-from symvi.distributions.truncated import base_info, base_logcdf
-from symvi.pytensorf import as_tensor, new_rng
+from symvi.distributions.base import Distribution, dist_info
+from symvi.distributions.truncated import base_info, base_logcdf, build_wrapped
 
 __all__ = ["Censored"]
 
@@ -56,25 +53,8 @@ class Censored(Distribution):
         info = base_info(dist, who)
         if (lower is not None or upper is not None) and info.cls.logcdf is None:
             raise TypeError(f"{who}: {info.cls.__name__} has no logcdf, so it cannot be censored")
-        fx = pytensor.config.floatX
-        lower = lower if isinstance(lower, Variable) else as_tensor(np.asarray(-np.inf if lower is None else lower, dtype=fx), name=f"{label}: lower")
-        upper = upper if isinstance(upper, Variable) else as_tensor(np.asarray(np.inf if upper is None else upper, dtype=fx), name=f"{label}: upper")
-        lo, up = _numeric(lower), _numeric(upper)
-        if (lo is not None and np.any(np.isnan(lo))) or (up is not None and np.any(np.isnan(up))):
-            raise ValueError(f"{who}: lower and upper must not be NaN")
-        if lo is not None and up is not None and not np.all(lo < up):
-            raise ValueError(f"{who}: lower must be < upper, got lower={lo}, upper={up}")
-        if shape is not None:
-            size = tuple(np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
-        if size is not None and not isinstance(size, Variable):
-            size = tuple(int(s) for s in np.atleast_1d(size))
         target = DiscreteCensored if info.cls.discrete else cls
-        params = {"dist": dist, "lower": lower, "upper": upper}
-        rv = target.rv_graph(params, size, new_rng())
-        if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
-            rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
-        rv.tag.symvi = DistInfo(target, params)
-        return rv
+        return build_wrapped(target, dist, lower, upper, shape, size, label, who)
 
     @classmethod
     def rv_graph(cls, params, size, rng):

@@ -104,6 +104,31 @@ def _support_ends(info):
     return None, None
 
 
+
+def build_wrapped(target, dist, lower, upper, shape, size, label: str, who: str):
+    """The variable of a wrapper (Truncated, Censored) around ``dist``: bounds as tensors
+    (None -> -inf / +inf, NaN and lower >= upper rejected), ``shape``/``size`` resolved, the
+    draw from ``target.rv_graph`` and its DistInfo."""
+    fx = pytensor.config.floatX
+    lower = lower if isinstance(lower, Variable) else as_tensor(np.asarray(-np.inf if lower is None else lower, dtype=fx), name=f"{label}: lower")
+    upper = upper if isinstance(upper, Variable) else as_tensor(np.asarray(np.inf if upper is None else upper, dtype=fx), name=f"{label}: upper")
+    lo, up = _numeric(lower), _numeric(upper)
+    if (lo is not None and np.any(np.isnan(lo))) or (up is not None and np.any(np.isnan(up))):
+        raise ValueError(f"{who}: lower and upper must not be NaN")
+    if lo is not None and up is not None and not np.all(lo < up):
+        raise ValueError(f"{who}: lower must be < upper, got lower={lo}, upper={up}")
+    if shape is not None:
+        size = tuple(np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
+    if size is not None and not isinstance(size, Variable):
+        size = tuple(int(s) for s in np.atleast_1d(size))
+    params = {"dist": dist, "lower": lower, "upper": upper}
+    rv = target.rv_graph(params, size, new_rng())
+    if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
+        rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
+    rv.tag.symvi = DistInfo(target, params)
+    return rv
+
+
 class Truncated(Distribution):
     """Truncated(dist, lower=None, upper=None): ``dist`` restricted to ``[lower, upper]``.
 
@@ -131,25 +156,8 @@ class Truncated(Distribution):
         info = base_info(dist, who)
         if info.cls.logcdf is None:
             raise TypeError(f"{who}: {info.cls.__name__} has no logcdf, so it cannot be truncated")
-        fx = pytensor.config.floatX
-        lower = as_tensor(np.asarray(-np.inf if lower is None else lower, dtype=fx) if not isinstance(lower, Variable) else lower, name=f"{label}: lower")
-        upper = as_tensor(np.asarray(np.inf if upper is None else upper, dtype=fx) if not isinstance(upper, Variable) else upper, name=f"{label}: upper")
-        lo, up = _numeric(lower), _numeric(upper)
-        if lo is not None and np.any(np.isnan(lo)) or up is not None and np.any(np.isnan(up)):
-            raise ValueError(f"{who}: lower and upper must not be NaN")
-        if lo is not None and up is not None and not np.all(lo < up):
-            raise ValueError(f"{who}: lower must be < upper, got lower={lo}, upper={up}")
-        if shape is not None:
-            size = tuple(np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
-        if size is not None and not isinstance(size, Variable):
-            size = tuple(int(s) for s in np.atleast_1d(size))
         target = DiscreteTruncated if info.cls.discrete else cls
-        params = {"dist": dist, "lower": lower, "upper": upper}
-        rv = target.rv_graph(params, size, new_rng())
-        if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
-            rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
-        rv.tag.symvi = DistInfo(target, params)
-        return rv
+        return build_wrapped(target, dist, lower, upper, shape, size, label, who)
 
     @classmethod
     def rv_graph(cls, params, size, rng):
