@@ -117,6 +117,25 @@ def test_draws_independent_across_batch():
     assert len(np.unique(d)) == 50
 
 
+
+@pytest.mark.parametrize(
+    "w_shape, mu_shape",
+    [((1, 2), (4, 2)), ((4, 2), (1, 2)), ((2,), (4, 2)), ((4, 1, 2), (3, 2))],
+)
+def test_draws_broadcast_length_one_batches(w_shape, mu_shape):
+    # a batch axis of length 1 in w or in the components broadcasts against the other's length
+    # (it used to fail when the draw ran: the symbolic length 1 of a constant did not broadcast)
+    w = np.full(w_shape, 0.5)
+    mu = np.zeros(mu_shape) + np.array([-10.0, 10.0])
+    expected = np.broadcast_shapes(w_shape[:-1], mu_shape[:-1])
+    for rv in (
+        sv.NormalMixture.dist(w=w, mu=mu, sigma=0.1),
+        sv.Mixture.dist(w=w, comp_dists=[sv.Normal.dist(mu[..., 0], 0.1), sv.Normal.dist(mu[..., 1], 0.1)]),
+    ):
+        d = compile_fn([], rv, random_seed=1)()
+        assert d.shape == expected
+        assert np.all(np.abs(np.abs(d) - 10.0) < 1.0)
+
 # ---------------------------------------------------------------------- models
 def test_normal_mixture_in_model_like_seed_notebook():
     with sv.Model() as m:

@@ -103,6 +103,28 @@ def _batch_size(size, *params):
     return pt.broadcast_shape(*params, arrays_are_shapes=False)
 
 
+def batch_dims(v, n_core: int = 0) -> tuple:
+    """The leading (batch) lengths of ``v``, leaving out its last ``n_core`` axes.
+
+    Statically known lengths come back as Python ints, the rest as symbolic scalars, so that
+    ``pt.broadcast_shape(*dims, arrays_are_shapes=True)`` broadcasts a known length 1 of one
+    parameter against another's length (a symbolic 1, e.g. ``shape[0]`` of a constant, would
+    not broadcast when the draw runs).
+
+    Examples
+    --------
+    >>> batch_dims(pt.zeros((1, 3, 2)), 1)
+    (1, 3)
+    """
+    return tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - n_core]))
+
+
+def size_vector(entries) -> Variable:
+    """Shape entries (ints or symbolic scalars) as one int64 vector (empty for no entries)."""
+    entries = [pt.as_tensor_variable(e).astype("int64") for e in entries]
+    return pt.stack(entries) if entries else pt.constant(np.zeros(0, dtype="int64"))
+
+
 def _const_all(x, target) -> bool:
     v = _numeric(x)
     return v is not None and bool(np.all(v == target))

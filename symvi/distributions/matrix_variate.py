@@ -27,7 +27,7 @@ from pytensor.tensor.linalg import cholesky, eigh, solve_triangular
 
 from symvi import transforms
 from symvi.distributions.base import Continuous, bound
-from symvi.distributions.dist_math import LOG_2, LOG_2PI, LOG_PI, as_float, is_numeric
+from symvi.distributions.dist_math import batch_dims, LOG_2, LOG_2PI, LOG_PI, as_float, is_numeric
 from symvi.distributions.variants import variant
 
 __all__ = ["MatrixNormal", "KroneckerNormal", "Wishart"]
@@ -286,7 +286,7 @@ class Wishart(Continuous):
         nu, V = as_float(params["nu"]), as_float(params["V"])
         p = V.shape[-1]
         # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
-        dims = [tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - d])) for v, d in ((nu, 0), (V, 2))]
+        dims = [batch_dims(v, d) for v, d in ((nu, 0), (V, 2))]
         batch = _batch(size, tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True)))
         # Bartlett: A lower triangular, A_ii^2 ~ chi2(nu - i), A_ij ~ N(0, 1) below the diagonal
         df = nu[..., None] - pt.arange(p).astype(nu.dtype)

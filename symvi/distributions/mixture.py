@@ -44,6 +44,7 @@ from pytensor.graph.basic import Variable
 
 from symvi import transforms
 from symvi.distributions.base import Distribution, DistInfo, dist_info
+from symvi.distributions.dist_math import batch_dims, size_vector
 from symvi.distributions.unbounded import Normal
 from symvi.pytensorf import as_tensor, new_rng
 
@@ -87,11 +88,6 @@ def _logsumexp_last(x):
     m = pt.max(x, axis=-1, keepdims=True)
     m = pt.switch(pt.isinf(m), 0.0, m)
     return pt.log(pt.sum(pt.exp(x - m), axis=-1)) + m[..., 0]
-
-
-def _size_vector(shape_entries):
-    entries = [pt.as_tensor_variable(s).astype("int64") for s in shape_entries]
-    return pt.stack(entries) if entries else pt.constant(np.zeros(0, dtype="int64"))
 
 
 class Mixture(Distribution):
@@ -147,11 +143,12 @@ class Mixture(Distribution):
         w = pt.as_tensor_variable(params["w"]).astype(pytensor.config.floatX)
         comps, stacked = cls._unpack(params["comp_dists"])
         if size is not None:
-            batch = _size_vector(size) if not isinstance(size, Variable) else size.astype("int64")
+            batch = size_vector(size) if not isinstance(size, Variable) else size.astype("int64")
         else:
-            shapes = [tuple(w.shape)[:-1]]
-            shapes += [tuple(comps[0].shape)[:-1]] if stacked else [tuple(c.shape) for c in comps]
-            batch = _size_vector(pt.broadcast_shape(*shapes, arrays_are_shapes=True))
+            # static lengths as ints, so a known length 1 broadcasts (see batch_dims)
+            shapes = [batch_dims(w, 1)]
+            shapes += [batch_dims(comps[0], 1)] if stacked else [batch_dims(c) for c in comps]
+            batch = size_vector(pt.broadcast_shape(*shapes, arrays_are_shapes=True))
         # Fresh component draws of the full batch shape (independent across batch entries).
         if stacked:
             info = dist_info(comps[0])

@@ -21,7 +21,7 @@ from pytensor.tensor.linalg import cholesky, solve_triangular
 
 from symvi import transforms
 from symvi.pytensorf import new_rng
-from symvi.distributions.dist_math import as_float, is_numeric, normalize, xlogy
+from symvi.distributions.dist_math import batch_dims, as_float, is_numeric, normalize, xlogy
 from symvi.distributions.base import Continuous, Discrete, bound, event_len, nonneg, positive
 
 __all__ = ["MvNormal", "MvStudentT", "Dirichlet", "Multinomial"]
@@ -161,7 +161,7 @@ class MvStudentT(Continuous):
         mu = mu + pt.zeros((chol.shape[-1],), dtype=pytensor.config.floatX)
         if size is None:
             # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
-            dims = [tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - d])) for v, d in ((nu, 0), (mu, 1), (chol, 2))]
+            dims = [batch_dims(v, d) for v, d in ((nu, 0), (mu, 1), (chol, 2))]
             size = tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True))
         z = rb.multivariate_normal(pt.zeros_like(mu), chol @ pt.swapaxes(chol, -1, -2), size=size, rng=rng)
         w = rb.chisquare(nu, size=size, rng=new_rng())

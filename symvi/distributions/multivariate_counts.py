@@ -15,7 +15,7 @@ import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
 
 from symvi.distributions.base import Discrete, bound, event_len, nonneg, positive
-from symvi.distributions.dist_math import as_float, normalize
+from symvi.distributions.dist_math import batch_dims, as_float, normalize
 from symvi.distributions.multivariate import Multinomial
 from symvi.pytensorf import new_rng
 
@@ -50,7 +50,7 @@ class DirichletMultinomial(Discrete):
         n = params["n"].astype("int64")
         if size is None:
             # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
-            dims = [tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - d])) for v, d in ((n, 0), (a, 1))]
+            dims = [batch_dims(v, d) for v, d in ((n, 0), (a, 1))]
             size = tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True))
         p = rb.dirichlet(a, size=size, rng=rng)
         return rb.multinomial(n, p, size=size, rng=new_rng())

@@ -40,7 +40,7 @@ import pytensor.tensor.random.basic as rb
 from pytensor.graph.basic import Variable
 
 from symvi.distributions.base import Continuous, Distribution, DistInfo, _check_sizes, _widen, dist_info, nonneg, positive
-from symvi.distributions.dist_math import LOG_2PI, _sigma_from, as_float
+from symvi.distributions.dist_math import LOG_2PI, _sigma_from, as_float, batch_dims, size_vector
 from symvi.distributions.multivariate import MvNormal
 from symvi.distributions.unbounded import Normal
 from symvi.pytensorf import as_tensor, new_rng
@@ -58,23 +58,11 @@ STEPS_CHECK = (("steps",), _at_least_one, "an integer >= 1 (the number of innova
 
 
 # ---------------------------------------------------------------------- shape helpers
-def _size_vector(entries):
-    entries = [pt.as_tensor_variable(s).astype("int64") for s in entries]
-    return pt.stack(entries) if entries else pt.constant(np.zeros(0, dtype="int64"))
-
-
-def _leading(var, drop: int) -> tuple:
-    """Shape entries of ``var`` without its last ``drop`` axes: static lengths as ints (a
-    symbolic length 1 would not broadcast against other lengths), the others symbolic."""
-    static = var.type.shape
-    return tuple(static[i] if static[i] is not None else var.shape[i] for i in range(max(var.ndim - drop, 0)))
-
-
 def _batch(size, *shapes):
     """Batch shape as an int64 vector: ``size``, or the broadcast of ``shapes`` (tuples)."""
     if size is not None:
-        return size.astype("int64") if isinstance(size, Variable) else _size_vector(size)
-    return _size_vector(pt.broadcast_shape(*shapes, arrays_are_shapes=True))
+        return size.astype("int64") if isinstance(size, Variable) else size_vector(size)
+    return size_vector(pt.broadcast_shape(*shapes, arrays_are_shapes=True))
 
 
 def _prepend(n, batch):
@@ -153,7 +141,7 @@ class _TimeSeries(Continuous):
         if size is not None and not isinstance(size, Variable):
             entries = size if isinstance(size, tuple | list) else np.atleast_1d(size).tolist()
             symbolic = any(isinstance(e, Variable) for e in entries)
-            size = _size_vector(entries) if symbolic else tuple(int(e) for e in entries)
+            size = size_vector(entries) if symbolic else tuple(int(e) for e in entries)
         rv = cls.rv_graph(params, size, new_rng())
         if shape is not None and all(isinstance(s, int | np.integer) for s in shape):
             rv = pt.specify_shape(rv, tuple(int(s) for s in shape))
@@ -250,7 +238,7 @@ class RandomWalk(_TimeSeries):
         init, innov, steps = params["init_dist"], params["innovation_dist"], params["steps"]
         init_i, innov_i = dist_info(init), dist_info(innov)
         e = innov_i.cls.ndim_supp
-        batch = _batch(size, _leading(init, e), _leading(innov, e))
+        batch = _batch(size, batch_dims(init, e), batch_dims(innov, e))
         first = init_i.cls.rv_graph(init_i.params, batch, new_rng())  # (*B, *E)
         moves = innov_i.cls.rv_graph(innov_i.params, _prepend(steps, batch), new_rng())  # (S, *B, *E)
         t_axis = first.ndim - e
@@ -482,7 +470,7 @@ class AR(_TimeSeries):
         rho, sigma, init, steps = (params[k] for k in ("rho", "sigma", "init_dist", "steps"))
         p, c = cls._static(params["ar_order"], params["constant"])
         init_i = dist_info(init)
-        batch = _batch(size, _leading(sigma, 0), _leading(rho, 1), _leading(init, 1))
+        batch = _batch(size, batch_dims(sigma, 0), batch_dims(rho, 1), batch_dims(init, 1))
         bshape = _bshape(batch)
         init_size = pt.concatenate([batch, pt.constant([p], dtype="int64")]) if init_i.cls.ndim_supp == 0 else batch
         start = as_float(init_i.cls.rv_graph(init_i.params, init_size, new_rng()))  # (*B, p)
@@ -579,7 +567,7 @@ class GARCH11(_TimeSeries):
     @classmethod
     def rv_graph(cls, params, size, rng):
         w, a, b, vol = (as_float(params[k]) for k in ("omega", "alpha_1", "beta_1", "initial_vol"))
-        batch = _batch(size, *(_leading(v, 0) for v in (w, a, b, vol)))
+        batch = _batch(size, *(batch_dims(v, 0) for v in (w, a, b, vol)))
         bshape = _bshape(batch)
         w, a, b, vol = (pt.broadcast_to(v, bshape) for v in (w, a, b, vol))
         z = rb.normal(0.0, 1.0, size=_prepend(params["steps"] + 1, batch), rng=rng)  # (T, *B)
