@@ -152,3 +152,17 @@ def test_float32_helpers():
         assert pm.floatX(np.arange(3.0)).dtype == np.float32
         assert pm.intX([1, 2]).dtype == np.int32
         assert pm.floatX(pytensor.tensor.dvector("v")).dtype == "float32"
+
+
+def test_multivariate_normal_family_draws_in_float32(float32):
+    # PyTensor's Numba draw of multivariate_normal cannot multiply a float32 Cholesky factor by
+    # its float64 normals; symvi draws in float64 and casts, so the values follow the covariance.
+    cov = np.array([[2.0, 0.9], [0.9, 1.0]])
+    for rv in (
+        pm.MvNormal.dist(mu=np.array([1.0, -1.0]), cov=cov),
+        pm.MvStudentT.dist(nu=1e6, mu=np.array([1.0, -1.0]), cov=cov),
+    ):
+        d = pm.draw(rv, 4000, random_seed=3)
+        assert d.dtype == np.float32 and d.shape == (4000, 2)
+        np.testing.assert_allclose(d.mean(0), [1.0, -1.0], atol=0.08)
+        np.testing.assert_allclose(np.cov(d.T), cov, atol=0.12)

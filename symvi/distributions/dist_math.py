@@ -119,6 +119,27 @@ def batch_dims(v, n_core: int = 0) -> tuple:
     return tuple(s if s is not None else v.shape[i] for i, s in enumerate(v.type.shape[: v.ndim - n_core]))
 
 
+def mvnormal_draw(mu, cov, size=None, rng=None) -> Variable:
+    """Multivariate normal draws of ``floatX``, computed in float64.
+
+    PyTensor's Numba implementation of ``multivariate_normal`` multiplies the Cholesky factor
+    of ``cov`` by float64 standard normals, which Numba refuses for a float32 ``cov``; drawing
+    in float64 and casting keeps float32 models (``floatX = "float32"``) able to draw.
+
+    Examples
+    --------
+    >>> mvnormal_draw(pt.zeros(2), pt.eye(2), size=(3,)).eval().shape
+    (3, 2)
+    """
+    import pytensor.tensor.random.basic as rb
+
+    mu, cov = pt.as_tensor_variable(mu), pt.as_tensor_variable(cov)
+    if mu.dtype == "float64" and cov.dtype == "float64":
+        return rb.multivariate_normal(mu, cov, size=size, rng=rng)
+    draw = rb.multivariate_normal(mu.astype("float64"), cov.astype("float64"), size=size, rng=rng)
+    return draw.astype(pytensor.config.floatX)
+
+
 def size_vector(entries) -> Variable:
     """Shape entries (ints or symbolic scalars) as one int64 vector (empty for no entries)."""
     entries = [pt.as_tensor_variable(e).astype("int64") for e in entries]

@@ -27,7 +27,7 @@ from pytensor.tensor.linalg import cholesky, eigh, solve_triangular
 
 from symvi import transforms
 from symvi.distributions.base import Continuous, bound
-from symvi.distributions.dist_math import batch_dims, LOG_2, LOG_2PI, LOG_PI, as_float, is_numeric
+from symvi.distributions.dist_math import batch_dims, mvnormal_draw, LOG_2, LOG_2PI, LOG_PI, as_float, is_numeric
 from symvi.distributions.variants import variant
 
 __all__ = ["MatrixNormal", "KroneckerNormal", "Wishart"]
@@ -182,7 +182,7 @@ class KroneckerNormal(Continuous):
         sigma = as_float(params["sigma"])
         cov = cov + sigma**2 * pt.eye(cov.shape[0])
         mu = as_float(params["mu"]) + pt.zeros((cov.shape[0],))
-        return rb.multivariate_normal(mu, cov, size=size, rng=rng)
+        return mvnormal_draw(mu, cov, size=size, rng=rng)
 
     @staticmethod
     def logp(value, mu, sigma, **covs):

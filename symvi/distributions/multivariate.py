@@ -21,7 +21,7 @@ from pytensor.tensor.linalg import cholesky, solve_triangular
 
 from symvi import transforms
 from symvi.pytensorf import new_rng
-from symvi.distributions.dist_math import batch_dims, as_float, is_numeric, normalize, xlogy
+from symvi.distributions.dist_math import batch_dims, mvnormal_draw, as_float, is_numeric, normalize, xlogy
 from symvi.distributions.base import Continuous, Discrete, bound, event_len, nonneg, positive
 
 __all__ = ["MvNormal", "MvStudentT", "Dirichlet", "Multinomial"]
@@ -104,7 +104,7 @@ class MvNormal(Continuous):
         mu, chol = as_float(params["mu"]), params["chol"]
         mu = mu + pt.zeros((chol.shape[-1],), dtype=pytensor.config.floatX)  # a scalar mu fills the event axis
         cov = chol @ pt.swapaxes(chol, -1, -2)
-        return rb.multivariate_normal(mu, cov, size=size, rng=rng)
+        return mvnormal_draw(mu, cov, size=size, rng=rng)
 
     @staticmethod
     def logp(value, mu, chol):
@@ -163,7 +163,7 @@ class MvStudentT(Continuous):
             # static lengths as ints: a symbolic length 1 (of a constant) would not broadcast
             dims = [batch_dims(v, d) for v, d in ((nu, 0), (mu, 1), (chol, 2))]
             size = tuple(pt.broadcast_shape(*dims, arrays_are_shapes=True))
-        z = rb.multivariate_normal(pt.zeros_like(mu), chol @ pt.swapaxes(chol, -1, -2), size=size, rng=rng)
+        z = mvnormal_draw(pt.zeros_like(mu), chol @ pt.swapaxes(chol, -1, -2), size=size, rng=rng)
         w = rb.chisquare(nu, size=size, rng=new_rng())
         return mu + z / pt.sqrt(w / nu)[..., None]
 
