@@ -52,6 +52,18 @@ def test_car_matches_pymc_and_weighted_w():
     np.testing.assert_allclose(logp_of(sv.CAR.dist(mu=np.zeros(3), W=Ww, alpha=0.4, tau=3.0), x), car_by_hand(x, np.zeros(3), Ww, 0.4, 3.0), rtol=1e-10)
 
 
+
+def test_car_and_icar_take_a_scipy_sparse_adjacency():
+    # PyMC accepts W as a scipy.sparse matrix; the densities equal the dense-W ones
+    from scipy import sparse
+
+    dense = sv.CAR.dist(mu=MU, W=W, alpha=0.6, tau=1.7)
+    for fmt in (sparse.csr_matrix, sparse.coo_array):
+        rv = sv.CAR.dist(mu=MU, W=fmt(W), alpha=0.6, tau=1.7)
+        np.testing.assert_allclose(logp_of(rv, X), logp_of(dense, X), rtol=1e-12)
+        icar = sv.ICAR.dist(W=fmt(W), sigma=1.3)
+        np.testing.assert_allclose(logp_of(icar, X), logp_of(sv.ICAR.dist(W=W, sigma=1.3), X), rtol=1e-12)
+
 def test_car_symbolic_alpha_out_of_range_is_minus_inf():
     a = pt.dscalar("a")
     lp = dist_info(sv.CAR.dist(mu=MU, W=W, alpha=a, tau=1.0)).logp(pt.as_tensor(X[0]))

@@ -58,7 +58,8 @@ class CAR(Continuous):
     """CAR(mu, W, alpha, tau): conditional autoregression, a normal with precision
     ``tau (D - alpha W)``, ``D = diag(column sums of W)``.
 
-    ``W``: symmetric adjacency matrix (dense; 0/1 or non-negative weights); ``-1 < alpha < 1``;
+    ``W``: symmetric adjacency matrix (numpy or scipy.sparse, used dense; 0/1 or non-negative
+    weights); ``-1 < alpha < 1``;
     ``tau > 0`` scalar.  Log density as PyMC 5.28.5:
     ``1/2 [k log tau + sum_i log(1 - alpha lambda_i) - tau (x-mu)^T (D - alpha W) (x-mu)]``,
     ``lambda`` the eigenvalues of ``D^-1/2 W D^-1/2``.  Support: R^k.
@@ -88,6 +89,8 @@ class CAR(Continuous):
             if not isinstance(v, pt.Variable) and np.ndim(v) != 0:
                 raise ValueError(f"CAR: {name} must be a scalar, got shape {np.shape(v)}")
         if not isinstance(W, pt.Variable):
+            if hasattr(W, "toarray"):  # a scipy.sparse adjacency matrix, as PyMC accepts
+                W = W.toarray()
             W = np.asarray(W, dtype="float64")
             if W.ndim != 2 or W.shape[0] != W.shape[1]:
                 raise ValueError(f"CAR: W must be a square matrix, got shape {W.shape}")
@@ -150,7 +153,7 @@ class ICAR(Continuous):
     @classmethod
     def parametrize(cls, W, sigma=1.0, zero_sum_stdev=0.001):
         if not isinstance(W, pt.Variable):
-            W = np.asarray(W)
+            W = np.asarray(W.toarray() if hasattr(W, "toarray") else W)  # scipy.sparse too
             if W.ndim != 2 or W.shape[0] != W.shape[1]:
                 raise ValueError(f"ICAR: W must be a square matrix, got shape {W.shape}")
             W = W.astype("int64")
