@@ -141,11 +141,18 @@ def find_rngs(outputs: Iterable[Variable]) -> list[SharedVariable]:
 def seed_sequence(seed, who: str = "random_seed") -> np.random.SeedSequence:
     """``np.random.SeedSequence(seed)``, with an error that names the argument.
 
+    ``seed`` may also be a numpy ``Generator`` or ``RandomState`` (as PyMC's ``random_seed``):
+    the sequence is seeded from its next draws, so the same generator state gives the same
+    sequence.
+
     >>> seed_sequence(3).entropy
     3
     """
     if isinstance(seed, np.random.SeedSequence):
         return seed
+    if isinstance(seed, np.random.Generator | np.random.RandomState):
+        # as PyMC: a generator passed as random_seed seeds from its next draws (and advances)
+        seed = [int(s) for s in seed.randint(0, 2**31, size=4)] if isinstance(seed, np.random.RandomState) else seed.integers(0, 2**63, size=4).tolist()
     try:
         return np.random.SeedSequence(seed)
     except (TypeError, ValueError):

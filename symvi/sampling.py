@@ -51,7 +51,7 @@ def _free_inputs(outputs) -> list:
     ]
 
 
-def _draw_loop(outputs: Sequence[Variable], draws: int, random_seed, what: str) -> list[np.ndarray]:
+def _draw_loop(outputs: Sequence[Variable], draws: int, random_seed, what: str, mode=None) -> list[np.ndarray]:
     """``draws`` joint forward draws of ``outputs`` as arrays with a leading ``draws`` axis."""
     outputs = list(outputs)
     if not outputs:
@@ -63,7 +63,7 @@ def _draw_loop(outputs: Sequence[Variable], draws: int, random_seed, what: str) 
             f"{what}: cannot draw because the graph depends on symbolic input(s) {names} "
             "(e.g. value variables); draw random variables, deterministics or constant expressions"
         )
-    fn = compile_fn([], outputs)
+    fn = compile_fn([], outputs, mode=mode)
     rngs = find_rngs(outputs)
     saved = [r.get_value(borrow=False) for r in rngs]
     reseed_rngs(rngs, random_seed)
@@ -206,6 +206,28 @@ def to_inference_data(
     return az.InferenceData(**datasets)
 
 
+# ---------------------------------------------------------------------- PyMC keyword parity
+_IDATA_KEYS = ("dims", "attrs")
+
+
+def _idata_kwargs(who: str, idata_kwargs) -> dict:
+    """The ``idata_kwargs`` PyMC's predictive functions take that apply here (``dims``, ``attrs``)."""
+    kw = dict(idata_kwargs or {})
+    unknown = sorted(set(kw) - set(_IDATA_KEYS))
+    if unknown:
+        raise TypeError(f"{who}: idata_kwargs {unknown} are not supported; supported: {list(_IDATA_KEYS)}")
+    return kw
+
+
+def _compile_mode(who: str, compile_kwargs, default=None):
+    """The ``mode`` of PyMC's ``compile_kwargs`` (the only compile option that applies here)."""
+    kw = dict(compile_kwargs or {})
+    unknown = sorted(set(kw) - {"mode"})
+    if unknown:
+        raise TypeError(f"{who}: compile_kwargs {unknown} are not supported; supported: ['mode']")
+    return kw.get("mode", default)
+
+
 # ---------------------------------------------------------------------- prior predictive
 def _observed_value(var):
     if isinstance(var, SharedVariable):
@@ -218,7 +240,16 @@ def _observed_value(var):
         return None
 
 
-def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random_seed=None):
+def sample_prior_predictive(
+    draws: int = 500,
+    model=None,
+    var_names=None,
+    random_seed=None,
+    return_inferencedata: bool = True,
+    idata_kwargs: dict | None = None,
+    compile_kwargs: dict | None = None,
+    samples: int | None = None,
+):
     """Draw from the prior and prior predictive; returns :class:`arviz.InferenceData`.
 
     Groups: ``prior`` (free random variables on their constrained space, and Deterministics),
@@ -226,10 +257,28 @@ def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random
     ``constant_data`` (``Data`` containers not used as observed values, as in PyMC), each
     sample group shaped ``(chain=1, draw=draws, ...)`` with the model's dims and coords.
     ``var_names`` restricts the drawn variables; Potentials are not part of forward draws.
+    As in PyMC: ``return_inferencedata=False`` gives ``{name: (draws, ...) array}``,
+    ``idata_kwargs`` takes ``dims`` / ``attrs``, ``compile_kwargs`` a ``mode``, and the old
+    ``samples=`` still means ``draws=`` (with a FutureWarning).
+
+    Examples
+    --------
+    >>> import symvi as sv
+    >>> with sv.Model():
+    ...     mu = sv.Normal("mu", 0, 1)
+    ...     prior = sv.sample_prior_predictive(10, return_inferencedata=False, random_seed=1)
+    >>> prior["mu"].shape
+    (10,)
     """
     from symvi.model import modelcontext
 
-    model = modelcontext(model, who="sample_prior_predictive")
+    who = "sample_prior_predictive"
+    if samples is not None:
+        warnings.warn(f"{who}: samples= is the old name of draws=; use draws=", FutureWarning, stacklevel=2)
+        draws = samples
+    idata_kw = _idata_kwargs(who, idata_kwargs)
+    mode = _compile_mode(who, compile_kwargs)
+    model = modelcontext(model, who=who)
     if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws < 1:
         raise ValueError(f"sample_prior_predictive: draws must be a positive integer, got {draws!r}")
     prior_vars = list(model.free_RVs) + list(model.deterministics)
@@ -254,7 +303,9 @@ def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random
             stacklevel=2,
         )
     outputs = prior_vars + pp_vars
-    arrays = _draw_loop(outputs, int(draws), random_seed, "sample_prior_predictive")
+    arrays = _draw_loop(outputs, int(draws), random_seed, who, mode=mode)
+    if not return_inferencedata:
+        return {v.name: a for v, a in zip(outputs, arrays)}
     by_name = {v.name: a[None] for v, a in zip(outputs, arrays)}  # (chain=1, draw, ...)
     groups: dict[str, dict] = {
         "prior": {v.name: by_name[v.name] for v in prior_vars},
@@ -262,7 +313,7 @@ def sample_prior_predictive(draws: int = 500, model=None, var_names=None, random
     }
     groups.update(data_groups(model))
     groups = {g: v for g, v in groups.items() if v}
-    return to_inference_data(groups, model)
+    return to_inference_data(groups, model, **idata_kw)
 
 
 def data_groups(model) -> dict:
@@ -396,6 +447,9 @@ def sample_posterior_predictive(
     extend_inferencedata: bool = False,
     return_inferencedata: bool = True,
     progressbar: bool = True,
+    idata_kwargs: dict | None = None,
+    compile_kwargs: dict | None = None,
+    progressbar_theme=None,
 ):
     """Forward-sample the observed variables (or ``var_names``) at every posterior draw.
 
@@ -409,7 +463,8 @@ def sample_posterior_predictive(
     ``predictions=True``; ``extend_inferencedata=True`` adds them to ``trace`` and returns it;
     ``return_inferencedata=False`` gives ``{name: (chain, draw, ...) array}``.  In a model
     observing :func:`~symvi.Minibatch` tensors the draws are for the full data.  ``progressbar``
-    is accepted for PyMC compatibility and ignored.
+    and ``progressbar_theme`` are accepted for PyMC compatibility and ignored; ``idata_kwargs``
+    takes ``dims`` / ``attrs`` and ``compile_kwargs`` a ``mode``, as in PyMC.
 
     Examples
     --------
@@ -431,6 +486,8 @@ def sample_posterior_predictive(
     from symvi.model import modelcontext
     from symvi.pytensorf import ONE_SHOT_MODE
 
+    idata_kw = _idata_kwargs("sample_posterior_predictive", idata_kwargs)
+    mode = _compile_mode("sample_posterior_predictive", compile_kwargs, ONE_SHOT_MODE)
     model = modelcontext(model, who="sample_posterior_predictive")
     draws, n_chain, n_draw = _posterior_draws(trace)
     if n_draw == 0:
@@ -458,7 +515,7 @@ def sample_posterior_predictive(
     full = full_data_replacements(model)  # a Minibatch model predicts on its full data
     if full:
         graph = graph_replace(graph, full, strict=False)
-    fn = compile_fn(holders, graph, mode=ONE_SHOT_MODE)
+    fn = compile_fn(holders, graph, mode=mode)
     rngs = find_rngs(graph)
     saved = [r.get_value(borrow=False) for r in rngs]
     reseed_rngs(rngs, random_seed)
@@ -491,7 +548,7 @@ def sample_posterior_predictive(
                 observed[rv.name] = val
         groups = {"posterior_predictive": sampled, "observed_data": observed, "constant_data": constant}
     groups = {g: v for g, v in groups.items() if v}
-    idata = to_inference_data(groups, model)
+    idata = to_inference_data(groups, model, **idata_kw)
     if extend_inferencedata:
         if not hasattr(trace, "extend"):
             raise TypeError("sample_posterior_predictive: extend_inferencedata=True needs an InferenceData trace")

@@ -201,3 +201,45 @@ def test_approx_sample_carries_observed_and_constant_data():
     assert set(idata.groups()) == {"posterior", "observed_data", "constant_data"}
     np.testing.assert_array_equal(idata.observed_data["y"].values, y)
     np.testing.assert_array_equal(idata.constant_data["x"].values, [1.0, 2.0, 3.0])
+
+
+# ---------------------------------------------------------------------- PyMC habits
+def test_heavy_tailed_draws_give_inf_not_an_exception():
+    # PyTensor's Numba t / invgamma raised ZeroDivisionError when their gamma draw underflowed
+    # (tiny nu / alpha, as in a prior predictive with nu ~ Exponential(0.1)); numpy gives inf
+    for rv in (pm.StudentT.dist(nu=1e-3), pm.HalfStudentT.dist(nu=1e-3), pm.InverseGamma.dist(1e-3, 1.0)):
+        d = pm.draw(rv, 2000, random_seed=1)
+        assert np.isinf(d).any() and not np.isnan(d).any()
+
+
+def test_prior_predictive_takes_pymc_keywords():
+    with pm.Model(coords={"k": ["a", "b"]}) as m:
+        mu = pm.Normal("mu", 0, 1, dims="k")
+        pm.Normal("y", mu.sum(), 1, observed=np.zeros(3))
+    with m:
+        with pytest.warns(FutureWarning, match="draws="):
+            old = pm.sample_prior_predictive(samples=7, random_seed=np.random.default_rng(5))
+        raw = pm.sample_prior_predictive(7, return_inferencedata=False, random_seed=np.random.default_rng(5))
+        dims = pm.sample_prior_predictive(7, idata_kwargs={"dims": {"y": ["obs"]}}, compile_kwargs={"mode": "FAST_COMPILE"})
+        with pytest.raises(TypeError, match="idata_kwargs.*log_likelihood"):
+            pm.sample_prior_predictive(7, idata_kwargs={"log_likelihood": True})
+    assert old.prior["mu"].shape == (1, 7, 2)
+    # a Generator as random_seed seeds from its next draws: the same generator state, the same draws
+    np.testing.assert_array_equal(raw["mu"], old.prior["mu"].values[0])
+    assert raw["y"].shape == (7, 3)
+    assert dims.prior_predictive["y"].dims == ("chain", "draw", "obs")
+
+
+def test_posterior_predictive_takes_pymc_keywords():
+    with pm.Model() as m:
+        b = pm.Normal("b", 0, 1)
+        pm.Normal("y", b, 0.1, observed=np.zeros(4))
+    post = {"b": np.array([1.0, 2.0, 3.0])}
+    pp = pm.sample_posterior_predictive(
+        post, model=m, random_seed=np.random.default_rng(1), idata_kwargs={"attrs": {"run": "x"}},
+        compile_kwargs={"mode": "FAST_COMPILE"}, progressbar_theme=None,
+    )
+    assert pp.posterior_predictive.attrs["run"] == "x"
+    np.testing.assert_allclose(pp.posterior_predictive["y"].values[0].mean(-1), [1.0, 2.0, 3.0], atol=0.2)
+    with pytest.raises(TypeError, match="compile_kwargs.*on_unused_input"):
+        pm.sample_posterior_predictive(post, model=m, compile_kwargs={"on_unused_input": "ignore"})

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+import pytensor.tensor.random.basic as rb
 from pytensor.graph.basic import Variable
 
 from symvi.distributions.base import _numeric
+from symvi.pytensorf import new_rng
 
 __all__ = ["xlogy", "xlog1py", "as_float", "normalize", "is_numeric", "LOG_2PI"]
 
@@ -172,6 +174,26 @@ def _norm_log_ppf(logp, newton_steps=2):
         log_pdf = -0.5 * z**2 - 0.5 * LOG_2PI
         z = z - (_norm_logcdf(z) - logp) / pt.exp(log_pdf - _norm_logcdf(z))
     return pt.switch(logp < -30, z, central)
+
+
+def student_t_draw(nu, mu, sigma, size, rng) -> Variable:
+    """Student-t draws as ``mu + sigma z sqrt(nu / (2 g))``, ``z ~ N(0, 1)``, ``g ~ Gamma(nu/2)``.
+
+    Not PyTensor's ``t`` op: its Numba implementation raises ZeroDivisionError when the gamma
+    draw underflows to 0 (tiny ``nu``, e.g. a prior predictive with ``nu ~ Exponential(0.1)``),
+    where numpy returns inf; the division here is an elementwise one, which gives inf too.
+
+    Examples
+    --------
+    >>> from symvi.pytensorf import new_rng
+    >>> bool(np.isinf(student_t_draw(1e-3, 0.0, 1.0, (2000,), new_rng(1)).eval()).any())
+    True
+    """
+    nu, mu, sigma = (pt.as_tensor_variable(v) for v in (nu, mu, sigma))
+    size = _batch_size(size, nu, mu, sigma)
+    z = rb.normal(0.0, 1.0, size=size, rng=rng)
+    g = rb.gamma(nu / 2, 1.0, size=size, rng=new_rng())
+    return (mu + sigma * z * pt.sqrt(nu / (2 * g))).astype(pytensor.config.floatX)
 
 
 def _student_t_logp(value, nu, mu, sigma):

@@ -15,6 +15,8 @@ from symvi import transforms
 from symvi.distributions.base import Continuous, bound, positive
 from symvi.distributions.unbounded import Normal
 from symvi.distributions.dist_math import (
+    _batch_size,
+    student_t_draw,
     LOG_2,
     LOG_2PI,
     LOG_PI,
@@ -199,8 +201,14 @@ class InverseGamma(Continuous):
 
     support = "(0, inf)"
     params = ("alpha", "beta")
-    rv_op = rb.invgamma
     checks = [(("alpha",), positive, "> 0"), (("beta",), positive, "> 0")]
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        # beta / Gamma(alpha): PyTensor's Numba invgamma raises ZeroDivisionError when the gamma
+        # draw underflows (tiny alpha), where numpy gives inf; an elementwise division gives inf
+        alpha, beta = params["alpha"], params["beta"]
+        return beta / rb.gamma(alpha, 1.0, size=_batch_size(size, alpha, beta), rng=rng)
 
     @classmethod
     def parametrize(cls, alpha=None, beta=None, *, mu=None, sigma=None):
@@ -291,7 +299,7 @@ class HalfStudentT(Continuous):
 
     @classmethod
     def rv_graph(cls, params, size, rng):
-        return pt.abs(rb.t(params["nu"], 0.0, params["sigma"], size=size, rng=rng))
+        return pt.abs(student_t_draw(params["nu"], 0.0, params["sigma"], size, rng))
 
     @staticmethod
     def logp(value, nu, sigma):

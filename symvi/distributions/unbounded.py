@@ -13,6 +13,7 @@ import pytensor.tensor.random.basic as rb
 
 from symvi.distributions.base import Continuous, positive
 from symvi.distributions.dist_math import (
+    student_t_draw,
     LOG_2,
     LOG_2PI,
     LOG_PI,
@@ -81,7 +82,6 @@ class StudentT(Continuous):
 
     support = "real"
     params = ("nu", "mu", "sigma")
-    rv_op = rb.t
     checks = [(("nu",), positive, "> 0"), (("sigma",), positive, "> 0")]
 
     @classmethod
@@ -89,6 +89,10 @@ class StudentT(Continuous):
         if nu is None:
             raise TypeError("StudentT: missing parameter 'nu'")
         return {"nu": _f(nu), "mu": _f(mu), "sigma": _sigma_from(sigma, lam, tau_name="lam")}
+
+    @classmethod
+    def rv_graph(cls, params, size, rng):
+        return student_t_draw(params["nu"], params["mu"], params["sigma"], size, rng)
 
     @staticmethod
     def logp(value, nu, mu, sigma):
