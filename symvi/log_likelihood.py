@@ -32,14 +32,15 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
-__all__ = ["compute_log_likelihood", "pointwise_log_likelihood"]
+__all__ = ["compute_log_likelihood", "compute_log_prior", "pointwise_log_likelihood"]
 
 #: draws per compiled call are chosen so one call's output holds about this many numbers
 _BLOCK_ELEMENTS = 4_000_000
 
 
-def _observed(model, var_names) -> list:
-    observed = list(model.observed_RVs)
+def _observed(model, var_names, prior: bool = False) -> list:
+    """The observed variables (the free ones for ``prior=True``) named by ``var_names``."""
+    observed = list(model.free_RVs if prior else model.observed_RVs)
     if var_names is None:
         return observed
     names = [var_names] if isinstance(var_names, str) else list(var_names)
@@ -48,7 +49,8 @@ def _observed(model, var_names) -> list:
     for n in names:
         rv = known.get(n, known.get(model._full(n)))
         if rv is None:
-            raise KeyError(f"compute_log_likelihood: var_names entry {n!r} is not an observed variable; observed: {sorted(known)}")
+            kind, who = ("a free", "compute_log_prior") if prior else ("an observed", "compute_log_likelihood")
+            raise KeyError(f"{who}: var_names entry {n!r} is not {kind} variable; those are: {sorted(known)}")
         out.append(rv)
     return out
 
@@ -76,7 +78,8 @@ def _loglik_function(model, observed):
     from symvi.minibatch import full_data_replacements
     from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
-    terms = [dist_info(rv).logp(model.rvs_to_values[rv]) for rv in observed]
+    # an observed variable at its data; a free one (log prior) at its own constrained value
+    terms = [dist_info(rv).logp(model.rvs_to_values[rv] if rv in model.observed_RVs else rv) for rv in observed]
     free = [rv for rv in model.free_RVs if rv in set(ancestors(terms))]
     holders = [rv.type() for rv in free]
     repl = dict(zip(free, holders))
@@ -110,17 +113,20 @@ def pointwise_log_likelihood(model, draws: dict[str, np.ndarray], var_names=None
     >>> pointwise_log_likelihood(m, {"lam": np.array([1.0, 2.0])})["y"].round(3).tolist()
     [[-1.0, -1.693], [-2.0, -1.307]]
     """
-    observed = _observed(model, var_names)
+    return _pointwise(model, draws, _observed(model, var_names), "compute_log_likelihood")
+
+
+def _pointwise(model, draws: dict[str, np.ndarray], observed: list, who: str) -> dict[str, np.ndarray]:
     if not observed:
-        raise ValueError("compute_log_likelihood: the model has no observed variables")
+        raise ValueError(f"{who}: the model has no {'observed' if who.endswith('likelihood') else 'free'} variables")
     fn, free = _loglik_function(model, observed)
     missing = [rv.name for rv in free if rv.name not in draws]
     if missing:
-        raise KeyError(f"compute_log_likelihood: the posterior has no draws of {missing} (free variables the likelihood depends on)")
+        raise KeyError(f"{who}: the posterior has no draws of {missing} (free variables the log densities depend on)")
     values = [np.asarray(draws[rv.name], dtype=rv.dtype) for rv in free]
     sizes = {np.shape(v)[0] for v in (values or list(draws.values()))}
     if len(sizes) > 1:
-        raise ValueError(f"compute_log_likelihood: the draws disagree on their number: {sorted(sizes)}")
+        raise ValueError(f"{who}: the draws disagree on their number: {sorted(sizes)}")
     S = sizes.pop() if sizes else 1
     if not free:  # nothing to vectorise over: the same log likelihood for every draw
         return {rv.name: np.repeat(np.asarray(o), S, axis=0) for rv, o in zip(observed, fn())}
@@ -168,26 +174,57 @@ def compute_log_likelihood(
     >>> bool(np.isfinite(az.loo(idata).elpd_loo))
     True
     """
+    return _add_group(idata, var_names, extend_inferencedata, model, "log_likelihood")
+
+
+def compute_log_prior(
+    idata,
+    var_names: Sequence[str] | None = None,
+    extend_inferencedata: bool = True,
+    model=None,
+):
+    """Add the pointwise ``log_prior`` group to ``idata`` (PyMC's ``pm.compute_log_prior``).
+
+    For every free variable (or ``var_names`` entry) and every draw: its elementwise log
+    density at the drawn (constrained) value given the drawn values of its parameters, without
+    the transform's Jacobian, as PyMC - what prior-sensitivity checks (``psense``) read.
+    Returns ``idata`` extended, or with ``extend_inferencedata=False`` the new Dataset.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model() as m:
+    ...     sigma = pm.HalfNormal("sigma", 1.0)
+    >>> idata = pm.to_inference_data({"posterior": {"sigma": np.ones((1, 2))}}, m)
+    >>> pm.compute_log_prior(idata, model=m).log_prior["sigma"].values.round(3).tolist()
+    [[-1.226, -1.226]]
+    """
+    return _add_group(idata, var_names, extend_inferencedata, model, "log_prior")
+
+
+def _add_group(idata, var_names, extend_inferencedata: bool, model, group_name: str):
     import arviz as az
 
     from symvi.model import modelcontext
     from symvi.sampling import to_inference_data
 
-    model = modelcontext(model, who="compute_log_likelihood")
+    who = f"compute_{group_name}"
+    model = modelcontext(model, who=who)
     posterior = _posterior(idata)
     lead = {a.shape[:2] for a in posterior.values()}
     if len(lead) != 1:
-        raise ValueError(f"compute_log_likelihood: posterior variables disagree on (chain, draw) sizes: {sorted(lead)}")
+        raise ValueError(f"{who}: posterior variables disagree on (chain, draw) sizes: {sorted(lead)}")
     n_chain, n_draw = lead.pop()
     flat = {k: v.reshape((n_chain * n_draw, *v.shape[2:])) for k, v in posterior.items()}
-    loglik = pointwise_log_likelihood(model, flat, var_names)
-    arrays = {k: v.reshape((n_chain, n_draw, *v.shape[1:])) for k, v in loglik.items()}
-    group = to_inference_data({"log_likelihood": arrays}, model).log_likelihood
+    rvs = _observed(model, var_names, prior=group_name == "log_prior")
+    values = _pointwise(model, flat, rvs, who)
+    arrays = {k: v.reshape((n_chain, n_draw, *v.shape[1:])) for k, v in values.items()}
+    group = getattr(to_inference_data({group_name: arrays}, model), group_name)
     post = idata.posterior if hasattr(idata, "posterior") else idata
     group = group.assign_coords(chain=post["chain"].values, draw=post["draw"].values)
     if not extend_inferencedata:
         return group
     if not isinstance(idata, az.InferenceData):
-        raise TypeError("compute_log_likelihood: extend_inferencedata=True needs InferenceData; pass extend_inferencedata=False for a Dataset")
-    idata.extend(az.InferenceData(log_likelihood=group), join="right")
+        raise TypeError(f"{who}: extend_inferencedata=True needs InferenceData; pass extend_inferencedata=False for a Dataset")
+    idata.extend(az.InferenceData(**{group_name: group}), join="right")
     return idata

@@ -180,3 +180,24 @@ def test_mixture_and_logit_bernoulli_on_data_next_to_a_potential():
     comp = np.log(W[:, None, :]) + st.norm(MU[:, None, :], np.array([1.0, 2.0])).logpdf(y[None, :, None])
     np.testing.assert_allclose(ll["y"].values[0], sp.logsumexp(comp, axis=-1), rtol=1e-10)
     np.testing.assert_allclose(ll["b"].values[0], st.bernoulli(sp.expit(B @ Xb.T)).logpmf(yb), rtol=1e-10)
+
+
+def test_compute_log_prior_matches_pymc():
+    # values from PyMC 5.28.5: pm.compute_log_prior on the same model and draws
+    with pm.Model(coords={"k": ["a", "b", "c"]}) as m:
+        sigma = pm.HalfNormal("sigma", 1.0)
+        mu = pm.Normal("mu", 0, sigma, dims="k")
+        pm.Normal("y", mu.sum(), 1, observed=np.zeros(4))
+    post = {"sigma": np.array([[0.5, 2.0]]), "mu": np.array([[[0.1, 0.2, 0.3], [1, -1, 0]]])}
+    idata = pm.compute_log_prior(pm.to_inference_data({"posterior": post}, m), model=m)
+    np.testing.assert_allclose(idata.log_prior["sigma"].values, [[-0.35079135, -2.22579135]], rtol=1e-7)
+    np.testing.assert_allclose(
+        idata.log_prior["mu"].values,
+        [[[-0.2457913526447274, -0.30579135264472745, -0.4057913526447273], [-1.737085713764618, -1.737085713764618, -1.612085713764618]]],
+        rtol=1e-10,
+    )
+    assert idata.log_prior["mu"].dims == ("chain", "draw", "k")
+    only = pm.compute_log_prior(idata, var_names=["sigma"], extend_inferencedata=False, model=m)
+    assert list(only.data_vars) == ["sigma"]
+    with pytest.raises(KeyError, match="'y' is not a free variable"):
+        pm.compute_log_prior(idata, var_names=["y"], model=m)
