@@ -33,5 +33,13 @@ from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
 
 from symvi import math  # noqa: E402 - pytensor.tensor plus PyMC's helpers (invlogit, logdet, ...)
+from symvi.math import expand_packed_triangular, invlogit, invprobit, logaddexp, logit, logsumexp, probit
+from symvi import stats as _stats
+
+
+def __getattr__(name: str):
+    """ArviZ's statistics and plots under PyMC's names (``pm.summary``, ``pm.plot_trace``, ...)."""
+    return _stats.arviz_function(name)
+
 
 __version__ = "0.1.0"

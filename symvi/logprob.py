@@ -16,7 +16,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.distributions.base import dist_info
-from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, find_rngs, reseed_rngs
+from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, draw_shape, find_rngs, reseed_rngs
 
 __all__ = ["param_constants", "model_logp", "compile_logp", "compile_dlogp", "point_logps", "point_logp_terms", "initial_point"]
 
@@ -307,7 +307,7 @@ def initial_point(model, random_seed=None):
         (id(rv), id(model.rvs_to_initial_values.get(rv)), id(model.rvs_to_transforms[rv])) for rv in model.free_RVs
     ) + tuple(id(rv) for rv in model.observed_RVs)
     if (terms, "shapes") not in cache:
-        cache[(terms, "shapes")] = compile_fn([], [rv.shape for rv in model.free_RVs], mode=ONE_SHOT_MODE)
+        cache[(terms, "shapes")] = compile_fn([], [draw_shape(rv) for rv in model.free_RVs], mode=ONE_SHOT_MODE)
     shapes = cache[(terms, "shapes")]()
     key = (terms, tuple(tuple(int(d) for d in s) for s in shapes))
     if key not in cache:
@@ -337,7 +337,11 @@ def _initial_point_fn(model, shapes):
         info = dist_info(rv)
         init = model.rvs_to_initial_values.get(rv)
         if init is None:
-            expr = pt.broadcast_to(info.cls.support_point(rv, **info.params), tuple(int(s) for s in shape))
+            shape = tuple(int(s) for s in shape)
+            expr = pt.broadcast_to(info.cls.support_point(rv, **info.params), shape)
+            # a support point uses the variable for its shape at most: never draw it (a
+            # CustomDist with only logp= cannot)
+            expr = graph_replace(expr, {rv: pt.zeros(shape, dtype=rv.dtype)}, strict=False)
         elif isinstance(init, str) and init == "prior":
             expr = rv
         else:

@@ -28,6 +28,9 @@ from pytensor.tensor import *  # noqa: F403 - pm.math is pytensor.tensor plus th
 # (this brings pytensor's own ``round``, ``abs``, ``max``... into this namespace, as in PyMC)
 from pytensor.tensor import special as _special
 from pytensor.tensor.math import log1mexp as _log1mexp
+from pytensor.tensor.linalg import solve_triangular  # noqa: F401 - as pm.math.solve_triangular
+
+from symvi.pytensorf import floatX  # noqa: F401 - as pm.math.floatX
 
 _SQRT2 = float(np.sqrt(2.0))
 

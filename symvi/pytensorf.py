@@ -128,6 +128,30 @@ def rng_updates(outputs: Iterable[Variable]) -> dict:
     return updates
 
 
+def draw_shape(rv: Variable) -> Variable:
+    """The shape of a random variable's draw without drawing it.
+
+    ``rv.shape`` evaluated without graph rewrites (the one-shot mode) runs the draw, which a
+    variable that cannot draw (a ``CustomDist`` with only ``logp=``) cannot do; a
+    RandomVariable's shape follows from its ``size`` and its parameters' shapes instead.
+
+    >>> import pytensor.tensor as pt
+    >>> x = pt.random.normal(pt.zeros(3), 1.0)
+    >>> draw_shape(x).eval().tolist()
+    [3]
+    """
+    node = rv.owner
+    if node is None or not isinstance(node.op, RandomVariable) or rv is not node.outputs[-1]:
+        return rv.shape
+    # static lengths as ints: a symbolic 1 would not broadcast against the other parameters
+    in_shapes = [
+        tuple(n if n is not None else i.shape[k] for k, n in enumerate(i.type.shape)) if hasattr(i.type, "ndim") else ()
+        for i in node.inputs
+    ]
+    dims = node.op.infer_shape(None, node, in_shapes)[-1]
+    return pt.stack([pt.as_tensor_variable(d).astype("int64") for d in dims]) if dims else pt.constant(np.zeros(0, "int64"))
+
+
 def find_rngs(outputs: Iterable[Variable]) -> list[SharedVariable]:
     """All shared random generators that ``outputs`` depend on, in a stable order."""
     out = []

@@ -157,3 +157,21 @@ def test_latent_dist_form_in_a_vi_fit():
     mean = float(np.asarray(approx.mean.eval()).ravel()[0])
     # the posterior of log sigma: close to log of the data's spread (50 points, sd about 0.1)
     assert abs(mean - np.log(y.std())) < 0.15, (mean, np.log(y.std()))
+
+
+def test_logp_only_latent_variables_fit_and_density_dist_alias():
+    # a CustomDist (or PyMC's DensityDist) with only logp= as a latent variable: its start
+    # value and shape come without drawing it (it cannot draw); the fit recovers N(0, 1)
+    assert pm.DensityDist is pm.CustomDist
+    with pm.Model() as m:
+        pm.DensityDist("x", logp=lambda v: -(v**2) / 2)
+        mu = pm.Normal("mu", 0, 1, shape=(2,))
+        pm.CustomDist("y", mu, logp=lambda v, mu: -((v - mu) ** 2) / 2, size=2)
+    assert {k: v.shape for k, v in m.initial_point().items()} == {"x": (), "mu": (2,), "y": (2,)}
+    with m:
+        approx = pm.fit(3000, progressbar=False, random_seed=1)
+    post = approx.sample(2000, random_seed=2).posterior
+    assert abs(float(post["x"].mean())) < 0.15 and abs(float(post["x"].std()) - 1.0) < 0.1
+    # mean field on the (mu, y) pair: conditional sds 1/sqrt(2) and 1
+    np.testing.assert_allclose(post["mu"].std(("chain", "draw")), 2**-0.5, atol=0.07)
+    np.testing.assert_allclose(post["y"].std(("chain", "draw")), 1.0, atol=0.1)

@@ -85,3 +85,19 @@ def test_math_in_a_model():
     logp = m.compile_logp()({"a": 0.7})
     expected = st.norm.logpdf(0.7) + st.bernoulli.logpmf(y, sp.expit(0.7)).sum()
     np.testing.assert_allclose(logp, expected, rtol=1e-10)
+
+
+def test_pymc_top_level_names():
+    # PyMC re-exports ArviZ's statistics and plots and pm.math's link functions at its top level
+    import arviz as az
+
+    import symvi
+    from symvi import stats
+
+    for name in stats.NAMES:
+        assert getattr(symvi, name) is getattr(az, name, None) or getattr(symvi, name) is getattr(az.stats, name)
+    with pytest.raises(AttributeError, match="no attribute 'plot_nothing'"):
+        symvi.plot_nothing  # noqa: B018
+    assert symvi.invlogit is symvi.math.invlogit and symvi.logsumexp is symvi.math.logsumexp
+    np.testing.assert_allclose(symvi.math.solve_triangular(np.tril(np.ones((2, 2))), np.ones(2), lower=True).eval(), [1.0, 0.0])
+    assert symvi.math.floatX(np.array([1])).dtype == np.float64

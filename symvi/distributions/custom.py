@@ -50,7 +50,7 @@ from symvi import transforms
 from symvi.distributions.base import Continuous, Discrete, Distribution, DistInfo, _widen, dist_info
 from symvi.pytensorf import as_tensor, new_rng
 
-__all__ = ["CustomDist"]
+__all__ = ["CustomDist", "DensityDist"]
 
 
 class CustomRandom(RandomVariable):
@@ -314,3 +314,7 @@ def _symbolic(who, name, tensors, build, size, logp, logcdf, icdf, support_point
         out = pt.identity(out)  # its own variable: the base keeps its tag
     out.tag.symvi = DistInfo(new_cls, dict(zip(new_cls.params, tensors)))
     return out
+
+
+#: PyMC's older name for :class:`CustomDist` (PyMC 5 keeps it as the same class)
+DensityDist = CustomDist
