@@ -26,6 +26,7 @@ from pytensor.graph.basic import Constant, Variable
 from symvi import logprob
 from symvi.context import modelcontext, pop_model, push_model
 from symvi.minibatch import minibatch_info
+from symvi.model_api import ModelAPI
 from symvi.distributions.base import _UNSET, dist_info
 
 
@@ -40,7 +41,7 @@ def _as_dims(dims) -> tuple | None:
     return tuple(dims)
 
 
-class Model:
+class Model(ModelAPI):
     """A probabilistic model: named random variables, data, deterministics and potentials.
 
     Parameters

@@ -28,6 +28,7 @@ BASE_RANKS = {
     "symvi.minibatch": 4,  # data containers: used by model, below it (ranked, not checked here)
     "symvi.logprob": 5,
     "symvi.graph": 5,  # model.to_graphviz() draws with it: reads models through symvi.context
+    "symvi.model_api": 5,  # PyMC's Model methods over logprob, mixed into Model
     "symvi.model": 6,
 }
 FAMILY_RANK = 3
