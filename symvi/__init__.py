@@ -26,7 +26,7 @@ from symvi.pytensorf import floatX, intX
 from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set_data
 from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.sampling import sample_posterior_predictive
-from symvi.log_likelihood import compute_log_likelihood, compute_log_prior
+from symvi.log_likelihood import compute_deterministics, compute_log_likelihood, compute_log_prior
 from symvi.graph import model_to_graphviz
 from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403

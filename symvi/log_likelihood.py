@@ -32,7 +32,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
-__all__ = ["compute_log_likelihood", "compute_log_prior", "pointwise_log_likelihood"]
+__all__ = ["compute_deterministics", "compute_log_likelihood", "compute_log_prior", "pointwise_log_likelihood"]
 
 #: draws per compiled call are chosen so one call's output holds about this many numbers
 _BLOCK_ELEMENTS = 4_000_000
@@ -72,14 +72,20 @@ def _posterior(idata) -> dict[str, np.ndarray]:
     return out
 
 
-def _loglik_function(model, observed):
-    """(compiled f(*batched free values) -> [(S, *obs batch shape)], free RVs in input order)."""
+def _logp_terms(model, rvs) -> list:
+    """Elementwise log densities: an observed variable at its data, a free one (log prior) at
+    its own constrained value."""
     from symvi.distributions.base import dist_info
+
+    return [dist_info(rv).logp(model.rvs_to_values[rv] if rv in model.observed_RVs else rv) for rv in rvs]
+
+
+def _draws_function(model, terms):
+    """(compiled f(*batched free values) -> [(S, *term shape)], free RVs in input order) for
+    expressions ``terms`` of the free variables and the data."""
     from symvi.minibatch import full_data_replacements
     from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
-    # an observed variable at its data; a free one (log prior) at its own constrained value
-    terms = [dist_info(rv).logp(model.rvs_to_values[rv] if rv in model.observed_RVs else rv) for rv in observed]
     free = [rv for rv in model.free_RVs if rv in set(ancestors(terms))]
     holders = [rv.type() for rv in free]
     repl = dict(zip(free, holders))
@@ -96,7 +102,7 @@ def _loglik_function(model, observed):
     for term, vec in zip(terms, out):
         if not set(holders) & set(ancestors([term])):  # no free variable in it: the same for every draw
             vec = pt.broadcast_to(vec, (n, *[vec.shape[i] for i in range(vec.ndim)]))
-        fixed.append(vec.astype(fx))
+        fixed.append(vec.astype(fx) if vec.dtype.startswith("float") else vec)
     return compile_fn(batched, fixed, mode=ONE_SHOT_MODE), free
 
 
@@ -113,13 +119,15 @@ def pointwise_log_likelihood(model, draws: dict[str, np.ndarray], var_names=None
     >>> pointwise_log_likelihood(m, {"lam": np.array([1.0, 2.0])})["y"].round(3).tolist()
     [[-1.0, -1.693], [-2.0, -1.307]]
     """
-    return _pointwise(model, draws, _observed(model, var_names), "compute_log_likelihood")
-
-
-def _pointwise(model, draws: dict[str, np.ndarray], observed: list, who: str) -> dict[str, np.ndarray]:
+    observed = _observed(model, var_names)
     if not observed:
-        raise ValueError(f"{who}: the model has no {'observed' if who.endswith('likelihood') else 'free'} variables")
-    fn, free = _loglik_function(model, observed)
+        raise ValueError("compute_log_likelihood: the model has no observed variables")
+    return _pointwise(model, draws, observed, _logp_terms(model, observed), "compute_log_likelihood")
+
+
+def _pointwise(model, draws: dict[str, np.ndarray], observed: list, terms: list, who: str) -> dict[str, np.ndarray]:
+    """``{name of each of observed: (S, ...) values of its term}`` at the draws."""
+    fn, free = _draws_function(model, terms)
     missing = [rv.name for rv in free if rv.name not in draws]
     if missing:
         raise KeyError(f"{who}: the posterior has no draws of {missing} (free variables the log densities depend on)")
@@ -217,7 +225,9 @@ def _add_group(idata, var_names, extend_inferencedata: bool, model, group_name: 
     n_chain, n_draw = lead.pop()
     flat = {k: v.reshape((n_chain * n_draw, *v.shape[2:])) for k, v in posterior.items()}
     rvs = _observed(model, var_names, prior=group_name == "log_prior")
-    values = _pointwise(model, flat, rvs, who)
+    if not rvs:
+        raise ValueError(f"{who}: the model has no {'free' if group_name == 'log_prior' else 'observed'} variables")
+    values = _pointwise(model, flat, rvs, _logp_terms(model, rvs), who)
     arrays = {k: v.reshape((n_chain, n_draw, *v.shape[1:])) for k, v in values.items()}
     group = getattr(to_inference_data({group_name: arrays}, model), group_name)
     post = idata.posterior if hasattr(idata, "posterior") else idata
@@ -228,3 +238,67 @@ def _add_group(idata, var_names, extend_inferencedata: bool, model, group_name: 
         raise TypeError(f"{who}: extend_inferencedata=True needs InferenceData; pass extend_inferencedata=False for a Dataset")
     idata.extend(az.InferenceData(**{group_name: group}), join="right")
     return idata
+
+
+def compute_deterministics(
+    dataset,
+    *,
+    var_names: Sequence[str] | None = None,
+    model=None,
+    sample_dims: Sequence[str] = ("chain", "draw"),
+    merge_dataset: bool = False,
+    progressbar: bool = True,
+    compile_kwargs: dict | None = None,
+):
+    """The model's Deterministics at each draw of ``dataset`` (PyMC's ``pm.compute_deterministics``).
+
+    ``dataset``: a posterior ``xarray.Dataset`` (or InferenceData, whose posterior is used)
+    holding the free variables' draws along ``sample_dims``; e.g. after
+    ``pm.sample(var_names=[...])`` left the Deterministics out.  Returns a Dataset of the
+    Deterministics (or ``var_names`` of them) with the model's dims, merged into ``dataset``
+    with ``merge_dataset=True``.  One compiled function evaluates blocks of draws at once;
+    ``progressbar`` and ``compile_kwargs`` are accepted for PyMC compatibility and ignored.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model(coords={"group": [0, 2, 4]}) as m:
+    ...     mu_raw = pm.Normal("mu_raw", 0, 1, dims="group")
+    ...     mu = pm.Deterministic("mu", mu_raw.cumsum(), dims="group")
+    >>> post = pm.to_inference_data({"posterior": {"mu_raw": np.ones((1, 2, 3))}}, m).posterior
+    >>> pm.compute_deterministics(post, model=m)["mu"].values[0, 0].tolist()
+    [1.0, 2.0, 3.0]
+    """
+    from symvi.model import modelcontext
+    from symvi.sampling import to_inference_data
+
+    who = "compute_deterministics"
+    model = modelcontext(model, who=who)
+    dets = list(model.deterministics)
+    if var_names is not None:
+        names = [var_names] if isinstance(var_names, str) else list(var_names)
+        known = {d.name: d for d in dets}
+        unknown = [n for n in names if n not in known and model._full(n) not in known]
+        if unknown:
+            raise KeyError(f"{who}: var_names {unknown} are not Deterministics of the model; those are: {sorted(known)}")
+        dets = [known.get(n, known.get(model._full(n))) for n in names]
+    if not dets:
+        raise ValueError(f"{who}: the model has no Deterministics to compute")
+    post = getattr(dataset, "posterior", dataset)
+    sample_dims = tuple(sample_dims)
+    if not 1 <= len(sample_dims) <= 2 or any(d not in post.dims for d in sample_dims):
+        raise ValueError(f"{who}: sample_dims {sample_dims} must be one or two dims of the dataset {tuple(post.dims)}")
+    lead = tuple(post.sizes[d] for d in sample_dims)
+    n = int(np.prod(lead))
+    flat = {}
+    for rv in model.free_RVs:
+        if rv.name in post:
+            da = post[rv.name].transpose(*sample_dims, ...)
+            flat[rv.name] = np.asarray(da.values).reshape((n, *da.shape[len(sample_dims):]))
+    values = _pointwise(model, flat, dets, dets, who)
+    shape2 = lead if len(lead) == 2 else (1, *lead)
+    arrays = {k: v.reshape((*shape2, *v.shape[1:])) for k, v in values.items()}
+    out = to_inference_data({"posterior": arrays}, model).posterior
+    out = out.rename({"chain": sample_dims[0], "draw": sample_dims[1]}) if len(lead) == 2 else out.isel(chain=0, drop=True).rename({"draw": sample_dims[0]})
+    out = out.assign_coords({d: post[d].values for d in sample_dims if d in post.coords})
+    return post.merge(out) if merge_dataset else out

@@ -201,3 +201,22 @@ def test_compute_log_prior_matches_pymc():
     assert list(only.data_vars) == ["sigma"]
     with pytest.raises(KeyError, match="'y' is not a free variable"):
         pm.compute_log_prior(idata, var_names=["y"], model=m)
+
+
+def test_compute_deterministics_from_free_draws():
+    with pm.Model(coords={"group": [0, 2, 4]}) as m:
+        mu_raw = pm.Normal("mu_raw", 0, 1, dims="group")
+        pm.Deterministic("mu", mu_raw.cumsum(), dims="group")
+        pm.Deterministic("n_pos", pm.math.sum(mu_raw > 0))
+    raw = np.random.default_rng(0).normal(size=(2, 5, 3))
+    post = pm.to_inference_data({"posterior": {"mu_raw": raw}}, m).posterior
+    ds = pm.compute_deterministics(post, model=m)
+    np.testing.assert_allclose(ds["mu"].values, raw.cumsum(-1))
+    assert ds["mu"].dims == ("chain", "draw", "group") and ds["n_pos"].dtype.kind == "i"
+    np.testing.assert_array_equal(ds["n_pos"].values, (raw > 0).sum(-1))
+    stacked = post.stack(sample=("chain", "draw"))
+    merged = pm.compute_deterministics(stacked, var_names=["mu"], sample_dims=["sample"], model=m, merge_dataset=True)
+    np.testing.assert_allclose(merged["mu"].transpose("sample", "group").values, raw.reshape(10, 3).cumsum(-1))
+    assert set(merged.data_vars) == {"mu_raw", "mu"}
+    with pytest.raises(KeyError, match="not Deterministics"):
+        pm.compute_deterministics(post, var_names=["mu_raw"], model=m)

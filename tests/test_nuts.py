@@ -124,6 +124,15 @@ def test_bad_arguments(model, kwargs, word):
         pm.sample(model=model, progressbar=False, **kwargs)
 
 
+def test_var_names_keeps_those_and_compute_deterministics_adds_the_rest(model):
+    tr = pm.sample(30, tune=30, chains=1, random_seed=2, progressbar=False, model=model, var_names=["mu"])
+    assert list(tr.posterior.data_vars) == ["mu"]
+    ds = pm.compute_deterministics(tr.posterior, model=model)
+    np.testing.assert_allclose(ds["two_mu"].values, 2 * tr.posterior["mu"].values)
+    with pytest.raises(KeyError, match="'nope'"):
+        pm.sample(10, tune=10, model=model, progressbar=False, var_names=["nope"])
+
+
 def test_unknown_keyword_named(model):
     with pytest.raises(TypeError, match="not_a_setting"):
         pm.sample(10, tune=10, model=model, progressbar=False, not_a_setting=3)

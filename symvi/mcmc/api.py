@@ -66,6 +66,7 @@ def sample(
     idata_kwargs: dict | None = None,
     n_init: int = 10000,
     nutpie_backend: str = "python",
+    var_names=None,
     **kwargs,
 ):
     """Draw posterior samples with NUTS (PyMC's ``pm.sample``).
@@ -84,6 +85,8 @@ def sample(
     nuts_sampler : ``"nutpie"`` (default) or ``"blackjax"``.
     target_accept : target mean acceptance probability of the step-size adaptation.
     idata_kwargs : ``{"log_likelihood": True}`` adds the pointwise log likelihood group.
+    var_names : the free variables and Deterministics kept in the posterior (default: all;
+        :func:`symvi.compute_deterministics` adds left-out Deterministics later).
     nutpie_backend : ``"python"`` (default: nutpie calls the Numba-compiled graph function
         through a Python callback per gradient; nothing to compile beyond what PyTensor's
         disk cache holds) or ``"numba"`` (nutpie calls a Numba ``cfunc`` wrapping it, no
@@ -126,6 +129,12 @@ def sample(
     if nuts_sampler not in _EXTRAS:
         raise ValueError(f"sample: nuts_sampler must be one of {sorted(_EXTRAS)}, got {nuts_sampler!r}")
     _check_model(model)
+    if var_names is not None:
+        var_names = [var_names] if isinstance(var_names, str) else list(var_names)
+        known = [v.name for v in list(model.free_RVs) + list(model.deterministics)]
+        unknown = [n for n in var_names if n not in known]
+        if unknown:
+            raise KeyError(f"sample: var_names {unknown} are not free variables or Deterministics; those are: {known}")
     for name in ("return_inferencedata", "discard_tuned_samples"):  # PyMC's, only True here
         if not kwargs.pop(name, True):
             raise ValueError(f"sample: {name}=False is not supported; symvi returns InferenceData of the kept draws")
@@ -162,4 +171,4 @@ def sample(
         "nuts_sampler": nuts_sampler,
         "init": plan.source,
     }
-    return draws_to_idata(model, flat, stats, log_likelihood=log_likelihood, attrs=attrs)
+    return draws_to_idata(model, flat, stats, log_likelihood=log_likelihood, attrs=attrs, var_names=var_names)

@@ -27,10 +27,11 @@ from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 __all__ = ["draws_to_idata"]
 
 
-def _posterior_values(model, layout, flat: np.ndarray) -> dict:
-    """``{name: (N, ...)}`` of the free variables and Deterministics at the rows of ``flat``."""
+def _posterior_values(model, layout, flat: np.ndarray, var_names=None) -> dict:
+    """``{name: (N, ...)}`` of the free variables and Deterministics (or those in
+    ``var_names``) at the rows of ``flat``."""
     theta = layout.vector()
-    nodes = list(model.free_RVs) + list(model.deterministics)
+    nodes = [v for v in list(model.free_RVs) + list(model.deterministics) if var_names is None or v.name in var_names]
     outs = layout.expression(nodes, theta)
     Z = pt.matrix("Z", dtype=layout.dtype)
     fn = compile_fn([Z], vectorize_graph(outs, {theta: Z}), mode=ONE_SHOT_MODE)
@@ -56,7 +57,7 @@ def _log_likelihood(model, layout, flat: np.ndarray) -> dict:
     return {rv.name: np.asarray(v) for rv, v in zip(obs, values)}
 
 
-def draws_to_idata(model, flat: np.ndarray, stats: dict, log_likelihood: bool = False, attrs: dict | None = None):
+def draws_to_idata(model, flat: np.ndarray, stats: dict, log_likelihood: bool = False, attrs: dict | None = None, var_names=None):
     """InferenceData from unconstrained draws ``flat`` (chains, draws, D) and sampler statistics
     ``{name: (chains, draws)}``: ``posterior`` (free variables and Deterministics),
     ``sample_stats``, ``observed_data`` / ``constant_data`` and, with ``log_likelihood``, the
@@ -72,7 +73,7 @@ def draws_to_idata(model, flat: np.ndarray, stats: dict, log_likelihood: bool = 
     def shaped(values):
         return {k: v.reshape((n_chain, n_draw) + v.shape[1:]) for k, v in values.items()}
 
-    groups = {"posterior": shaped(_posterior_values(model, layout, rows)), "sample_stats": dict(stats)}
+    groups = {"posterior": shaped(_posterior_values(model, layout, rows, var_names)), "sample_stats": dict(stats)}
     if log_likelihood:
         groups["log_likelihood"] = shaped(_log_likelihood(model, layout, rows))
     groups.update(data_groups(model))
