@@ -31,6 +31,8 @@ from symvi.graph import model_to_graphviz
 from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
+from symvi.variational import approximations, inference  # PyMC's module names: pm.approximations, ...
+from symvi.variational import optimizers as updates  # PyMC's module name for the optimizers
 
 from symvi import math  # noqa: E402 - pytensor.tensor plus PyMC's helpers (invlogit, logdet, ...)
 from symvi.math import expand_packed_triangular, invlogit, invprobit, logaddexp, logit, logsumexp, probit

@@ -101,3 +101,10 @@ def test_pymc_top_level_names():
     assert symvi.invlogit is symvi.math.invlogit and symvi.logsumexp is symvi.math.logsumexp
     np.testing.assert_allclose(symvi.math.solve_triangular(np.tril(np.ones((2, 2))), np.ones(2), lower=True).eval(), [1.0, 0.0])
     assert symvi.math.floatX(np.array([1])).dtype == np.float64
+
+
+def test_pymc_module_names():
+    import symvi
+
+    assert symvi.variational.updates.adam is symvi.adam and symvi.updates.adagrad_window is symvi.adagrad_window
+    assert symvi.approximations.MeanField is symvi.MeanField and symvi.inference.ADVI is symvi.ADVI

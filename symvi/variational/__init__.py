@@ -1,6 +1,7 @@
 """Variational inference: approximations, objectives, optimizers, callbacks and ``fit``."""
 
 from symvi.variational import callbacks, optimizers
+from symvi.variational import optimizers as updates  # PyMC's name: pm.variational.updates.adam
 from symvi.variational.approximations import Approximation, FullRank, MeanField, sample_approx
 from symvi.variational.callbacks import CheckParametersConvergence, Tracker
 from symvi.variational.empirical import Empirical
