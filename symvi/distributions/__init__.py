@@ -8,6 +8,8 @@ from symvi.distributions.discrete import *  # noqa: F403
 from symvi.distributions.multivariate import *  # noqa: F403
 from symvi.distributions.mixture import *  # noqa: F403
 from symvi.distributions.timeseries import *  # noqa: F403
+from symvi.distributions.student_walk import *  # noqa: F403
+from symvi.distributions.sde import *  # noqa: F403
 from symvi.distributions.skewed import *  # noqa: F403
 from symvi.distributions.extreme_value import *  # noqa: F403
 from symvi.distributions.unit_interval import *  # noqa: F403
