@@ -40,7 +40,7 @@ def test_euler_maruyama_recovers_a_drift_and_student_walk_latent():
     with pm.Model():
         k = pm.HalfNormal("k", 5)
         pm.EulerMaruyama("x", dt=dt, sde_fn=lambda x, k: (-k * x, 0.3), sde_pars=(k,), init_dist=pm.Normal.dist(0, 1), observed=x)
-        w = pm.MvStudentTRandomWalk("w", nu=5, mu=np.zeros(2), scale=np.eye(2), init_dist=pm.MvNormal.dist(np.zeros(2), np.eye(2)), steps=4)
+        pm.MvStudentTRandomWalk("w", nu=5, mu=np.zeros(2), scale=np.eye(2), init_dist=pm.MvNormal.dist(np.zeros(2), np.eye(2)), steps=4)
         approx = pm.fit(3000, progressbar=False, random_seed=1)
     post = approx.sample(2000, random_seed=2).posterior
     assert abs(float(post["k"].mean()) - k_true) < 2 * float(post["k"].std())

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytensor.tensor.random.basic as rb
