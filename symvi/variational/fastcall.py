@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fast_numba_vm"]
+__all__ = ["fast_numba_vm", "direct_call"]
 
 
 def _spec(sig_args):
@@ -115,8 +115,7 @@ class _FastThunk:
         except Exception:  # noqa: BLE001 - rerun through PyTensor for its error context
             self._expected = None
             return self.thunk()
-        for storage, value in zip(self.outputs, results):
-            storage[0] = value
+        # (the results are returned, not also stored: Function.__call__ and direct_call use them)
         # an array's dtype, rank and layout never change: what was checked or produced here
         # needs no check next time in the same place
         expected = list(args)
@@ -138,3 +137,54 @@ def fast_numba_vm(thunk, fgraph=None):
     mapping = getattr(fgraph, "update_mapping", None) or {}
     feedback = [(i, j) for i, j in mapping.items() if i < len(thunk.outputs) and j < len(thunk.inputs)]
     return _FastThunk(thunk, feedback)
+
+
+def direct_call(fn):
+    """``fn(*args)`` for a function with a fast thunk (:func:`fast_numba_vm`), without the
+    bookkeeping of PyTensor's ``Function.__call__``: the explicit inputs go into their storage,
+    the thunk runs, and each update output is stored where its shared variable holds its value.
+
+    Falls back to ``fn`` itself when the function is not laid out that way (no fast thunk,
+    storage not shared with the containers).  The last call's arguments and results stay in
+    storage (PyTensor would clear them under ``allow_gc``).
+    Inputs are not filtered: pass exactly the types the function was compiled for.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> w = pytensor.shared(np.zeros(2), name="w")
+    >>> a = pt.dscalar("a")
+    >>> f = pytensor.function([a], w.sum(), updates={w: w + a}, mode="NUMBA")
+    >>> f.vm = fast_numba_vm(f.vm, f.maker.fgraph)
+    >>> call = direct_call(f)
+    >>> [float(call(np.array(1.0))[0]) for _ in range(3)], w.get_value().tolist()
+    ([0.0, 2.0, 4.0], [3.0, 3.0])
+    """
+    thunk = fn.vm
+    fgraph = fn.maker.fgraph
+    cells = thunk.inputs if isinstance(thunk, _FastThunk) else None
+    mapping = getattr(fgraph, "update_mapping", None) or {}
+    n_returned = len(fgraph.outputs) - len(mapping)
+    if (
+        cells is None
+        or len(cells) != len(fn.input_storage)
+        or any(cell is not c.storage for cell, c in zip(cells, fn.input_storage))
+        or any(i < n_returned for i in mapping)
+    ):
+        return fn
+    explicit = [cells[j] for j, inp in enumerate(fn.maker.inputs) if not inp.implicit]
+    feedback = tuple((i, cells[j]) for i, j in mapping.items())
+    outputs = thunk.outputs
+
+    def call(*args):
+        for cell, value in zip(explicit, args):
+            cell[0] = value
+        results = thunk()
+        if results is None:  # the ordinary thunk: results are in its output storage
+            results = [o[0] for o in outputs]
+        for i, cell in feedback:
+            cell[0] = results[i]
+        return results[:n_returned]
+
+    call.function = fn
+    return call

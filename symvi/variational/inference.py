@@ -468,7 +468,11 @@ class Inference:
             with _sigint_between_chunks() as sigint:
                 while done < n:
                     k = 1 if one_step else self._chunk_length(step, n - done, start + done, chunk_everys, per_step, progressbar or callbacks)
-                    mark = mark_state()
+                    # KeyboardInterrupt inside run() needs a first Ctrl-C seen before (the second
+                    # one raises; two during one compiled call arrive as one): until then a
+                    # compiled one-step call skips keeping its generators' state to undo it (at
+                    # worst a second Ctrl-C within microseconds of the first leaves them advanced)
+                    mark = mark_state(light=one_step and not sigint["hit"] and step.settled)
                     before = done
                     try:
                         t0 = time.perf_counter()

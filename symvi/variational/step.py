@@ -33,7 +33,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational import tiers
-from symvi.variational.fastcall import fast_numba_vm
+from symvi.variational.fastcall import direct_call, fast_numba_vm
 from symvi.variational.nodes import tie_noise_to_loop
 from symvi.variational.optimizers import total_norm_constraint
 
@@ -257,11 +257,12 @@ class StepFunction:
             fn.vm = fast_numba_vm(fn.vm, fn.maker.fgraph)
         if static_k is None:
             last = [None, None]  # the loop length of the last call and its int32 array (never written)
+            run = direct_call(fn)  # (fn itself unless its vm is the fast Numba entry)
 
             def call(k):
                 if last[0] != k:
                     last[0], last[1] = k, np.asarray(k, dtype="int32")
-                return fn(last[1])
+                return run(last[1])
 
             return call
         return lambda k: fn()
@@ -364,17 +365,27 @@ class StepFunction:
         """Copies of every state value (for :meth:`restore`)."""
         return [s.get_value(borrow=False) for s in self.state]
 
-    def mark(self) -> list:
+    @property
+    def settled(self) -> bool:
+        """Whether the next :meth:`run` with the same backend setting and tracked expressions
+        reuses the last call's compiled loop (nothing to compile or switch first)."""
+        return self._last_call is not None
+
+    def mark(self, light: bool = False) -> list:
         """The state values before a call, by reference: :meth:`restore` undoes a call with them.
 
         Valid because the compiled loop never writes into its input arrays (``keeps_inputs``,
         checked at compile time): it returns new arrays and only then are they stored.  Where it
         would, this falls back to :meth:`snapshot`.  Random generators, which the loop advances
-        in place, are kept as their bit generator's state (~1 us each).
+        in place, are kept as their bit generator's state (~1 us each) unless ``light``: then
+        :meth:`restore` leaves them as they are (for a caller that knows no interrupt can land
+        inside the call it marks, and saves those microseconds on every one-step call).
         """
         if not getattr(self, "keeps_inputs", False):
             return self.snapshot()
         values = [cell[0] for cell in self._cells]
+        if light:
+            return values
         for i in self._rng_positions:
             if isinstance(values[i], np.random.Generator):
                 values[i] = _RngState(values[i])
