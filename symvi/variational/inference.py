@@ -476,7 +476,7 @@ class Inference:
                     before = done
                     try:
                         t0 = time.perf_counter()
-                        out = run(k, tracked)
+                        out = run(k, tracked) if tracked else run(k)
                         losses, bad = out[0], out[1]
                         buf[start + done : start + done + len(losses)] = losses
                         done += len(losses)
