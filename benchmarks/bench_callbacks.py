@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_callbacks.py [--pymc-python PATH] [--numpyro-python PATH] [--quick]
+    python benchmarks/bench_callbacks.py [--pymc-python PATH] [--numpyro-python PATH] [--quick] [--cpu]
 
 Workload: the seed logistic regression (100 x 10, ADVI, Adam 0.01).  Rows: no callback; a
 no-op ``lambda approx, losses, i: None`` every step; the seed notebook's
@@ -14,7 +14,8 @@ Steady state, median of repeats: symvi ``refine(N) / N`` after a warm-up fit; Py
 difference of a long and a short ``fit`` (each PyMC call compiles); NumPyro ``svi.run``
 (difference of a long and a short run) and, for per-step hooks, a Python loop over a jitted
 ``svi.update`` calling the hook (the tracker hook copies the guide's loc and scale out).
-A framework whose interpreter is missing is skipped.  Writes
+``--cpu`` times every worker by its process CPU time instead of the wall clock (for a
+shared, loaded machine).  A framework whose interpreter is missing is skipped.  Writes
 ``benchmarks/results/callbacks.json``.
 """
 
@@ -50,7 +51,7 @@ def table(rows):
         lines.append(f"| {label} | {cell('symvi-numba', case)} | {cell('pymc', case)} | {numpyro_run} | {cell('numpyro-loop', case)} |")
     refine = by.get(("symvi-numba", "none"))
     if refine:
-        lines.append(f"\nsymvi refine(10) wall time (no callbacks): {refine['refine10_ms']:.2f} ms")
+        lines.append(f"\nsymvi refine(10) time (no callbacks): {refine['refine10_ms']:.2f} ms")
     return "\n".join(lines)
 
 
@@ -59,7 +60,10 @@ def main(argv=None):
     p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
     p.add_argument("--numpyro-python", default=os.environ.get("NUMPYRO_PYTHON", "/tmp/venv-numpyro/bin/python"))
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (smoke run)")
+    p.add_argument("--cpu", action="store_true", help="time by process CPU time (loaded machines)")
     a = p.parse_args(argv)
+    if a.cpu:
+        os.environ["BENCH_CLOCK"] = "cpu"  # the workers inherit it
     repeats = 1 if a.quick else 3
     quick = ("quick",) if a.quick else ()
     rows = run_worker(sys.executable, "callbacks_symvi", (repeats, "numba", *quick))
@@ -68,6 +72,7 @@ def main(argv=None):
             rows += run_worker(python, f"callbacks_{name}", (repeats, *quick))
         else:
             print(f"[{name}] interpreter {python} not found: skipped", file=sys.stderr)
+    print(f"clock: {'process CPU time' if a.cpu else 'wall'}")
     print(table(rows))
     out = HERE / "results" / "callbacks.json"
     out.parent.mkdir(exist_ok=True)

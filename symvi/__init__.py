@@ -15,8 +15,10 @@ from pytensor import tensor as _pt
 from symvi import fused_reduce_numba, numba_kernels, transforms
 from symvi import malloc as _malloc
 from symvi import numba_compile as _numba_compile
+from symvi import numba_calls as _numba_calls
 
 _numba_compile.install()  # less repeated LLVM work per compiled loop (first fits)
+_numba_calls.install()  # cheaper Python <-> Numba calls (a loop of one step per callback)
 _malloc.tune()  # step temporaries stay in the process (no page faults per step)
 from symvi.backends import backend
 from symvi.distributions import *  # noqa: F403

@@ -208,8 +208,7 @@ def test_the_loop_advances_its_generator_in_place_and_undoes_it_on_restore():
     advi = make_inference("advi")
     advi.fit(5, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.05))
     step = next(iter(advi._steps.values()))
-    fn = next(iter(step._fns.values()))
-    compiled = [c.cell_contents for c in fn.__closure__ if hasattr(c.cell_contents, "maker")][0]
+    compiled = next(iter(step.functions.values()))
     scans = [n for n in compiled.maker.fgraph.apply_nodes if isinstance(n.op, Scan)]
     rng_outs = [i for n in scans for i, o in enumerate(n.outputs) if isinstance(o.type, RandomGeneratorType)]
     assert rng_outs and all(i in scans[0].op.destroy_map for i in rng_outs)

@@ -455,6 +455,9 @@ class Inference:
             adaptive.resume_raw()  # minibatch fits showed their averaged iterate between calls
         checking = stop_tol is not None or adaptive is not None
         chunk_everys = everys + ([convergence.EVAL_EVERY] if checking else [])
+        # a Python callback every step: loops of one step, nothing to size (the common watched fit)
+        one_step = 1 in chunk_everys and not getattr(step, "chunk_hooks", ())
+        run, mark_state = step.run, step.mark
         converged = False
         progress = FitProgress(n, enabled=progressbar, loss_label=self.loss_label)
         shown = time.perf_counter()
@@ -464,12 +467,16 @@ class Inference:
         try:
             with _sigint_between_chunks() as sigint:
                 while done < n:
-                    k = self._chunk_length(step, n - done, start + done, chunk_everys, per_step, progressbar or callbacks)
-                    mark = step.mark()
+                    k = 1 if one_step else self._chunk_length(step, n - done, start + done, chunk_everys, per_step, progressbar or callbacks)
+                    # KeyboardInterrupt inside run() needs a first Ctrl-C seen before (the second
+                    # one raises; two during one compiled call arrive as one): until then a
+                    # compiled one-step call skips keeping its generators' state to undo it (at
+                    # worst a second Ctrl-C within microseconds of the first leaves them advanced)
+                    mark = mark_state(light=one_step and not sigint["hit"] and step.settled)
                     before = done
                     try:
                         t0 = time.perf_counter()
-                        out = step.run(k, tracked) if tracked else step.run(k)
+                        out = run(k, tracked) if tracked else run(k)
                         losses, bad = out[0], out[1]
                         buf[start + done : start + done + len(losses)] = losses
                         done += len(losses)
@@ -491,7 +498,7 @@ class Inference:
                         )
                         break
                     now = time.perf_counter()
-                    if not step.compiled_now:
+                    if not one_step and not step.compiled_now:
                         measured = (now - t0) / k
                         per_step = measured if per_step is None else 0.5 * (per_step + measured)
                     # the stopping rule (and the default optimizer's decay) is judged before the

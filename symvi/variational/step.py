@@ -33,7 +33,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
 from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational import tiers
-from symvi.variational.fastcall import fast_numba_vm
+from symvi.variational.fastcall import direct_call, fast_numba_vm
 from symvi.variational.nodes import tie_noise_to_loop
 from symvi.variational.optimizers import total_norm_constraint
 
@@ -169,6 +169,8 @@ class StepFunction:
         self._tiers: dict = {}  # per tracked set: tiers.BackgroundCompile of its Numba loop, or False
         self.quick_fallbacks = 0  # ops of the quick loop without compiled C code (run in Python)
         self._compiled_in_tier = False
+        self._last_call = None  # (backend setting, tracked, backend, loop) of the last run
+        self._cells = [s.container.storage for s in self.state]  # where each state value is held
 
     def _key(self, backend: str, k: int | None, tracked: tuple = ()) -> tuple:
         key = (backend, k if backend == "jax" else None)
@@ -252,9 +254,17 @@ class StepFunction:
         self.functions[key] = fn  # the compiled pytensor function, for inspection (dtypes, ops)
         self.keeps_inputs = getattr(self, "keeps_inputs", True) and _keeps_inputs(fn)
         if backend == "numba" and _keeps_inputs(fn):  # a failed fast call can then rerun unharmed
-            fn.vm = fast_numba_vm(fn.vm)
+            fn.vm = fast_numba_vm(fn.vm, fn.maker.fgraph)
         if static_k is None:
-            return lambda k: fn(np.asarray(k, dtype="int32"))
+            last = [None, None]  # the loop length of the last call and its int32 array (never written)
+            run = direct_call(fn)  # (fn itself unless its vm is the fast Numba entry)
+
+            def call(k):
+                if last[0] != k:
+                    last[0], last[1] = k, np.asarray(k, dtype="int32")
+                return run(last[1])
+
+            return call
         return lambda k: fn()
 
     # ---- tiers (symvi.variational.tiers): backend "auto" = quick VM now, Numba once ready
@@ -323,12 +333,21 @@ class StepFunction:
         after every completed step (an array with one row per step).
         """
         tracked = tuple(tracked)
-        backend = self._tier(tracked) if self.backend == "auto" else resolve_backend(self.backend)
-        self.last_backend = backend
         k = int(k)
-        fn = self._compiled(backend, k, tracked)
-        self.compiled_now |= self._compiled_in_tier
-        self._compiled_in_tier = False
+        last = self._last_call
+        if last is not None and last[0] == self.backend and last[1] is tracked:
+            backend, fn = last[2], last[3]  # the same loop as the last call (a chunk per step)
+            self.compiled_now = False
+        else:
+            backend = self._tier(tracked) if self.backend == "auto" else resolve_backend(self.backend)
+            self.last_backend = backend
+            fn = self._compiled(backend, k, tracked)
+            self.compiled_now |= self._compiled_in_tier
+            self._compiled_in_tier = False
+            # the next call may reuse this choice unless it can change: a backend read from the
+            # context, the auto tier still waiting for Numba, or JAX (one loop per length)
+            settled = self.backend is not None and backend not in ("quick", "jax")
+            self._last_call = (self.backend, tracked, backend, fn) if settled else None
         losses, flags, *rows = fn(k)
         if backend == "jax":  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
@@ -346,17 +365,27 @@ class StepFunction:
         """Copies of every state value (for :meth:`restore`)."""
         return [s.get_value(borrow=False) for s in self.state]
 
-    def mark(self) -> list:
+    @property
+    def settled(self) -> bool:
+        """Whether the next :meth:`run` with the same backend setting and tracked expressions
+        reuses the last call's compiled loop (nothing to compile or switch first)."""
+        return self._last_call is not None
+
+    def mark(self, light: bool = False) -> list:
         """The state values before a call, by reference: :meth:`restore` undoes a call with them.
 
         Valid because the compiled loop never writes into its input arrays (``keeps_inputs``,
         checked at compile time): it returns new arrays and only then are they stored.  Where it
         would, this falls back to :meth:`snapshot`.  Random generators, which the loop advances
-        in place, are kept as their bit generator's state (~1 us each).
+        in place, are kept as their bit generator's state (~1 us each) unless ``light``: then
+        :meth:`restore` leaves them as they are (for a caller that knows no interrupt can land
+        inside the call it marks, and saves those microseconds on every one-step call).
         """
         if not getattr(self, "keeps_inputs", False):
             return self.snapshot()
-        values = [s.container.storage[0] for s in self.state]
+        values = [cell[0] for cell in self._cells]
+        if light:
+            return values
         for i in self._rng_positions:
             if isinstance(values[i], np.random.Generator):
                 values[i] = _RngState(values[i])
