@@ -9,7 +9,9 @@ with PyTensor's compile directory in one of three states:
 * ``warm``: the same model was fitted before (re-running an unchanged cell in a new process).
 
 Configurations: symvi's default (Numba), symvi with ``backend="auto"`` (the quick tier, Numba
-when compiled - see ``symvi/variational/tiers.py``), ``"c"``, the default without
+when compiled - see ``symvi/variational/tiers.py``; its library state is warmed with ``auto``
+too, so it holds the C op modules an ``auto`` user's earlier fits left), ``"c"``, ``"jax"``
+(where jax is installed; its random draws differ from the other backends'), the default without
 ``symvi/numba_compile.py`` ("symvi numba-plain", ``SYMVI_NUMBA_GLUE=0``), PyMC 5.28.5
 (``$PYMC_PYTHON``, default ``/tmp/venv-pymc/bin/python``) and NumPyro (``$NUMPYRO_PYTHON``;
 JAX keeps no compile cache between processes, so it has one column; only the seed
@@ -37,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "workers" / "first_fit_worker.py"
 MODELS = ["gamma", "mixture", "logreg", "digits", "eight_schools", "kidiq", "sblrc", "low_dim_gauss_mix"]
 NUMPYRO_MODELS = {"gamma", "logreg", "digits"}
-SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c", "symvi numba-plain": None}
+SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c", "symvi jax": "jax", "symvi numba-plain": None}
 #: environment of a configuration: "numba-plain" is the default without symvi.numba_compile
 CONFIG_ENV = {"symvi numba-plain": {"SYMVI_NUMBA_GLUE": "0"}}
 
@@ -59,12 +61,13 @@ def run(python, framework, model, method, n, base, backend=None, timeout=900, wa
     return json.loads(lines[0])
 
 
-def library_dir(python, framework, root: Path) -> Path:
-    """A compile directory warmed by the warm-up model (ADVI and FullRankADVI)."""
-    base = root / f"library-{framework.replace(' ', '_')}"
+def library_dir(python, framework, root: Path, backend=None, extra_env=None) -> Path:
+    """A compile directory warmed by the warm-up model (ADVI and FullRankADVI), fitted with the
+    configuration's own backend (a user of ``auto`` has the C op modules its earlier fits left)."""
+    base = root / f"library-{framework.replace(' ', '_')}-{backend or 'default'}"
     if not base.exists():
         for method in ("advi", "fullrank_advi"):
-            run(python, framework.split()[0], "warmup", method, 200, base, wait=True)
+            run(python, framework.split()[0], "warmup", method, 200, base, backend, wait=True, extra_env=extra_env)
     return base
 
 
@@ -105,11 +108,11 @@ def main(argv=None) -> int:
                         base = root / f"cold-{model}-{config.replace(' ', '_')}"
                     elif state == "library":
                         base = root / f"lib-{model}-{config.replace(' ', '_')}"
-                        shutil.copytree(library_dir(python, lib_key, root), base)
+                        shutil.copytree(library_dir(python, lib_key, root, backend, extra), base)
                     else:  # warm: the library run's directory, which now holds this model too
                         base = root / f"lib-{model}-{config.replace(' ', '_')}"
                         if not base.exists():
-                            shutil.copytree(library_dir(python, lib_key, root), base)
+                            shutil.copytree(library_dir(python, lib_key, root, backend, extra), base)
                             run(python, framework, model, args.method, args.n, base, backend, wait=True, extra_env=extra)
                     row = run(python, framework, model, args.method, args.n, base, backend, wait=state == "library", extra_env=extra)
                     results.append({"model": model, "config": config, "state": state, **row})

@@ -23,6 +23,7 @@ __all__ = [
     "quick_eval",
     "compile_fn",
     "lift_constants",
+    "fold_lifted_integers",
     "rng_updates",
     "find_rngs",
     "reseed_rngs",
@@ -209,9 +210,36 @@ def lift_constants(outputs, min_size: int = 2, also=()):
     for var in ancestors(outs):
         if isinstance(var, TensorConstant) and (var.data.size >= min_size or var in also) and var not in repl:
             repl[var] = pytensor.shared(var.data, shape=var.type.shape, name=var.name, borrow=True)
+            repl[var].tag.lifted_constant = True  # never updated: fold_lifted_integers may undo it
     if repl:
         outs = graph_replace(outs, repl, strict=True)
     return outs[0] if single else outs
+
+
+def fold_lifted_integers(outputs: list) -> list:
+    """Put the integer constants that :func:`lift_constants` made shared back as constants.
+
+    JAX needs shape arguments (``reshape``'s target shape, ``arange``'s length) known at trace
+    time, and a lifted integer vector is a runtime input there.  Float constants (data, prior
+    values) stay shared.
+
+    Example
+    -------
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> x = pt.vector("x")
+    >>> [y] = lift_constants([x.reshape(pt.constant(np.array([2, 2])))])
+    >>> [z] = fold_lifted_integers([y])
+    >>> type(z.owner.inputs[1]).__name__
+    'TensorConstant'
+    """
+    from pytensor.graph.replace import graph_replace
+
+    repl = {
+        v: pt.constant(v.get_value(), name=v.name, dtype=v.dtype)
+        for v in ancestors(outputs)
+        if getattr(v.tag, "lifted_constant", False) and v.dtype.startswith(("int", "uint"))
+    }
+    return graph_replace(outputs, repl, strict=True) if repl else list(outputs)
 
 
 def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwargs):

@@ -121,3 +121,16 @@ def test_jax_sample_node_needs_a_static_size():
     i = pt.iscalar("i")
     with pytest.raises(TypeError, match="needs a static size"):
         pytensor.function([i], q.sample_node(x, size=i), mode=get_mode("jax"))
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax not installed")
+def test_jax_fits_fullrank_whose_loop_reshapes_by_a_lifted_shape():
+    """FullRank builds L by reshaping with a constant shape vector, which the compiled loop
+    lifts to a shared input (for Numba's cache); JAX needs it as a constant again."""
+    y = np.random.default_rng(0).normal(1.5, 1.0, size=20)
+    with model():
+        inference = pm.FullRankADVI(random_seed=3)
+        inference.fit(3000, progressbar=False, obj_optimizer=pm.adam(learning_rate=0.01), backend="jax")
+    mu, log_s = inference.approx.mean.eval()  # posterior: mu ~ mean(y) +- 0.2, s ~ sd(y)
+    assert abs(mu - y.mean()) < 0.1, mu
+    assert abs(log_s - np.log(y.std())) < 0.2, log_s

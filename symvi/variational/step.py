@@ -31,7 +31,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
-from symvi.pytensorf import lift_constants, rng_updates
+from symvi.pytensorf import fold_lifted_integers, lift_constants, rng_updates
 from symvi.variational import tiers
 from symvi.variational.fastcall import direct_call, fast_numba_vm
 from symvi.variational.nodes import tie_noise_to_loop
@@ -195,6 +195,9 @@ class StepFunction:
         """``(inputs, [losses, flags, *tracked rows], updates)`` of the K-step loop for ``backend``."""
         loss, updates, state = self._loss, self._updates, self.state
         param_idx = [state.index(p) for p in self.params]
+        if backend == "jax":  # JAX traces shapes: lifted integer constants (reshape targets) go back in
+            folded = fold_lifted_integers([loss] + [updates[s] for s in state])
+            loss, updates = folded[0], dict(zip(state, folded[1:]))
 
         def one_step(*inner):
             alive = inner[-1]
