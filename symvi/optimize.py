@@ -32,7 +32,7 @@ from symvi.backends import chosen_backend, get_mode
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
-__all__ = ["FlatLogp", "find_MAP", "largest_array"]
+__all__ = ["FlatLogp", "find_MAP", "largest_array", "maximise"]
 
 _GRADIENT_FREE = {"nelder-mead", "powell", "cobyla", "cobyqa"}
 #: memory for one batched call's intermediates (see ``FlatLogp.max_rows``)
@@ -189,6 +189,37 @@ def constrained_values(model, layout, flat: np.ndarray, include_transformed: boo
     return result
 
 
+def maximise(f: FlatLogp, x0: np.ndarray, method: str = "L-BFGS-B", maxeval: int = 5000, **kwargs):
+    """Maximise the log density ``f`` from the flat point ``x0`` with :func:`scipy.optimize.minimize`
+    (``method``; gradient-free methods get the value only); returns scipy's ``OptimizeResult``
+    (``x`` the flat maximiser, ``fun`` = ``-log p`` there).  ``maxeval`` caps the
+    evaluations (iterations, for methods without an evaluation cap); ``kwargs`` go to ``minimize``.
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> with pm.Model() as m:
+    ...     x = pm.Normal("x", 1.0, 2.0)
+    >>> f = FlatLogp(m, backend="c")
+    >>> round(float(maximise(f, np.zeros(1)).x[0]), 4)
+    1.0
+    """
+    from scipy.optimize import minimize
+
+    gradient_free = str(method).lower() in _GRADIENT_FREE
+    options = dict(kwargs.pop("options", None) or {})
+    if str(method).lower() == "l-bfgs-b":
+        options.setdefault("maxfun", int(maxeval))
+        options.setdefault("maxiter", int(maxeval))
+    elif gradient_free and str(method).lower() in ("nelder-mead", "powell"):
+        options.setdefault("maxfev", int(maxeval))
+    else:
+        options.setdefault("maxiter", int(maxeval))
+    if gradient_free:
+        return minimize(lambda x: f.negative(x)[0], x0, method=method, options=options, **kwargs)
+    return minimize(f.negative, x0, jac=True, method=method, options=options, **kwargs)
+
+
 def find_MAP(
     start: dict | None = None,
     model=None,
@@ -226,8 +257,6 @@ def find_MAP(
     >>> round(float(mp["lam"]), 4)  # Gamma(10, 3) posterior: mode (10 - 1) / 3
     3.0
     """
-    from scipy.optimize import minimize
-
     from symvi.variational.approximations import _check_model, apply_start
 
     model = modelcontext(model, who="find_MAP()")
@@ -243,19 +272,7 @@ def find_MAP(
     lp0, _ = f.value_and_grad(x0)
     if not np.isfinite(lp0):
         raise ValueError(f"find_MAP: the log density is {lp0} at the start point; pass start= with a point inside the support")
-    gradient_free = str(method).lower() in _GRADIENT_FREE
-    options = dict(kwargs.pop("options", None) or {})
-    if str(method).lower() == "l-bfgs-b":
-        options.setdefault("maxfun", int(maxeval))
-        options.setdefault("maxiter", int(maxeval))
-    elif gradient_free and str(method).lower() in ("nelder-mead", "powell"):
-        options.setdefault("maxfev", int(maxeval))
-    else:
-        options.setdefault("maxiter", int(maxeval))
-    if gradient_free:
-        result = minimize(lambda x: f.negative(x)[0], x0, method=method, options=options, **kwargs)
-    else:
-        result = minimize(f.negative, x0, jac=True, method=method, options=options, **kwargs)
+    result = maximise(f, x0, method, maxeval, **kwargs)
     values = constrained_values(model, f.layout, result.x, include_transformed=include_transformed)
     if progressbar:
         state = "converged" if result.success else f"stopped: {result.message}"
