@@ -234,7 +234,8 @@ def defaults_table(rows) -> str:
             label = "symvi (L-BFGS + Hessian evaluations)"
         else:
             label = "symvi (Pathfinder start, searched Adam, until converged)"
-        head = f"| {r['posterior']} | {r['method']} | {label} | {r.get('steps', '-')} | {r.get('grad_evals', '-')}{f" ({r['logp_evals']})" if 'logp_evals' in r else ''} | {r.get('fit_s', float('nan')):.1f} |"
+        logps = f" ({r['logp_evals']})" if "logp_evals" in r else ""
+        head = f"| {r['posterior']} | {r['method']} | {label} | {r.get('steps', '-')} | {r.get('grad_evals', '-')}{logps} | {r.get('fit_s', float('nan')):.1f} |"
         if "error" in r:
             lines.append(f"{head} failed: {' '.join(r['error'].split())[:60]} | | | | no |")
             continue

@@ -4,7 +4,7 @@
 mode of the log density on the flat unconstrained space (the transforms' log-Jacobian
 included, so the Gaussian lives on the same space as ADVI's) with L-BFGS on the compiled
 log density and gradient (:func:`symvi.optimize.maximise`, the machinery of
-:func:`symvi.find_MAP`), polishes it with one Newton step, and takes as covariance the
+:func:`symvi.find_MAP`), polishes it with Newton steps on the Hessian below, and takes as covariance the
 inverse of the Hessian of ``-log p`` there:
 
 * up to ``EXACT_MAX_DIM`` unconstrained coordinates, PyTensor's symbolic Hessian (the
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytensor
+from scipy.linalg import cho_solve
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
@@ -54,6 +55,9 @@ __all__ = ["Laplace", "LaplaceInfo", "fit_laplace", "EXACT_MAX_DIM"]
 
 #: up to this many unconstrained coordinates the Hessian is PyTensor's symbolic one
 EXACT_MAX_DIM = 100
+#: Newton steps after each optimiser run, and optimiser runs (restarts from where Newton stopped)
+NEWTON_STEPS = 20
+RESTARTS = 3
 _HESSIANS = ("auto", "exact", "fd")
 
 
@@ -98,13 +102,18 @@ def _flat_logp_graph(model, layout):
 def exact_hessian(model, layout, x: np.ndarray) -> np.ndarray:
     """Hessian of ``-log p`` at the flat point ``x`` from PyTensor's symbolic derivatives.
 
-    Compiled without graph rewrites (one call: compiling fast matters more than running fast).
+    Compiled without graph rewrites (a few calls: compiling fast matters more than running
+    fast), once per model and layout (kept on the model, like :meth:`FlatLogp.cached`).
     """
-    theta, logp = _flat_logp_graph(model, layout)
-    grad = pytensor.grad(logp, theta)
-    hess = pytensor.gradient.jacobian(grad, theta, vectorize=True)
-    fn = compile_fn([theta], -hess, mode=ONE_SHOT_MODE)
-    return np.asarray(fn(np.asarray(x, dtype="float64")), dtype="float64")
+    terms = tuple(id(v) for v in model.value_vars + model.observed_RVs + list(model.potentials))
+    key = (terms, tuple(layout.names), tuple(layout.shapes))
+    cache = model.__dict__.setdefault("_laplace_hessian_cache", {})
+    if key not in cache:
+        theta, logp = _flat_logp_graph(model, layout)
+        grad = pytensor.grad(logp, theta)
+        hess = pytensor.gradient.jacobian(grad, theta, vectorize=True)
+        cache[key] = compile_fn([theta], -hess, mode=ONE_SHOT_MODE)
+    return np.asarray(cache[key](np.asarray(x, dtype="float64")), dtype="float64")
 
 
 def fd_hessian(f: FlatLogp, x: np.ndarray) -> np.ndarray:
@@ -215,15 +224,19 @@ class Laplace:
         lp0, _ = f.value_and_grad(x0)
         if not np.isfinite(lp0):
             raise ValueError(f"Laplace: the log density is {lp0} at the start point; pass start= with a point inside the support")
-        result = maximise(f, x0, self.method, 5000 if n is None else int(n), tol=1e-12)
-        x = np.asarray(result.x, dtype="float64")
-        lp, g = f.value_and_grad(x)
-        if not np.isfinite(lp) or not np.all(np.isfinite(g)):
-            raise FloatingPointError(f"Laplace: the optimiser ended where the log density is {lp} ({result.message}); pass start=")
         kind = self.hessian if self.hessian != "auto" else ("exact" if f.ndim <= EXACT_MAX_DIM else "fd")
         hess = (lambda z: exact_hessian(self.model, f.layout, z)) if kind == "exact" else (lambda z: fd_hessian(f, z))
-        H = hess(x)
-        x, lp, g, H = self._newton(f, hess, x, lp, g, H)
+        maxeval = 5000 if n is None else int(n)
+        x = x0
+        for _ in range(RESTARTS):
+            result = maximise(f, x, self.method, maxeval, tol=1e-12)
+            x = np.asarray(result.x, dtype="float64")
+            lp, g = f.value_and_grad(x)
+            if not np.isfinite(lp) or not np.all(np.isfinite(g)):
+                raise FloatingPointError(f"Laplace: the optimiser ended where the log density is {lp} ({result.message}); pass start=")
+            x, lp, g, H, at_mode = self._newton(f, hess, x, lp, g)
+            if at_mode:
+                break
         chol = covariance_factor(H, f.layout)
         approx = FullRank(model=self.model, random_seed=self.random_seed)
         approx.set_params({"mu": x, "L_tril": chol[np.tril_indices(f.ndim)]})
@@ -249,21 +262,36 @@ class Laplace:
         return approx
 
     @staticmethod
-    def _newton(f, hess, x, lp, g, H):
-        """One Newton step ``x + H^-1 g`` from the optimiser's point, kept if the log density
-        does not fall (the optimiser's tolerance leaves the mode a little off; on a Gaussian
-        the step lands on it exactly); the Hessian is then taken again at the new point."""
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            return x, lp, g, H
-        if not np.all(np.isfinite(step)) or not np.any(step):
-            return x, lp, g, H
-        x_new = x + step
-        lp_new, g_new = f.value_and_grad(x_new)
-        if not np.isfinite(lp_new) or lp_new < lp or not np.all(np.isfinite(g_new)):
-            return x, lp, g, H
-        return x_new, lp_new, g_new, hess(x_new)
+    def _newton(f, hess, x, lp, g):
+        """Newton steps ``x + t H^-1 g`` (``t`` halved until the log density does not fall) from
+        the optimiser's point until the Newton decrement ``g^T H^-1 g`` is below 1e-12: the
+        optimiser's tolerance leaves the mode a little off (on a Gaussian one step lands on it
+        exactly) and on badly scaled posteriors L-BFGS can stop far from it.  Returns ``(x,
+        logp, grad, H, at_mode)``; ``at_mode`` is False where H is not positive definite or
+        no step improves (the caller then restarts the optimiser from ``x``)."""
+        H = hess(x)
+        for _ in range(NEWTON_STEPS):
+            try:
+                chol = np.linalg.cholesky(H)
+            except np.linalg.LinAlgError:
+                return x, lp, g, H, False
+            step = cho_solve((chol, True), g)
+            decrement = float(g @ step)
+            if not np.isfinite(decrement):
+                return x, lp, g, H, False
+            if decrement <= 1e-12:
+                return x, lp, g, H, True
+            t = 1.0
+            for _ in range(30):
+                lp_new, g_new = f.value_and_grad(x + t * step)
+                if np.isfinite(lp_new) and lp_new >= lp and np.all(np.isfinite(g_new)):
+                    break
+                t *= 0.5
+            else:
+                return x, lp, g, H, decrement <= 1e-6  # rounding-limited: at the mode
+            x, lp, g = x + t * step, lp_new, g_new
+            H = hess(x)
+        return x, lp, g, H, False
 
 
 def fit_laplace(model=None, random_seed=None, start: dict | None = None, hessian: str = "auto", progressbar: bool = True, backend: str | None = None):
