@@ -123,13 +123,18 @@ class FlatLogp:
 
     def _compile(self, inputs, outputs):
         if self._one_shot:
-            return compile_fn(inputs, outputs, mode=ONE_SHOT_MODE)
-        if chosen_backend(self._backend) is None:  # a few hundred calls: the quick VM, no Numba compile
+            fn = compile_fn(inputs, outputs, mode=ONE_SHOT_MODE)
+        elif chosen_backend(self._backend) is None:  # a few hundred calls: the quick VM, no Numba compile
             from symvi.variational import tiers
 
             with tiers.cached_c_only():
-                return compile_fn(inputs, outputs, mode=tiers.quick_mode())
-        return compile_fn(inputs, outputs, mode=get_mode(self._backend))
+                fn = compile_fn(inputs, outputs, mode=tiers.quick_mode())
+        else:
+            fn = compile_fn(inputs, outputs, mode=get_mode(self._backend))
+        # every call passes a C-contiguous float64 (B, D) array: skip PyTensor's input checks
+        # (~0.1 ms of the ~0.3 ms an L-BFGS evaluation costs on a small model)
+        fn.trust_input = True
+        return fn
 
     @classmethod
     def cached(cls, model, point: dict, jacobian: bool = True, backend: str | None = None, one_shot: bool = False) -> FlatLogp:

@@ -182,6 +182,14 @@ def _dense_batch(A, S, Y):
     return 0.5 * (H + np.swapaxes(H, 1, 2))
 
 
+def _secant_one(a, s, y):
+    """:func:`_secant_batch` of one state (None where undefined)."""
+    C = s.T @ y
+    if not _is_positive_definite(0.5 * (C + C.T)):
+        return None
+    return _secant_batch(a[None], s[None], y[None])[0]
+
+
 def _is_positive_definite(C) -> bool:
     try:
         np.linalg.cholesky(C)
@@ -201,8 +209,10 @@ def _secant_batch(A, S, Y):
     try:
         chol = np.linalg.cholesky(C)
     except np.linalg.LinAlgError:  # some not positive definite: batch the others
-        ok = np.array([_is_positive_definite(c) for c in C])
+        ok = np.linalg.eigvalsh(C)[:, 0] > 1e-12 * np.abs(C).max(axis=(1, 2))  # one call, not one per state
         out: list = [None] * len(C)
+        if ok.all():  # borderline: cholesky disagrees with the eigenvalues
+            return [H if _is_positive_definite(c) else None for c, H in zip(C, (_secant_one(a, s_, y) for a, s_, y in zip(A, S, Y)))]
         if ok.any():
             for i, H in zip(np.flatnonzero(ok), _secant_batch(A[ok], S[ok], Y[ok])):
                 out[i] = H
