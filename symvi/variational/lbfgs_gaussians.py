@@ -15,7 +15,7 @@ is the Gaussian ``N(x_l + H_l g_l, H_l)`` (one Newton step from the iterate).
 The L-BFGS ``H_l`` satisfies the newest secant condition ``H y = s`` only; the older ones
 hold only after exact line searches, so even on a Gaussian target it is not the exact
 covariance.  Each iterate with two or more pairs therefore also offers a multi-secant
-candidate (:func:`_multi_secant_inverse_hessian`) that satisfies all of its pairs' secant
+candidate (:func:`_secant_batch`) that satisfies all of its pairs' secant
 conditions at once and is exact on a Gaussian once the pairs span the space; the ELBO
 chooses among all candidates.
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg import solve_triangular
 
 __all__ = ["LbfgsPath", "lbfgs_path", "inverse_hessians", "local_gaussians", "gaussian_logpdf"]
 
@@ -119,44 +119,6 @@ def lbfgs_path(value_and_grad, x0: np.ndarray, maxiter: int = 1000, history: int
     return LbfgsPath(X=np.stack(X), G=G, logp=logp, n_evals=count[0], message=str(result.message))
 
 
-def _dense_inverse_hessian(alpha, S, Y):
-    """``diag(alpha) + [S, AY] M [S, AY]^T`` for pairs in the columns of S, Y (D, m)."""
-    H = np.diag(alpha)
-    if S.shape[1] == 0:
-        return H
-    SY = S.T @ Y
-    R = np.triu(SY)
-    E = np.diag(np.diag(SY))
-    AY = alpha[:, None] * Y
-    Rinv = np.linalg.inv(R)  # m x m upper triangular, m <= history (numpy: less call overhead than scipy)
-    top = Rinv.T @ (E + Y.T @ AY) @ Rinv
-    m = S.shape[1]
-    M = np.block([[top, -Rinv.T], [-Rinv, np.zeros((m, m))]])
-    W = np.concatenate([S, AY], axis=1)
-    H = H + W @ M @ W.T
-    return 0.5 * (H + H.T)
-
-
-def _multi_secant_inverse_hessian(alpha, S, Y):
-    """Symmetric H with ``H Y = S`` for all pairs at once, least change from ``diag(alpha)``:
-    ``S C^-1 S^T + (I - S C^-1 Y^T) diag(alpha) (I - Y C^-1 S^T)``, ``C = sym(S^T Y)``.
-
-    None unless ``C`` is positive definite.  On a quadratic with pairs spanning the space it
-    is the exact inverse Hessian, whatever the line search did.
-    """
-    C = S.T @ Y
-    C = 0.5 * (C + C.T)
-    try:
-        chol = np.linalg.cholesky(C)
-    except np.linalg.LinAlgError:  # not positive definite
-        return None
-    CiS = cho_solve((chol, True), S.T, check_finite=False)  # C^-1 S^T
-    P = np.eye(S.shape[0]) - Y @ CiS  # I - Y C^-1 S^T
-    H = S @ CiS + P.T @ (alpha[:, None] * P)
-    H = 0.5 * (H + H.T)
-    return H if np.all(np.isfinite(H)) else None
-
-
 def inverse_hessians(X: np.ndarray, G: np.ndarray, history: int = 6) -> list[np.ndarray]:
     """L-BFGS inverse-Hessian estimates ``H_l`` (D, D) at every iterate of a path.
 
@@ -173,14 +135,14 @@ def inverse_hessians(X: np.ndarray, G: np.ndarray, history: int = 6) -> list[np.
     return [H for _, H, kind in _candidates(X, G, history) if kind == "bfgs"]
 
 
-def _candidates(X, G, history):
-    """``(iterate, H, kind)`` for every iterate: the L-BFGS estimate ("bfgs") and, with at
-    least two pairs, the multi-secant one ("secant") where it is defined."""
+def _pair_windows(X, G, history):
+    """The L-BFGS state after every iterate: ``(alpha (D,), S (D, m), Y (D, m))`` with the
+    last ``m <= history`` accepted curvature pairs (the sequential, cheap part)."""
     D = X.shape[1]
     alpha = np.ones(D)
     pairs_s: list[np.ndarray] = []
     pairs_y: list[np.ndarray] = []
-    out = [(0, np.diag(alpha), "bfgs")]
+    states = [(alpha, np.zeros((D, 0)), np.zeros((D, 0)))]
     for l in range(1, X.shape[0]):
         s = X[l] - X[l - 1]
         y = G[l - 1] - G[l]  # gradient change of f = -log p
@@ -197,12 +159,104 @@ def _candidates(X, G, history):
             pairs_s, pairs_y = pairs_s[-history:], pairs_y[-history:]
         S = np.stack(pairs_s, axis=1) if pairs_s else np.zeros((D, 0))
         Y = np.stack(pairs_y, axis=1) if pairs_y else np.zeros((D, 0))
-        out.append((l, _dense_inverse_hessian(alpha, S, Y), "bfgs"))
-        if S.shape[1] >= 2:
-            k = min(S.shape[1], D)
-            H = _multi_secant_inverse_hessian(alpha, S[:, -k:], Y[:, -k:])
-            if H is not None:
-                out.append((l, H, "secant"))
+        states.append((alpha, S, Y))
+    return states
+
+
+def _dense_batch(A, S, Y):
+    """``diag(alpha) + [S, AY] M [S, AY]^T`` (the compact L-BFGS form above) for a stack of
+    states: ``A`` (n, D) the diagonals, ``S``, ``Y`` (n, D, m) the pairs, m >= 1."""
+    St = np.swapaxes(S, 1, 2)
+    SY = St @ Y
+    R = np.triu(SY)
+    m = S.shape[2]
+    E = SY * np.eye(m)
+    AY = A[:, :, None] * Y
+    Rinv = np.linalg.inv(R)
+    RinvT = np.swapaxes(Rinv, 1, 2)
+    top = RinvT @ (E + np.swapaxes(Y, 1, 2) @ AY) @ Rinv
+    M = np.concatenate([np.concatenate([top, -RinvT], axis=2), np.concatenate([-Rinv, np.zeros_like(Rinv)], axis=2)], axis=1)
+    W = np.concatenate([S, AY], axis=2)
+    H = W @ M @ np.swapaxes(W, 1, 2)
+    H[:, np.arange(A.shape[1]), np.arange(A.shape[1])] += A
+    return 0.5 * (H + np.swapaxes(H, 1, 2))
+
+
+def _secant_one(a, s, y):
+    """:func:`_secant_batch` of one state (None where undefined)."""
+    C = s.T @ y
+    if not _is_positive_definite(0.5 * (C + C.T)):
+        return None
+    return _secant_batch(a[None], s[None], y[None])[0]
+
+
+def _is_positive_definite(C) -> bool:
+    try:
+        np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+def _secant_batch(A, S, Y):
+    """Symmetric H with ``H Y = S`` for all pairs at once, least change from ``diag(alpha)``:
+    ``S C^-1 S^T + (I - S C^-1 Y^T) diag(alpha) (I - Y C^-1 S^T)``, ``C = sym(S^T Y)``, for
+    a stack of states (as :func:`_dense_batch`); None where ``C`` is not positive definite or
+    H not finite.  On a quadratic with pairs spanning the space it is the exact inverse
+    Hessian, whatever the line search did."""
+    C = np.swapaxes(S, 1, 2) @ Y
+    C = 0.5 * (C + np.swapaxes(C, 1, 2))
+    try:
+        chol = np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:  # some not positive definite: batch the others
+        ok = np.linalg.eigvalsh(C)[:, 0] > 1e-12 * np.abs(C).max(axis=(1, 2))  # one call, not one per state
+        out: list = [None] * len(C)
+        if ok.all():  # borderline: cholesky disagrees with the eigenvalues
+            return [H if _is_positive_definite(c) else None for c, H in zip(C, (_secant_one(a, s_, y) for a, s_, y in zip(A, S, Y)))]
+        if ok.any():
+            for i, H in zip(np.flatnonzero(ok), _secant_batch(A[ok], S[ok], Y[ok])):
+                out[i] = H
+        return out
+    St = np.swapaxes(S, 1, 2)
+    CiS = np.linalg.solve(np.swapaxes(chol, 1, 2), np.linalg.solve(chol, St))  # C^-1 S^T
+    P = np.eye(S.shape[1]) - Y @ CiS
+    H = S @ CiS + np.swapaxes(P, 1, 2) @ (A[:, :, None] * P)
+    H = 0.5 * (H + np.swapaxes(H, 1, 2))
+    ok = np.all(np.isfinite(H), axis=(1, 2))
+    return [h if good else None for h, good in zip(H, ok)]
+
+
+def _candidates(X, G, history):
+    """``(iterate, H, kind)`` for every iterate: the L-BFGS estimate ("bfgs") and, with at
+    least two pairs, the multi-secant one ("secant") where it is defined.  The matrices of
+    iterates with the same number of pairs are formed in one batch of stacked products."""
+    D = X.shape[1]
+    states = _pair_windows(X, G, history)
+    bfgs: dict[int, np.ndarray] = {}
+    secant: dict[int, np.ndarray] = {}
+    by_m: dict[int, list[int]] = {}
+    for l, (_, S, _) in enumerate(states):
+        by_m.setdefault(S.shape[1], []).append(l)
+    for m, ls in by_m.items():
+        if m == 0:
+            for l in ls:
+                bfgs[l] = np.diag(states[l][0])
+            continue
+        A = np.stack([states[l][0] for l in ls])
+        S = np.stack([states[l][1] for l in ls])
+        Y = np.stack([states[l][2] for l in ls])
+        for l, H in zip(ls, _dense_batch(A, S, Y)):
+            bfgs[l] = H
+        if m >= 2:
+            k = min(m, D)
+            for l, H in zip(ls, _secant_batch(A, S[:, :, -k:], Y[:, :, -k:])):
+                if H is not None:
+                    secant[l] = H
+    out = []
+    for l in range(len(states)):
+        out.append((l, bfgs[l], "bfgs"))
+        if l in secant:
+            out.append((l, secant[l], "secant"))
     return out
 
 
@@ -219,18 +273,23 @@ def local_gaussians(X: np.ndarray, G: np.ndarray, history: int = 6) -> tuple[np.
     >>> iters.tolist(), mus.ravel().tolist(), round(float(chols[1][0, 0] ** 2), 12)
     ([0, 1], [-1.0, 0.0], 0.5)
     """
-    iters, mus, chols = [], [], []
-    for l, H, _ in _candidates(X, G, history):
-        try:
-            if not np.all(np.isfinite(H)):
+    cands = [(l, H) for l, H, _ in _candidates(X, G, history) if np.all(np.isfinite(H))]
+    Hs = np.stack([H for _, H in cands])
+    try:
+        chols = list(np.linalg.cholesky(Hs))
+        keep = list(range(len(cands)))
+    except np.linalg.LinAlgError:  # some not positive definite: one at a time
+        chols, keep = [], []
+        for i, (_, H) in enumerate(cands):
+            try:
+                chols.append(np.linalg.cholesky(H))
+            except np.linalg.LinAlgError:
                 continue
-            c = np.linalg.cholesky(H)
-        except np.linalg.LinAlgError:
-            continue
-        iters.append(l)
-        chols.append(c)
-        mus.append(X[l] + H @ G[l])
-    return np.array(iters, dtype=int), np.stack(mus), chols
+            keep.append(i)
+    iters = np.array([cands[i][0] for i in keep], dtype=int)
+    H = Hs[keep]
+    mus = X[iters] + np.einsum("nij,nj->ni", H, G[iters])
+    return iters, mus, chols
 
 
 def gaussian_logpdf(Z: np.ndarray, mu: np.ndarray, chol: np.ndarray) -> np.ndarray:

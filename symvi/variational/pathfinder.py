@@ -190,7 +190,7 @@ def single_path(
     eps = gen.standard_normal((K, D))
     C = np.stack(chols)  # (n, D, D): one vectorised draw for all candidates
     Z = (mus[:, None, :] + np.einsum("kj,ndj->nkd", eps, C)).reshape(-1, D)
-    lp, _ = f(Z)
+    lp = f.logp(Z)
     lp = np.where(np.isnan(lp), -np.inf, lp).reshape(len(mus), K)
     logdet = np.sum(np.log(np.diagonal(C, axis1=1, axis2=2)), axis=1)
     lq = -0.5 * np.sum(eps**2, axis=-1)[None, :] - logdet[:, None] - 0.5 * D * LOG_2PI
@@ -423,7 +423,7 @@ class Pathfinder:
         chols = np.stack([p.chol for p in info.paths])
         m = self.num_draws_per_path
         Z = np.concatenate([p.mu + gen.standard_normal((m, f.ndim)) @ p.chol.T for p in info.paths])
-        lp, _ = f(Z)
+        lp = f.logp(Z)
         lw = lp - mixture_logpdf(Z, means, chols)
         lw = np.where(np.isnan(lw), -np.inf, lw)
         if not np.isfinite(lw).any():
