@@ -31,6 +31,8 @@ from symvi.graph import model_to_graphviz
 from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
+from symvi import distributed  # noqa: E402 - dask.distributed fits (dask imported only when used)
+from symvi.distributed import fit_many
 
 from symvi import math  # noqa: E402 - pytensor.tensor plus PyMC's helpers (invlogit, logdet, ...)
 
