@@ -159,6 +159,7 @@ def _wait_for_workers(client, n=2):
     client.wait_for_workers(n, timeout=120)
 
 
+@pytest.mark.slow
 def test_killed_worker_mid_fit_changes_nothing(client):
     """Shards from dask arrays: dask computes the lost one again and the fit goes on."""
 
@@ -225,6 +226,25 @@ def _group_model(y):
     return m
 
 
+def _exact_draws(model, seed):
+    """A conjugate posterior's draws for ``fit_many(fit=...)``: the gathering, without compiling."""
+    y = model.rvs_to_values[model.observed_RVs[0]].data
+    prec = len(y) + 0.01
+    return np.random.default_rng(seed).normal(y.sum() / prec, prec**-0.5, 20)
+
+
+def test_fit_many_gathers_in_order_with_serial_seeds(client):
+    _wait_for_workers(client)
+    groups = [np.random.default_rng(30 + g).normal(g, 1.0, 15) for g in range(8)]
+    on_cluster = fit_many(_group_model, groups, client=client, random_seed=12, fit=_exact_draws, progressbar=False)
+    serial = fit_many(_group_model, groups, random_seed=12, fit=_exact_draws, progressbar=False)
+    for g, (a, b) in enumerate(zip(on_cluster, serial)):
+        np.testing.assert_array_equal(a, b)
+        assert abs(a.mean() - groups[g].sum() / 15.01) < 0.3  # 20 draws, sd 0.26
+    assert len({float(a[0]) for a in on_cluster}) == 8  # one seed per item
+
+
+@pytest.mark.slow
 def test_fit_many_on_cluster_equals_serial(client):
     _wait_for_workers(client)
     groups = [np.random.default_rng(20 + g).normal(g, 1.0, 15) for g in range(8)]
@@ -244,5 +264,7 @@ def test_fit_many_reports_failures_and_keeps_results():
         return _group_model(y)
 
     with pytest.raises(RuntimeError, match=r"1 of 2 fits failed \(items \[1\]\)") as info:
-        fit_many(build_or_fail, [np.zeros(3), None], n=50, draws=10, progressbar=False, fit_kwargs={"backend": "c"})
-    assert info.value.results[1] is None and info.value.results[0].posterior["mu"].shape == (1, 10)
+        fit_many(build_or_fail, [np.zeros(3), None], fit=_exact_draws, progressbar=False)
+    assert info.value.results[1] is None and info.value.results[0].shape == (20,)
+    with pytest.raises(ValueError, match="draws must be a positive integer"):
+        fit_many(build_or_fail, [np.zeros(3)], draws=0)
