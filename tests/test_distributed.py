@@ -244,8 +244,7 @@ def test_fit_many_gathers_in_order_with_serial_seeds(client):
     assert len({float(a[0]) for a in on_cluster}) == 8  # one seed per item
 
 
-@pytest.mark.slow
-def test_fit_many_on_cluster_equals_serial(client):
+def test_fit_many_on_cluster_equals_serial(client):  # the check: CI runs it (~45 s loaded)
     _wait_for_workers(client)
     groups = [np.random.default_rng(20 + g).normal(g, 1.0, 15) for g in range(8)]
     kwargs = dict(n=200, random_seed=11, draws=20, progressbar=False, fit_kwargs={"obj_optimizer": pm.adam(learning_rate=0.1), "backend": "c"})
