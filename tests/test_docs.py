@@ -103,6 +103,9 @@ def test_distributions_table_columns():
     assert "`[m, inf)`" in row and "LowerBound(m)" in row and row.endswith("| yes | yes |")
     row = next(line for line in text.splitlines() if line.startswith("| [Wald]"))
     assert row.endswith("| yes | - |")
+    for name in ("SkewNormal", "Rice"):  # logcdf through symvi/distributions/special_ops.py
+        row = next(line for line in text.splitlines() if line.startswith(f"| [{name}]"))
+        assert row.endswith("| yes | - |"), row
     row = next(line for line in text.splitlines() if line.startswith("| [Poisson]"))
     assert "none (discrete)" in row
     assert "::: symvi.distributions.positive.Gamma" in text and "`Lognormal` = `LogNormal`" in text

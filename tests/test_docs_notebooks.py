@@ -1,10 +1,10 @@
 """The documentation shows what the notebooks draw, with typeset math.
 
 ``docs/_hooks/notebooks.py`` executes every notebook at build time (fast mode) and wraps the
-math of their markdown cells for MathJax.  No browser is available to the test suite, so the
-built pages are checked statically: every notebook page holds executed cells, at least one
-PNG figure (decoded here), no error output, and no ``$...$`` math left outside the
-``arithmatex`` elements that MathJax (loaded on every page) typesets.
+math of their markdown cells as arithmatex does; ``docs/_hooks/mathml.py`` turns all of it into
+MathML.  The built pages are checked statically here: every notebook page holds executed
+cells, at least one PNG figure (decoded here), no error output, and no ``$...$`` math left
+outside the MathML.  ``tests/test_docs_browser.py`` opens the pages in headless Chromium.
 """
 
 from __future__ import annotations
@@ -67,6 +67,27 @@ def test_nbconverts_mathjax2_loader_is_dropped():
     assert "Load mathjax" not in out and 'src=""' not in out
 
 
+def load_mathml_hook():
+    pytest.importorskip("latex2mathml")
+    spec = importlib.util.spec_from_file_location("mathml_hook", ROOT / "docs" / "_hooks" / "mathml.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_math_becomes_mathml_at_build_time():
+    hook = load_mathml_hook()
+    wrapped = HOOK.notebook_math(page(r"<p>$a &lt; b$, $a<em>i + b</em>j$, $\mathcal N(0, 1)$</p><p>$$\sum_i \log y_i$$</p>"))
+    out = hook.render_math(wrapped)
+    assert "arithmatex\">\\(" not in out and out.count("<math ") == 4
+    assert 'alttext="a &lt; b"' in out and "<mo>&#x0003C;</mo>" in out  # the entity is read as "<"
+    assert 'alttext="a_i + b_j"' in out and "<msub><mi>b</mi><mi>j</mi></msub>" in out  # <em> was "_"
+    assert "\U0001d4a9" in out  # script N as its Unicode letter (MathML Core has no mathvariant)
+    assert '<div class="arithmatex"><math alttext="\\sum_i \\log y_i" xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in out
+    with pytest.raises(ValueError, match=r"notebooks/x.ipynb: latex2mathml cannot read the formula '\\\\left\( x'"):
+        hook.render_math('<span class="arithmatex">\\(\\left( x\\)</span>', where="notebooks/x.ipynb")
+
+
 # ---------------------------------------------------------------------- the built site
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
@@ -112,9 +133,9 @@ def test_notebook_page_shows_executed_cells_and_figures(site, nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_math_is_wrapped_for_mathjax(site, nb):
+def test_notebook_math_is_mathml(site, nb):
     html = (site / "notebooks" / nb.stem / "index.html").read_text(encoding="utf-8")
-    assert "javascripts/mathjax.js" in html and "mathjax@3" in html  # MathJax on the page
+    assert "mathjax" not in html.lower()  # no script to fetch: the math is MathML already
     assert "Load mathjax" not in html
     source = json.loads(nb.read_text())
     has_math = any(c["cell_type"] == "markdown" and "$" in "".join(c["source"]) for c in source["cells"])
@@ -122,6 +143,7 @@ def test_notebook_math_is_wrapped_for_mathjax(site, nb):
     assert len(cells) == sum(c["cell_type"] == "markdown" for c in source["cells"])
     wrapped = sum(c.count('class="arithmatex"') for c in cells)
     assert (wrapped > 0) == has_math
+    assert sum(c.count("<math ") for c in cells) == wrapped  # every formula converted
     for cell in cells:
         bare = re.sub(r'<(span|div) class="arithmatex">.*?</\1>', "", cell, flags=re.S)
         bare = re.sub(r"<(code|pre)\b.*?</\1>", "", bare, flags=re.S)
@@ -132,7 +154,8 @@ def test_api_reference_has_the_comparison_and_graph_functions(site):
     html = (site / "api" / "symvi" / "index.html").read_text(encoding="utf-8")
     for name in ("compute_log_likelihood", "model_to_graphviz", "Model.to_graphviz"):
         assert f'id="symvi.{name}"' in html, name
-    assert "javascripts/mathjax.js" in (site / "index.html").read_text(encoding="utf-8")
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "cdn." not in home and "mathjax" not in home.lower()  # nothing fetched from the network
 
 
 def test_stored_notebooks_have_no_outputs():

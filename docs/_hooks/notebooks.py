@@ -17,9 +17,8 @@ session that builds the site executes each notebook once.
 Math: markdown cells hold ``$...$`` / ``$$...$$``, which nbconvert passes through unchanged.
 In the rendered notebook pages the hook wraps them as ``pymdownx.arithmatex`` does for the
 markdown pages (``<span class="arithmatex">\\(...\\)</span>``, ``<div class="arithmatex">
-\\[...\\]</div>``), so one MathJax setup (``docs/javascripts/mathjax.js`` + MathJax 3 from a
-CDN, ``extra_javascript`` in ``mkdocs.yml``) typesets every page; the unused MathJax 2
-loader that nbconvert's template adds is dropped.
+\\[...\\]</div>``), so ``docs/_hooks/mathml.py`` turns every page's math into MathML at
+build time; the MathJax 2 loader (from a CDN) that nbconvert's template adds is dropped.
 
 Environment:
 ``SYMVI_DOCS_NOTEBOOKS``: ``fast`` (default), ``full`` (the notebooks' full settings) or
@@ -320,7 +319,7 @@ def _wrap_cell(body: str) -> str:
 
 
 def notebook_math(page_html: str) -> str:
-    """The rendered notebook page with its markdown cells' math wrapped for MathJax."""
+    """The rendered notebook page with its markdown cells' math wrapped as arithmatex does."""
     page_html = _MATHJAX2.sub("", page_html)
     out, pos = [], 0
     while True:

@@ -18,6 +18,7 @@ from pytensor.graph.basic import Variable
 from symvi import transforms
 from symvi.distributions.base import Continuous, bound, nonneg, positive
 from symvi.distributions.dist_math import _batch_size, _f
+from symvi.distributions.special_ops import chndtr
 from symvi.pytensorf import new_rng
 
 __all__ = ["Rice"]
@@ -72,6 +73,16 @@ class Rice(Continuous):
         # log I0(x b) = log ive(0, x b) + x b, folded into the square
         lp = pt.log(x) - 0.5 * (x - b) ** 2 + pt.log(pt.ive(0.0, x * b)) - pt.log(sigma)
         return bound(lp, inside)
+
+    @staticmethod
+    def logcdf(value, b, sigma):
+        # (value / sigma)^2 is noncentral chi-square with 2 degrees of freedom and noncentrality
+        # b^2: F = chndtr((x/sigma)^2, 2, b^2) = 1 - Q_1(b, x/sigma) (Marcum's Q)
+        inside = value > 0
+        # outside, a point where F is far from 0 (F underflowing there would put 0 * inf = NaN
+        # into the gradients of the branch not taken)
+        y = pt.switch(inside, value / sigma, b + 1.0)
+        return pt.switch(inside, pt.log(chndtr(y**2, 2.0, b**2)), -np.inf)
 
     @classmethod
     def default_transform(cls, params):
