@@ -1,12 +1,16 @@
 """Normalizing-flow approximations: a base Gaussian pushed through invertible layers.
 
-``q`` is the law of ``z = f_K(... f_1(z0))`` with ``z0`` drawn from a base
-:class:`~symvi.variational.approximations.MeanField` or
-:class:`~symvi.variational.approximations.FullRank` Gaussian over the model's unconstrained
-vector and ``f_k`` the layers of :mod:`symvi.variational.flow_layers` (planar, radial,
-inverse-autoregressive affine, loc, scale).  Its density is
-``log q(z) = log q0(z0) - sum_k log |det df_k/dz|``, so the ELBO is estimated on the same draws
-as ``E[log p(z)] + H[q0] + E[sum_k log |det|]``; everything is one PyTensor graph, compiled into
+``q`` is the law of ``z = A(f_K(... f_1(eps)))`` with ``eps ~ N(0, I)``, ``f_k`` the layers of
+:mod:`symvi.variational.flow_layers` (planar, radial, inverse-autoregressive affine, loc,
+scale) and ``A`` the affine map of a base
+:class:`~symvi.variational.approximations.MeanField` (``mu + sd * y``) or
+:class:`~symvi.variational.approximations.FullRank` (``mu + L y``) Gaussian over the model's
+unconstrained vector.  The layers act on standardised points, so their identity start,
+their bounded IAF scales and their initial weights mean the same whatever the model's units;
+with no layers q is the base Gaussian.  Its density is
+``log q(z) = log q0(z) - log N(y) + log N(eps) - sum_k log |det df_k|`` (``y = A^-1(z)``), and
+its entropy ``H[q0] + E[sum_k log |det df_k|]``, so the ELBO is estimated on the same draws as
+``E[log p(z)] + H[q0] + E[sum_k log |det|]``; everything is one PyTensor graph, compiled into
 the same K-step loop as ADVI (no Python per step).
 
 The layers are given as PyMC 3's NFVI formula: names joined by ``-``, each optionally
@@ -40,7 +44,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from symvi.pytensorf import seed_sequence
-from symvi.variational.approximations import Approximation, FullRank, MeanField
+from symvi.variational.approximations import LOG_2PI, Approximation, FullRank, MeanField
 from symvi.variational.checkpoint import checkpointable
 from symvi.variational.flow_layers import IAF, LAYERS
 from symvi.variational.inference import KLqp, register_method
@@ -124,10 +128,10 @@ class NormalizingFlow(Approximation):
         n_iaf = 0
         for i, name in enumerate(names):
             if name == "iaf":
-                layer = IAF(D, i, gen, self.dtype, center=self._start, hidden=hidden, order=n_iaf)
+                layer = IAF(D, i, gen, self.dtype, hidden=hidden, order=n_iaf)
                 n_iaf += 1
             else:
-                layer = LAYERS[name](D, i, gen, self.dtype, center=self._start)
+                layer = LAYERS[name](D, i, gen, self.dtype)
             self.layers.append(layer)
         self.shared_params = dict(self.base.shared_params)
         for layer in self.layers:
@@ -140,31 +144,40 @@ class NormalizingFlow(Approximation):
         return {"flow": self.flow, "base": self.base_kind, "hidden": self.hidden}
 
     # ---- the map
-    def push(self, z0):
-        """``(z, sum of log |det|)``: base points ``z0`` (..., D) through every layer."""
-        logdet = pt.zeros(z0.shape[:-1], dtype=self.dtype)
-        z = z0
+    def push(self, eps):
+        """``(y, sum of log |det|)``: standard-normal points ``eps`` (..., D) through every layer
+        (``base.draw_from_noise(y)`` is then a draw of q)."""
+        logdet = pt.zeros(eps.shape[:-1], dtype=self.dtype)
+        y = eps
         for layer in self.layers:
-            z, ld = layer.forward(z)
+            y, ld = layer.forward(y)
             logdet = logdet + ld
-        return z, logdet
+        return y, logdet
 
-    def pull(self, z):
-        """Base points ``z0`` with ``push(z0)[0] == z`` (the layers inverted, last first)."""
+    def pull(self, y):
+        """``eps`` with ``push(eps)[0] == y`` (the layers inverted, last first)."""
         for layer in reversed(self.layers):
-            z = layer.inverse(z)
-        return z
+            y = layer.inverse(y)
+        return y
+
+    def _standardize(self, z):
+        """``A^-1(z)``: q draws back to the base's standard-normal coordinates."""
+        r = z - self.base.mean
+        if isinstance(self.base, FullRank):
+            L = self.base.L
+            return pt.linalg.solve_triangular(L, r.T, lower=True).T if r.ndim > 1 else pt.linalg.solve_triangular(L, r, lower=True)
+        return r / self.base.std
 
     def draw_from_noise(self, eps):
-        return self.push(self.base.draw_from_noise(eps))[0]
+        return self.base.draw_from_noise(self.push(eps)[0])
 
     def draws_and_entropy(self, n_mc: int):
         """``(draws, entropy estimate)`` on the same ``n_mc`` draws (the ELBO's estimator):
         draws of shape (D,) for ``n_mc == 1``, else (n_mc, D)."""
         shape = (self.ndim,) if n_mc == 1 else (n_mc, self.ndim)
         eps = pt.random.normal(0.0, 1.0, size=shape, rng=self.rng, dtype=self.dtype)
-        z, logdet = self.push(self.base.draw_from_noise(eps))
-        return z, self.base.entropy() + pt.mean(logdet)
+        y, logdet = self.push(eps)
+        return self.base.draw_from_noise(y), self.base.entropy() + pt.mean(logdet)
 
     def _moment_draws(self):
         return self.draw_from_noise(self._moment_noise)
@@ -172,12 +185,13 @@ class NormalizingFlow(Approximation):
     # ---- interface
     def entropy(self):
         """``H[q0] + E[log |det|]`` over the fixed moment draws (an estimate)."""
-        _, logdet = self.push(self.base.draw_from_noise(self._moment_noise))
-        return self.base.entropy() + pt.mean(logdet)
+        return self.base.entropy() + pt.mean(self.push(self._moment_noise)[1])
 
     def logq(self, z):
-        z0 = self.pull(z)
-        return self.base.logq(z0) - self.push(z0)[1]
+        y = self._standardize(z)
+        eps = self.pull(y)
+        log_std_normal = lambda u: -0.5 * pt.sum(u**2, axis=-1) - 0.5 * self.ndim * LOG_2PI  # noqa: E731
+        return self.base.logq(z) - log_std_normal(y) + log_std_normal(eps) - self.push(eps)[1]
 
     @property
     def mean(self):
@@ -219,7 +233,7 @@ class NFVI(KLqp):
         return self.approx._checkpoint_kwargs()
 
     #: the search's larger rates train the layers' networks for its 100 trial steps, then diverge
-    candidate_rates = (0.03, 0.01, 0.003)
+    candidate_rates = (0.01, 0.003)
 
 
 register_method("nfvi", NFVI)
