@@ -36,9 +36,6 @@ HERE = Path(__file__).resolve().parent
 
 SYMVI_CASES = [  # (label, method, inf_kwargs)
     ("ADVI (MeanField)", "advi", {}),
-    ("FullRankADVI", "fullrank_advi", {}),
-    ("NFVI planar*8", "nfvi", {"flow": "planar*8"}),
-    ("NFVI scale-loc-iaf*3", "nfvi", {"flow": "scale-loc-iaf*3"}),
     ("NFVI scale-loc-iaf*4", "nfvi", {"flow": "scale-loc-iaf*4"}),
 ]
 

@@ -30,7 +30,7 @@ Examples
 >>> with pm.Model():
 ...     v = pm.Normal("v", 0, 3)
 ...     x = pm.Normal("x", 0, pm.math.exp(v / 2))
-...     approx = pm.fit(2000, method="nfvi", inf_kwargs={"flow": "scale-loc-iaf*2"}, random_seed=0, progressbar=False)
+...     approx = pm.fit(200, method="nfvi", inf_kwargs={"flow": "scale-loc-iaf*2"}, random_seed=0, progressbar=False)
 >>> sorted(approx.shared_params)[:3]
 ['flow0_iaf_W1', 'flow0_iaf_W2', 'flow0_iaf_b1']
 """
@@ -107,8 +107,8 @@ class NormalizingFlow(Approximation):
     >>> with pm.Model():
     ...     x = pm.Normal("x", 0, 1, shape=2)
     ...     q = pm.NormalizingFlow("planar*2", random_seed=0)
-    >>> [layer.kind for layer in q.layers], float(q.logq(q.mean).eval().round(3))
-    (['planar', 'planar'], -1.838)
+    >>> [layer.kind for layer in q.layers], sorted(q.shared_params)[:4]
+    (['planar', 'planar'], ['flow0_planar_b', 'flow0_planar_u', 'flow0_planar_w', 'flow1_planar_b'])
     """
 
     def __init__(self, flow: str = "scale-loc-iaf*2", base: str = "meanfield", hidden: int | None = None,
