@@ -1,7 +1,7 @@
 """notebooks/funnel_flows.ipynb: MeanField, FullRank, an IAF flow and Pathfinder on Neal's funnel.
 
 The exact posterior is the prior (no data): sd(v) = 3 and log evidence 0, so the ELBO is minus
-KL(q || p).  In fast mode (1 500 steps) the numbers are loose: the Gaussians shrink v, and the
+KL(q || p).  In fast mode (4 000 steps) the numbers are loose: the Gaussians shrink v, and the
 flow is already clearly wider and closer in KL than both.
 """
 
