@@ -12,13 +12,13 @@ import time
 import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpyro  # noqa: E402
-import numpyro.distributions as dist  # noqa: E402
-from numpyro.infer import SVI, Trace_ELBO  # noqa: E402
-from numpyro.infer.autoguide import AutoIAFNormal  # noqa: E402
-from timing import emit, median_time  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoIAFNormal
+from timing import emit, median_time
 
 jax.config.update("jax_enable_x64", True)
 
@@ -40,7 +40,7 @@ def main():
         return guide, svi, svi.run(jax.random.PRNGKey(seed), n, progress_bar=False)
 
     t0 = time.perf_counter()
-    guide, svi, res = fresh(steps)
+    guide, _, res = fresh(steps)
     res.losses.block_until_ready()
     first = time.perf_counter() - t0
     t_long = median_time(lambda: fresh(steps)[2].losses.block_until_ready(), repeats)

@@ -34,7 +34,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-__all__ = ["FlowLayer", "Planar", "Radial", "IAF", "Loc", "Scale", "LAYERS"]
+__all__ = ["IAF", "LAYERS", "FlowLayer", "Loc", "Planar", "Radial", "Scale"]
 
 #: bisection steps of the planar inverse (the bracket has width 2 |w.u'|: 2^-60 of it is exact)
 BISECTION_STEPS = 60

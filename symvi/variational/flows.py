@@ -49,7 +49,7 @@ from symvi.variational.checkpoint import checkpointable
 from symvi.variational.flow_layers import IAF, LAYERS
 from symvi.variational.inference import KLqp, register_method
 
-__all__ = ["NormalizingFlow", "NFVI", "parse_flow"]
+__all__ = ["NFVI", "NormalizingFlow", "parse_flow"]
 
 #: base draws behind ``mean``, ``std``, ``cov`` and ``entropy()`` (fewer where D is large)
 MOMENT_DRAWS = 1000
@@ -190,7 +190,7 @@ class NormalizingFlow(Approximation):
     def logq(self, z):
         y = self._standardize(z)
         eps = self.pull(y)
-        log_std_normal = lambda u: -0.5 * pt.sum(u**2, axis=-1) - 0.5 * self.ndim * LOG_2PI  # noqa: E731
+        log_std_normal = lambda u: -0.5 * pt.sum(u**2, axis=-1) - 0.5 * self.ndim * LOG_2PI
         return self.base.logq(z) - log_std_normal(y) + log_std_normal(eps) - self.push(eps)[1]
 
     @property
