@@ -75,3 +75,6 @@ __all__ += ["Draws", "trace_cov"]
 from symvi.variational.groups import Group, GroupApproximation
 
 __all__ += ["Group", "GroupApproximation"]
+from symvi.variational.flows import NFVI, NormalizingFlow
+
+__all__ += ["NFVI", "NormalizingFlow"]

@@ -191,6 +191,8 @@ class Inference:
     #: whether ``fit`` without ``obj_optimizer`` uses the searched, decaying Adam of
     #: :mod:`symvi.variational.adapt` (objectives that are an ELBO) or PyMC's adagrad_window
     adaptive_default = False
+    #: base rates the default optimizer's step-size search tries (:mod:`symvi.variational.adapt`)
+    candidate_rates = adapt.CANDIDATE_RATES
 
     def __init__(self, approx):
         self.approx = approx
@@ -360,7 +362,7 @@ class Inference:
                 else:
                     if warmstart.applies(self, kwargs.get("more_replacements")):
                         self.warm_start = warmstart.warm_start(self)
-                    self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base)
+                    self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base, self.candidate_rates)
             step.adaptive = self._adaptive if kwargs.get("obj_optimizer") is None and self.adaptive_default else None
             self._state = (step, callbacks, score)
             self._fit_kwargs = dict(kwargs)

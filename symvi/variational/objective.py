@@ -73,10 +73,15 @@ def kl_loss(approx, n_mc: int = 1, more_replacements=None):
     if int(n_mc) < 1:
         raise ValueError(f"obj_n_mc must be a positive integer, got {n_mc!r}")
     theta, logp = model_logp_flat(approx, more_replacements)
-    if n_mc == 1:
-        expected_logp = graph_replace(logp, {theta: approx.random()}, strict=False)
+    joint = getattr(approx, "draws_and_entropy", None)  # flows: the entropy estimate needs the same draws
+    if joint is not None:
+        z, entropy = joint(int(n_mc))
     else:
-        expected_logp = pt.mean(vectorize_graph(logp, {theta: approx.random(int(n_mc))}))
-    loss = -(expected_logp + approx.entropy())
+        z, entropy = approx.random(None if n_mc == 1 else int(n_mc)), approx.entropy()
+    if n_mc == 1:
+        expected_logp = graph_replace(logp, {theta: z}, strict=False)
+    else:
+        expected_logp = pt.mean(vectorize_graph(logp, {theta: z}))
+    loss = -(expected_logp + entropy)
     t = normalizing_constant(approx, more_replacements)
     return loss if t is None else loss / t
