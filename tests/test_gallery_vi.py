@@ -236,6 +236,21 @@ def test_default_minibatch_fit_shows_the_averaged_iterate_and_resumes_from_the_r
         assert np.array_equal(p.get_value(), two.approx.shared_params[name].get_value()), name
 
 
+def test_default_minibatch_fit_finds_the_posterior_sds():
+    """Default minibatch fits correct each step's gradient with a full-data control variate
+    and drop the score term of log q (objective.default_kl_loss): after 4000 steps on 50-row
+    batches both sds are within 1 % of the exact posterior's (0.999, 0.993; without: 0.937,
+    0.939 - the batch noise of 4000 steps, even averaged)."""
+    y = np.random.default_rng(0).normal(1.0, 2.0, size=2000)
+    with _small_minibatch_model():
+        inference = pm.ADVI(random_seed=5)
+        approx = inference.fit(4000, progressbar=False)
+    step = next(iter(inference._steps.values()))
+    assert step.control_variate is not None and step.control_variate.refreshes == 5  # start, then every 1000 steps
+    exact = np.array([y.std() / np.sqrt(2000), 1 / np.sqrt(2 * 2000)])
+    np.testing.assert_allclose(approx.std.eval(), exact, rtol=0.03)
+
+
 def test_a_parameter_set_between_minibatch_fits_is_kept():
     with _small_minibatch_model():
         inf = pm.ADVI(random_seed=5)
