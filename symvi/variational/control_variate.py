@@ -13,8 +13,10 @@ point ``z_ref`` (SVRG's control variate, Johnson & Zhang 2013, applied to ``log 
 
     grad log p_batch(z)  -  grad log p_batch(z_ref)  +  grad log p_full(z_ref)
 
-The last term is computed from the full data (in row blocks) every ``REFRESH_EVERY`` steps
-(more on large data), with ``z_ref`` the current mean of q; the middle term uses the step's own batch, so the
+The last term is computed from the full data (in row blocks) with ``z_ref`` the current
+mean of q twice: when the fit starts (after the warm start) and when its loss has levelled
+off and the rate starts to decay (:mod:`symvi.variational.adapt`; again after a back-off), when
+q's mean is near its optimum; the middle term uses the step's own batch, so the
 correction has mean zero over batches and the gradient stays unbiased.  What is left of the
 batch noise is the batch-to-batch variation of the *change* of the per-row gradients
 between ``z_ref`` and the draw ``z`` -- about the posterior sd times the rows' curvature
@@ -47,14 +49,8 @@ import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
 from pytensor.graph.replace import graph_replace
 
-__all__ = ["MinibatchControlVariate", "refresh_control_variate", "REFRESH_EVERY", "BLOCK_ELEMENTS"]
+__all__ = ["MinibatchControlVariate", "refresh_control_variate", "BLOCK_ELEMENTS"]
 
-#: steps between full-data gradients at a new reference point (a multiple of
-#: convergence.EVAL_EVERY, so refreshes fall on the same steps however a fit is chunked);
-#: more where the data hold over ``REFRESH_EVERY / REFRESH_PASSES`` batches, so that the full
-#: passes read at most a tenth of the rows the steps read
-REFRESH_EVERY = 1000
-REFRESH_PASSES = 10
 #: data elements per block of the full-data pass (bounds its intermediate arrays)
 BLOCK_ELEMENTS = 2_000_000
 
@@ -101,13 +97,6 @@ class MinibatchControlVariate:
         if len(rows) != 1:
             return None
         return cls(approx, groups)
-
-    @property
-    def every(self) -> int:
-        """Steps between refreshes: ``REFRESH_EVERY``, or a multiple of it for large data."""
-        batch = min(info.batch_size for members in self.groups.values() for _, info in members)
-        passes = REFRESH_PASSES * self.n_rows / max(1, batch)
-        return REFRESH_EVERY * max(1, int(np.ceil(passes / REFRESH_EVERY)))
 
     @property
     def n_rows(self) -> int:
@@ -159,12 +148,10 @@ class MinibatchControlVariate:
         self.refreshes += 1
 
 
-def refresh_control_variate(step, approx, i: int | None = None, first: bool = False) -> None:
-    """Refresh ``step``'s control variate (if it has one) at q's current mean: always
-    (``i`` None, not ``first``: the start of a default fit), at fit steps ``i`` that are
-    multiples of ``REFRESH_EVERY``, or (``first``) only if it was never refreshed (a step
-    rebuilt from a checkpoint)."""
+def refresh_control_variate(step, approx, first: bool = False) -> None:
+    """Refresh ``step``'s control variate (if it has one) at q's current mean; with
+    ``first`` only if it was never refreshed (a step rebuilt from a checkpoint)."""
     cv = getattr(step, "control_variate", None)
-    if cv is None or (first and cv.refreshes) or (i is not None and i % cv.every):
+    if cv is None or (first and cv.refreshes):
         return
     cv.refresh(approx.mean.get_value())

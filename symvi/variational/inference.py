@@ -509,7 +509,8 @@ class Inference:
                     if checking and (start + done) % convergence.EVAL_EVERY == 0:
                         if adaptive is not None:
                             may_stop = adaptive.after_check(step, buf, start + done, report_tol)
-                            refresh_control_variate(step, self.approx, i=start + done)
+                            if adaptive.decay_step == start + done:  # q has settled: a closer reference
+                                refresh_control_variate(step, self.approx)
                         else:
                             may_stop = convergence.is_converged(buf, start + done, report_tol)
                     so_far = buf[: start + done]

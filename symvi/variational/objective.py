@@ -128,10 +128,8 @@ def default_kl_loss(approx, n_mc: int = 1, more_replacements=None):
     >>> type(cv).__name__
     'MinibatchControlVariate'
     """
-    from symvi.variational.approximations import FullRank, MeanField
     from symvi.variational.control_variate import MinibatchControlVariate
-    from symvi.variational.lowrank import LowRank
 
-    gaussian = type(approx) in (MeanField, FullRank, LowRank)
+    gaussian = getattr(type(approx), "supports_path_derivative", False)  # MeanField, FullRank, LowRank
     cv = MinibatchControlVariate.build(approx) if gaussian and not more_replacements else None
     return kl_loss(approx, n_mc, more_replacements, path_derivative=cv is not None, control_variate=cv), cv
