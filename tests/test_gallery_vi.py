@@ -236,6 +236,22 @@ def test_default_minibatch_fit_shows_the_averaged_iterate_and_resumes_from_the_r
         assert np.array_equal(p.get_value(), two.approx.shared_params[name].get_value()), name
 
 
+def test_default_minibatch_fit_finds_the_posterior_sds():
+    """Default minibatch fits correct each step's gradient with a full-data control variate
+    and drop the score term of log q (objective.default_kl_loss): after 4000 steps on 50-row
+    batches both sds are within 1 % of the exact posterior's (0.999, 0.993; without: 0.937,
+    0.939 - the batch noise of 4000 steps, even averaged)."""
+    y = np.random.default_rng(0).normal(1.0, 2.0, size=2000)
+    with _small_minibatch_model():
+        inference = pm.ADVI(random_seed=5)
+        approx = inference.fit(4000, progressbar=False)
+    step = next(iter(inference._steps.values()))
+    # refreshed at the start and where the decay started
+    assert step.control_variate is not None and step.control_variate.refreshes == 2 and inference._adaptive.decay_step is not None
+    exact = np.array([y.std() / np.sqrt(2000), 1 / np.sqrt(2 * 2000)])
+    np.testing.assert_allclose(approx.std.eval(), exact, rtol=0.03)
+
+
 def test_a_parameter_set_between_minibatch_fits_is_kept():
     with _small_minibatch_model():
         inf = pm.ADVI(random_seed=5)
@@ -248,10 +264,19 @@ def test_a_parameter_set_between_minibatch_fits_is_kept():
 
 
 @pytest.mark.slow
-def test_radon_minibatch_default_fit_matches_the_full_data_fit():
+def test_radon_minibatch_default_fit_matches_the_full_data_fit(monkeypatch):
     """Issue 24: with defaults, every posterior sd of the minibatch fit (batch 100 of 919
-    rows, 30 000 steps) within 5 % of the full-data fit's (measured worst: 4.7 %, 4.0 % with
-    seeds 1, 2; before iterate averaging, up to 11 %)."""
+    rows, 30 000 steps) within 6 % of the full-data fit's.
+
+    The full-data reference is fitted with the path-derivative gradient: the plain default
+    full-data fit (PyMC's estimator) is itself up to 17.5 % off on the county slopes' sds
+    after 30 000 steps (beta sds 0.33 against 0.28), where path-derivative full-data fits at
+    30 000 and 100 000 steps agree within 2.4 % and a sample-average ELBO optimum (2000 fixed
+    draws, L-BFGS) within 5 %.  Measured against the path-derivative full-data fit at 100 000
+    steps: 0.983-1.042 (seed 1), 0.969-1.008 (seed 2); before the control variate the
+    minibatch fit tracked the noisy full-data fit instead (4.7 %)."""
+    from symvi.variational import objective
+
     names = ["mu_alpha", "sigma_alpha", "mu_beta", "sigma_beta", "eps", "alpha", "beta"]
 
     def sds(minibatch):
@@ -260,7 +285,9 @@ def test_radon_minibatch_default_fit_matches_the_full_data_fit():
         post = approx.sample(4000, random_seed=2).posterior
         return {k: post[k].std(("chain", "draw")).values for k in names}
 
-    full, mb = sds(False), sds(True)
+    mb = sds(True)
+    monkeypatch.setattr(objective, "default_kl_loss", lambda q, n_mc=1, r=None: (objective.kl_loss(q, n_mc, r, path_derivative=True), None))
+    full = sds(False)
     for k in names:
         ratio = np.atleast_1d(mb[k] / full[k])
         assert np.all(np.abs(ratio - 1) < 0.06), (k, ratio.min(), ratio.max())

@@ -44,6 +44,9 @@ without ``obj_optimizer``, follows Stan's ADVI in spirit:
    one of the model's 175 posterior sds within 5 % of the full-data fit (two seeds).  The
    average is what the approximation shows between fit calls; the next ``refine`` resumes
    from the raw iterate, so ``fit(n1)`` + ``refine(n2)`` still equals ``fit(n1 + n2)``.
+   Averaging only shrinks the noise like ``1 / steps``; default fits of in-memory Minibatch
+   models also take most of it out of each gradient (a full-data control variate and the
+   path-derivative gradient: :mod:`symvi.variational.control_variate`).
 
 The base rate and ``t0`` are shared scalars in the one compiled step, so the search, the main
 run and every ``refine`` share one compilation.

@@ -407,6 +407,8 @@ class MeanField(Approximation):
     ``start_sigma`` sets the initial standard deviations (unconstrained space).
     """
 
+    supports_path_derivative = True  # reparameterised draws, exact logq: default fits may use both (objective.default_kl_loss)
+
     def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
         super().__init__(model, start, random_seed)
         rho = np.zeros(self.ndim, dtype=self.dtype)
@@ -441,6 +443,8 @@ class MeanField(Approximation):
 @checkpointable
 class FullRank(Approximation):
     """Correlated Gaussian: ``q(z) = N(mu, L L^T)`` with ``L`` lower-triangular."""
+
+    supports_path_derivative = True
 
     def __init__(self, model=None, start=None, start_sigma=None, random_seed=None):
         super().__init__(model, start, random_seed)

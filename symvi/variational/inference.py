@@ -41,6 +41,7 @@ from symvi.variational.checkpoint import _instance_kwargs, checkpointable
 from symvi.variational.methods import METHODS as _METHODS
 from symvi.variational.methods import register_method
 from symvi.variational.optimizers import adagrad_window
+from symvi.variational.control_variate import refresh_control_variate
 from symvi.variational.progress import FitProgress, average_loss
 from symvi.variational.step import StepFunction
 
@@ -237,7 +238,10 @@ class Inference:
     # ---- objective
     def loss_and_grads(self, n_mc, more_replacements):
         """(loss, params, grads or None) of the objective; grads None means autodiff."""
-        loss = objectives.kl_loss(self.approx, n_mc=n_mc, more_replacements=more_replacements)
+        if self._default_objective:  # no obj_optimizer: control variate, path derivative
+            loss, self._control_variate = objectives.default_kl_loss(self.approx, n_mc, more_replacements)
+        else:
+            loss = objectives.kl_loss(self.approx, n_mc=n_mc, more_replacements=more_replacements)
         return loss, list(self.approx.shared_params.values()), None
 
     def step_function(
@@ -250,6 +254,7 @@ class Inference:
         more_replacements=None,
     ) -> StepFunction:
         """The compiled K-step update for these settings (built once, then cached)."""
+        self._default_objective = obj_optimizer is None and self.adaptive_default
         obj_optimizer = obj_optimizer if obj_optimizer is not None else self.default_optimizer()
         if not callable(obj_optimizer):
             raise TypeError(f"obj_optimizer must be an optimizer such as symvi.adam(...), got {type(obj_optimizer).__name__}")
@@ -260,6 +265,7 @@ class Inference:
             for x in (obj_optimizer, obj_n_mc, total_grad_norm_constraint, more_obj_params, more_updates, more_replacements)
         )
         if key not in self._steps:
+            self._control_variate = None
             loss, params, grads = self.loss_and_grads(int(obj_n_mc), more_replacements)
             extra = list(more_obj_params or [])
             if extra and grads is not None:
@@ -280,6 +286,7 @@ class Inference:
                 lift=param_constants(self.approx.model),
             )
             step.chunk_hooks = hooks
+            step.control_variate = self._control_variate
             self._steps[key] = step
         return self._steps[key]
 
@@ -362,6 +369,7 @@ class Inference:
                 else:
                     if warmstart.applies(self, kwargs.get("more_replacements")):
                         self.warm_start = warmstart.warm_start(self)
+                    refresh_control_variate(step, self.approx)
                     self.adapted_rate, self.rate_scores = adapt.search_rate(step, self._adaptive.base, self.candidate_rates)
             step.adaptive = self._adaptive if kwargs.get("obj_optimizer") is None and self.adaptive_default else None
             self._state = (step, callbacks, score)
@@ -455,6 +463,7 @@ class Inference:
         adaptive = getattr(step, "adaptive", None)  # the default optimizer's decay trigger
         if adaptive is not None:
             adaptive.resume_raw()  # minibatch fits showed their averaged iterate between calls
+            refresh_control_variate(step, self.approx, first=True)  # (a step rebuilt from a checkpoint)
         checking = stop_tol is not None or adaptive is not None
         chunk_everys = everys + ([convergence.EVAL_EVERY] if checking else [])
         # a Python callback every step: loops of one step, nothing to size (the common watched fit)
@@ -509,6 +518,8 @@ class Inference:
                     if checking and (start + done) % convergence.EVAL_EVERY == 0:
                         if adaptive is not None:
                             may_stop = adaptive.after_check(step, buf, start + done, report_tol)
+                            if adaptive.decay_step == start + done:  # q has settled: a closer reference
+                                refresh_control_variate(step, self.approx)
                         else:
                             may_stop = convergence.is_converged(buf, start + done, report_tol)
                     so_far = buf[: start + done]

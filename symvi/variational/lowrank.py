@@ -72,6 +72,8 @@ class LowRank(Approximation):
     {'mu': (3,), 'rho': (3,), 'W': (3, 2)}
     """
 
+    supports_path_derivative = True  # (objective.default_kl_loss)
+
     def __init__(self, rank: int = 1, model=None, start=None, start_sigma=None, random_seed=None):
         self.rank = _check_rank(rank)
         super().__init__(model, start, random_seed)

@@ -13,12 +13,13 @@ per-batch loss.
 from __future__ import annotations
 
 import pytensor.tensor as pt
+from pytensor.gradient import zero_grad
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.logprob import total_size_scale
 from symvi.pytensorf import as_replacements
 
-__all__ = ["model_logp_flat", "kl_loss", "normalizing_constant"]
+__all__ = ["model_logp_flat", "kl_loss", "default_kl_loss", "normalizing_constant"]
 
 
 def normalizing_constant(approx, more_replacements=None):
@@ -60,7 +61,16 @@ def model_logp_flat(approx, more_replacements=None):
     return theta, graph_replace(logp, approx.layout.replacements(theta), strict=False)
 
 
-def kl_loss(approx, n_mc: int = 1, more_replacements=None):
+def _logq_fixed_params(approx, z):
+    """``log q(z)`` with q's parameters held fixed for differentiation (gradient flows through ``z`` only)."""
+    params = list(approx.shared_params.values())
+    point = z.type()
+    logq = approx.logq(point)
+    logq = graph_replace(logq, {p: zero_grad(p) for p in params}, strict=False)
+    return graph_replace(logq, {point: z}, strict=False)
+
+
+def kl_loss(approx, n_mc: int = 1, more_replacements=None, path_derivative: bool = False, control_variate=None):
     """Negative ELBO of ``approx`` against its model (a scalar graph).
 
     >>> import symvi as pm
@@ -69,6 +79,13 @@ def kl_loss(approx, n_mc: int = 1, more_replacements=None):
     ...     q = pm.MeanField()
     >>> float(kl_loss(q, n_mc=1).eval()) > -10
     True
+
+    ``path_derivative=True`` keeps the loss value but drops the score-function part of the
+    gradient of ``log q`` ("sticking the landing", Roeder, Wu & Duvenaud 2017): the gradient
+    is that of ``log p(z) - log q(z)`` through the draw ``z`` only, with q's parameters held
+    fixed in ``log q``.  It has the same expectation, and where q equals the posterior its
+    variance is zero.  ``control_variate`` (:class:`symvi.variational.control_variate.MinibatchControlVariate`)
+    corrects the gradient of a minibatch ``log p`` with the same batch at a reference point.
     """
     if int(n_mc) < 1:
         raise ValueError(f"obj_n_mc must be a positive integer, got {n_mc!r}")
@@ -82,6 +99,40 @@ def kl_loss(approx, n_mc: int = 1, more_replacements=None):
         expected_logp = graph_replace(logp, {theta: z}, strict=False)
     else:
         expected_logp = pt.mean(vectorize_graph(logp, {theta: z}))
-    loss = -(expected_logp + entropy)
+    if control_variate is not None:
+        expected_logp = expected_logp + control_variate.correction(logp, theta, z)
+    if path_derivative:
+        # value: the analytic-entropy loss; gradient: -d log p(z) + d log q(z) through z only
+        logq = pt.mean(_logq_fixed_params(approx, z))
+        loss = -expected_logp - zero_grad(entropy) + (logq - zero_grad(logq))
+    else:
+        loss = -(expected_logp + entropy)
     t = normalizing_constant(approx, more_replacements)
     return loss if t is None else loss / t
+
+
+def default_kl_loss(approx, n_mc: int = 1, more_replacements=None):
+    """``(loss, control variate or None)``: the objective of fits without ``obj_optimizer``.
+
+    Minibatch models of the Gaussian families (MeanField, FullRank, LowRank) get the
+    full-data control variate of :mod:`symvi.variational.control_variate` and the
+    path-derivative gradient of :func:`kl_loss` together: the first removes most of the
+    batch-to-batch noise of the gradient, the second the Monte Carlo noise of the draw, both
+    without bias (seed notebook's 40 000 x 100 model, 10 000 default steps: every posterior sd
+    within 0.3 % of the exact one, against 15 % with neither).  Other fits, full-data
+    default fits included, get :func:`kl_loss` unchanged (PyMC's estimator).
+
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model():
+    ...     mu = pm.Normal("mu", 0, 10)
+    ...     y = pm.Normal("y", mu, 1, observed=pm.Minibatch(np.zeros(500), batch_size=50), total_size=500)
+    ...     q = pm.MeanField()
+    >>> loss, cv = default_kl_loss(q)
+    >>> type(cv).__name__
+    'MinibatchControlVariate'
+    """
+    from symvi.variational.control_variate import MinibatchControlVariate
+
+    gaussian = getattr(type(approx), "supports_path_derivative", False)  # MeanField, FullRank, LowRank
+    cv = MinibatchControlVariate.build(approx) if gaussian and not more_replacements else None
+    return kl_loss(approx, n_mc, more_replacements, path_derivative=cv is not None, control_variate=cv), cv
