@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from symvi.gc_pause import paused
 from symvi.logprob import param_constants, point_logp_terms
 from symvi.model import modelcontext
 from symvi.pytensorf import ONE_SHOT_MODE
@@ -282,6 +283,7 @@ class Inference:
         return self._steps[key]
 
     # ---- public loop
+    @paused  # (symvi.gc_pause: no full collections over the graphs being built)
     def fit(
         self,
         n: int | None = 10000,
@@ -586,6 +588,7 @@ register_method("advi", ADVI)
 register_method("fullrank_advi", FullRankADVI)
 
 
+@paused
 def fit(
     n: int | None = 10000,
     method="advi",
