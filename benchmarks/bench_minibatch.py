@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "workers"))
-from timing import median_time  # noqa: E402 - shared with the other benchmark workers
+from timing import median_step_time, median_time  # noqa: E402 - shared with the other benchmark workers
 from workloads import build, digits_data  # noqa: E402 - the seed's digits Poisson-Gamma model
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +70,8 @@ def worker_symvi(steps):
     data = seed_data()
     rows = []
     name = "symvi" if os.environ.get("SYMVI_FUSED_REDUCE", "1") != "0" else "symvi_unfused"
+    if name == "symvi" and os.environ.get("SYMVI_FUSED_LINEAR", "1") == "0":
+        name = "symvi_nolinear"  # fused loops without symvi.fused_reduce_linear
     for workload in ("minibatch500", "fixed500", "stream500", "full", "digits"):
         if workload == "digits":
             model = build(pm, "digits")
@@ -93,7 +95,7 @@ def worker_symvi(steps):
         first = time.perf_counter() - t0
         steady = median_time(lambda: inf.refine(n_long, progressbar=False), repeats) / n_long
         rows.append({"framework": name, "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
-        if workload == "full":  # the memory floor: one numpy pass over the 32 MB array
+        if workload == "full" and name == "symvi":  # the memory floor: one numpy pass over the 32 MB array
             floor = median_time(lambda: [data.sum() for _ in range(20)], 5) / 20
             rows.append({"framework": "numpy floor", "workload": workload, "us_per_step": floor * 1e6, "first_fit_s": 0.0})
     return rows
@@ -118,9 +120,7 @@ def worker_pymc(steps):
             inf.fit(n_short, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False)
             first = time.perf_counter() - t0
             # each PyMC fit call compiles again: long minus short cancels that fixed cost
-            t_long = median_time(lambda: inf.fit(n_long, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False), repeats)
-            t_short = median_time(lambda: inf.fit(n_short, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False), repeats)
-        steady = (t_long - t_short) / (n_long - n_short)
+            steady = median_step_time(lambda n: inf.fit(n, obj_optimizer=pm.adam(learning_rate=0.01), progressbar=False), n_long, n_short, repeats)
         rows.append({"framework": "pymc", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
     return rows
 
@@ -159,9 +159,7 @@ def worker_numpyro(steps):
         t0 = time.perf_counter()
         run(n_short)
         first = time.perf_counter() - t0
-        t_long = median_time(lambda: run(n_long), repeats)
-        t_short = median_time(lambda: run(n_short), repeats)
-        steady = (t_long - t_short) / (n_long - n_short)
+        steady = median_step_time(run, n_long, n_short, repeats)
         rows.append({"framework": "numpyro", "workload": workload, "us_per_step": steady * 1e6, "first_fit_s": first})
     return rows
 
@@ -250,7 +248,7 @@ def table(rows):
     lines = ["| workload | framework | us/step | first fit s | vs symvi |", "|---|---|---|---|---|"]
     for w in order:
         base = by.get(("symvi", w))
-        for fw in ("symvi", "symvi_unfused", "numpy floor", "pymc", "numpyro"):
+        for fw in ("symvi", "symvi_nolinear", "symvi_unfused", "numpy floor", "pymc", "numpyro"):
             r = by.get((fw, w))
             if r is None:
                 continue
@@ -301,12 +299,16 @@ def main(argv=None):
     p.add_argument("--no-zarr", action="store_true", help="skip the zarr streaming memory measurement")
     p.add_argument("--scale-rows", type=float, default=1e6, help="rows of the full-batch memory run (0: skip)")
     p.add_argument("--no-unfused", action="store_true", help="skip symvi without fused reductions (SYMVI_FUSED_REDUCE=0)")
+    p.add_argument("--cpu-time", action="store_true", help="time with process CPU time, not the wall clock (a loaded machine)")
     a = p.parse_args(argv)
     # (n_long, n_short, repeats) for the 500-row workloads and for the full-data one
-    steps = [[1000, 100, 1], [20, 5, 1]] if a.quick else [[5000, 500, 5], [60, 10, 3]]
+    steps = [[1000, 100, 1], [20, 5, 1]] if a.quick else [[5000, 500, 7], [60, 10, 5]]
+    if a.cpu_time:
+        os.environ["SYMVI_BENCH_CPU_TIME"] = "1"  # (the workers inherit it)
     rows = run_worker(sys.executable, ["symvi", json.dumps(steps)])
     if not a.no_unfused:  # the same fits without symvi.fused_reduce
         rows += run_worker(sys.executable, ["symvi", json.dumps(steps)], SYMVI_FUSED_REDUCE="0")
+        rows += run_worker(sys.executable, ["symvi", json.dumps(steps)], SYMVI_FUSED_LINEAR="0")
     for name, python in (("pymc", a.pymc_python), ("numpyro", a.numpyro_python)):
         if Path(python).exists():
             rows += run_worker(python, [name, json.dumps(steps)])

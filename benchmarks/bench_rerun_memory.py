@@ -2,8 +2,11 @@
 with ADVI for 2000 steps) run again and again in one process.
 
 Prints the resident set size after 3 warm-up runs and after N more (default 30), the growth
-per re-run, and the median fit time of the first and last five re-runs.  Compare
-``SYMVI_BACKEND=numba`` (default) with ``SYMVI_BACKEND=c``.
+per re-run, the median fit time (wall clock and process CPU time) of the first and last five
+re-runs, the full (generation-2) garbage collections per re-run and the CPU time they took,
+and the objects the collector tracks after the first and the last re-run.  Compare
+``SYMVI_BACKEND=numba`` (default) with ``SYMVI_BACKEND=c``, and ``SYMVI_GC_PAUSE=0`` (the
+collector left running during fits, see :mod:`symvi.gc_pause`).
 
 Run: ``PYTHONPATH=$PWD python3 benchmarks/bench_rerun_memory.py [N]``.
 """
@@ -35,21 +38,45 @@ def cell(steps: int = 2000):
         return pm.fit(steps, random_seed=1, progressbar=False)
 
 
+class GCWatch:
+    """Counts full collections and the CPU time spent in them (``gc.callbacks``)."""
+
+    def __init__(self):
+        self.full, self.seconds, self._t0 = 0, 0.0, 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._t0 = time.process_time()
+        else:
+            self.full += 1
+            self.seconds += time.process_time() - self._t0
+
+
 def main(n: int = 30) -> None:
     for _ in range(3):
         cell()
     gc.collect()
-    r0, times = rss_mb(), []
+    watch = GCWatch()
+    r0, times, cpu, objects = rss_mb(), [], [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         cell()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        objects.append(len(gc.get_objects()))
+    full, full_s = watch.full, watch.seconds
     gc.collect()
     r1 = rss_mb()
     print(
-        f"backend {os.environ.get('SYMVI_BACKEND', 'default')}: RSS {r0:.1f} MB after warm-up, {r1:.1f} MB after "
-        f"{n} re-runs: {(r1 - r0) / n:.2f} MB per re-run; median time per re-run first five "
-        f"{np.median(times[:5]):.2f} s, last five {np.median(times[-5:]):.2f} s"
+        f"backend {os.environ.get('SYMVI_BACKEND', 'default')}, gc pause {os.environ.get('SYMVI_GC_PAUSE', '1')}: "
+        f"RSS {r0:.1f} MB after warm-up, {r1:.1f} MB after {n} re-runs: {(r1 - r0) / n:.2f} MB per re-run\n"
+        f"  median time per re-run, first five / last five: wall {np.median(times[:5]):.2f} / {np.median(times[-5:]):.2f} s, "
+        f"CPU {np.median(cpu[:5]):.2f} / {np.median(cpu[-5:]):.2f} s (slowest re-run: CPU {max(cpu):.2f} s)\n"
+        f"  full garbage collections: {full / n:.2f} per re-run, {full_s / n:.3f} s CPU per re-run; "
+        f"tracked objects after the first / last re-run: {objects[0]} / {objects[-1]}"
     )
 
 

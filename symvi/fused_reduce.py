@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import os
 from hashlib import sha256
 
 import numpy as np
@@ -37,13 +38,17 @@ from pytensor.compile import optdb
 from pytensor.graph.basic import Apply
 from pytensor.graph.features import ReplaceValidate
 from pytensor.graph.op import Op
-from pytensor.graph.rewriting.basic import GraphRewriter, dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import GraphRewriter, MergeOptimizer, SequentialGraphRewriter, dfs_rewriter, node_rewriter
 from pytensor.scalar import basic as ps
 from pytensor.tensor.basic import Alloc
 from pytensor.tensor.elemwise import CAReduce, Elemwise
+from pytensor.tensor.rewriting.basic import constant_folding, local_useless_switch
+from pytensor.tensor.rewriting.elemwise import FusionOptimizer
 from pytensor.tensor.math import Sum
 from pytensor.tensor.subtensor import AdvancedSubtensor1
 from pytensor.tensor.type import TensorType
+
+from symvi.fused_reduce_linear import split_linear
 
 __all__ = ["TAG", "FusedReduce", "fuse_elemwise_reductions", "sum_of_alloc"]
 
@@ -52,6 +57,9 @@ TAG = "symvi_fused_reduce"
 KERNEL_VERSION = 1
 KINDS = {ps.Add: "add", ps.Mul: "mul", ps.Maximum: "max", ps.Minimum: "min"}
 IDENTITY = {"add": 0, "mul": 1, "max": -np.inf, "min": np.inf}
+#: move what is constant along the summed axes out of the loop (symvi.fused_reduce_linear);
+#: SYMVI_FUSED_LINEAR=0 keeps each reduction's scalar graph as it is (to compare)
+LINEAR = os.environ.get("SYMVI_FUSED_LINEAR", "1") != "0"
 NUMPY_REDUCE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
 
 
@@ -269,7 +277,9 @@ def _hoist(scalar_op, invariant_inputs):
     tail_out = _substitute(outputs, dict(zip(cut, holders)))
     used = set(graph_inputs(tail_out))
     tail_inputs = [i for i, v in enumerate(inputs) if v in used]  # (hoisted-only inputs drop out)
-    tail = ps.Composite([*(inputs[i] for i in tail_inputs), *holders], tail_out)
+    tail_in = [*(inputs[i] for i in tail_inputs), *holders]
+    tail_out = [ps.identity(o) if o in tail_in else o for o in tail_out]  # (an output wholly hoisted)
+    tail = ps.Composite(tail_in, tail_out)
     return head, tail, head_inputs, tail_inputs
 
 
@@ -312,7 +322,14 @@ def fuse_node(fgraph, node):
             old.append(client.outputs[0])
     if not plan:
         return None
-    scalar_op, elem_inputs = node.op.scalar_op, list(node.inputs)
+    scalar_op, elem_inputs, finish = node.op.scalar_op, list(node.inputs), None
+    if LINEAR:
+        try:
+            split = split_linear(fgraph, node, plan)
+        except Exception:  # noqa: BLE001 - an unforeseen scalar graph: fuse it as it is
+            split = None
+        if split is not None:
+            scalar_op, elem_inputs, plan, finish = split
     row_invariant = [x.type.broadcastable[0] for x in elem_inputs]
     split = _hoist(scalar_op, row_invariant) if not all(row_invariant) else None
     if split is not None:
@@ -333,6 +350,8 @@ def fuse_node(fgraph, node):
         [out for *_, out in plan],
     )
     new = op(*outer, return_list=True)
+    if finish is not None:
+        new = finish(new)
     pairs = []
     for o, n in zip(old, new):
         try:
@@ -388,3 +407,11 @@ def sum_of_alloc(fgraph, node):
 # elementwise ops it exposes are fused
 optdb.register("symvi_sum_of_alloc", dfs_rewriter(sum_of_alloc), TAG, position=48.95)
 optdb.register("symvi_fuse_elemwise_reductions", fuse_elemwise_reductions, TAG, position=49.4)
+# what symvi.fused_reduce_linear moved out of the loops: small elementwise ops on the
+# parameters; merged, folded and fused again (each would otherwise be one more call per step)
+optdb.register(
+    "symvi_fuse_after_reductions",
+    SequentialGraphRewriter(MergeOptimizer(), dfs_rewriter(constant_folding, local_useless_switch), FusionOptimizer()),
+    TAG,
+    position=49.45,
+)

@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from symvi.gc_pause import paused
 from symvi.logprob import param_constants
 from symvi.model import modelcontext
 from symvi.streaming import chunk_hooks
@@ -183,6 +184,7 @@ class Inference:
         return self._steps[key]
 
     # ---- public loop
+    @paused  # (symvi.gc_pause: no full collections over the graphs being built)
     def fit(
         self,
         n: int | None = 10000,
@@ -498,6 +500,7 @@ register_method("advi", ADVI)
 register_method("fullrank_advi", FullRankADVI)
 
 
+@paused
 def fit(
     n: int | None = 10000,
     method="advi",
