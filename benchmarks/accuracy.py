@@ -175,7 +175,7 @@ def _pathfinder(num_paths):
 def _laplace(model, seed):
     import symvi as pm
 
-    approx = pm.Laplace(random_seed=seed).fit(progressbar=False)
+    approx = pm.LaplaceApproximation(random_seed=seed).fit(progressbar=False)
     info = approx.laplace
     return approx, info.n_grad_evals, info.n_grad_evals
 

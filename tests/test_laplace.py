@@ -60,7 +60,7 @@ def test_mode_and_curvature_on_the_unconstrained_space():
 def test_sample_diagnose_sample_node_and_checkpoint(conjugate, tmp_path):
     mean, cov = _posterior()
     with conjugate:
-        q = pm.Laplace(random_seed=0).fit(progressbar=False, backend="c")
+        q = pm.LaplaceApproximation(random_seed=0).fit(progressbar=False, backend="c")
     draws = q.sample(4000, random_seed=1, return_inferencedata=False)["beta"]
     assert np.all(np.abs(draws.mean(0) - mean) < 4 * np.sqrt(np.diag(cov) / 4000))
     d = q.diagnose(random_seed=0)
@@ -84,6 +84,11 @@ def test_bad_arguments():
     with pm.Model():
         pm.Normal("x", 0.0, 1.0)
         with pytest.raises(ValueError, match="hessian"):
-            pm.Laplace(hessian="bfgs")
+            pm.LaplaceApproximation(hessian="bfgs")
         with pytest.raises(TypeError, match="obj_optimizer"):
             pm.fit(method="laplace", obj_optimizer=pm.adam(), progressbar=False, backend="c")
+
+
+def test_pm_laplace_is_still_the_distribution():
+    # the approximation must not shadow PyMC's Laplace distribution
+    assert issubclass(pm.Laplace, pm.Distribution) and pm.Laplace.dist(0.0, 1.0) is not None

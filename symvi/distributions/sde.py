@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 
 import pytensor
 import pytensor.tensor as pt
@@ -26,7 +25,7 @@ import pytensor.tensor.random.basic as rb
 
 from symvi.distributions.base import _widen, dist_info, positive
 from symvi.distributions.dist_math import as_float, batch_dims
-from symvi.distributions.timeseries import STEPS_CHECK, _batch, _component, _prepend, _TimeSeries
+from symvi.distributions.timeseries import STEPS_CHECK, _batch, _component, _prepend, _TimeSeries, default_init_dist
 from symvi.distributions.unbounded import Normal
 from symvi.pytensorf import as_tensor, new_rng
 
@@ -63,13 +62,7 @@ class EulerMaruyama(_TimeSeries):
         shape = cls._shape_tuple(who, shape, size)
         steps = cls._steps(who, steps, shape, _time_len, 1)
         if init_dist is None:
-            warnings.warn(
-                "Initial distribution not specified, defaulting to `Normal.dist(0, 100)`. "
-                "You can specify an init_dist manually to suppress this warning.",
-                UserWarning,
-                stacklevel=2,
-            )
-            init_dist = Normal.dist(0.0, 100.0, _label=f"{label} (init_dist)")
+            init_dist = default_init_dist(label)
         _component(init_dist, who, "init_dist", ndim_supp=(0,))
         names = tuple(f"sde_par{i}" for i in range(len(sde_pars)))
         # the function is part of the distribution: one subclass per sde_fn

@@ -10,14 +10,11 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 
-import numpy as np
-import pytensor.tensor as pt
 
 from symvi.distributions.base import dist_info
-from symvi.distributions.multivariate import MvNormal, MvStudentT
-from symvi.distributions.timeseries import MvGaussianRandomWalk, _component, _walk_logp
+from symvi.distributions.multivariate import MvStudentT
+from symvi.distributions.timeseries import MvGaussianRandomWalk, _component, _walk_logp, default_init_dist
 
 __all__ = ["MvStudentTRandomWalk"]
 
@@ -44,15 +41,7 @@ class MvStudentTRandomWalk(MvGaussianRandomWalk):
         innov = MvStudentT.dist(nu=nu, mu=mu, scale=scale, cov=cov, tau=tau, chol=chol, lower=lower, _label=f"{label} (innovations)")
         p = dist_info(innov).params
         if init_dist is None:
-            warnings.warn(
-                "Initial distribution not specified, defaulting to `MvNormal.dist(0, I*100)`. "
-                "You can specify an init_dist manually to suppress this warning.",
-                UserWarning,
-                stacklevel=2,
-            )
-            k = p["chol"].type.shape[-1]
-            cov0 = np.eye(k) * 100.0 if k is not None else pt.eye(p["chol"].shape[-1]) * 100.0
-            init_dist = MvNormal.dist(0.0, cov=cov0, _label=f"{label} (init_dist)")
+            init_dist = default_init_dist(label, p["chol"])
         _component(init_dist, who, "init_dist", ndim_supp=(1,))
         params = {"nu": p["nu"], "mu": p["mu"], "chol": p["chol"], "init_dist": init_dist, "innovation_dist": innov, "steps": steps}
         return cls._make(params, shape, size, label)

@@ -170,6 +170,23 @@ class _TimeSeries(Continuous):
 
 
 # ---------------------------------------------------------------------- random walks
+def default_init_dist(label: str, chol=None, shape_note: str = ""):
+    """PyMC's default ``init_dist``, with PyMC's UserWarning: ``Normal.dist(0, 100)``, or
+    ``MvNormal.dist(0, 100 I)`` of ``chol``'s size for vector walks."""
+    what = "MvNormal.dist(0, I*100)" if chol is not None else f"Normal.dist(0, 100{shape_note})"
+    warnings.warn(
+        f"Initial distribution not specified, defaulting to `{what}`. "
+        "You can specify an init_dist manually to suppress this warning.",
+        UserWarning,
+        stacklevel=3,  # the caller of Dist.dist
+    )
+    if chol is None:
+        return Normal.dist(0.0, 100.0, _label=f"{label} (init_dist)")
+    k = chol.type.shape[-1]
+    cov0 = np.eye(k) * 100.0 if k is not None else pt.eye(chol.shape[-1]) * 100.0
+    return MvNormal.dist(0.0, cov=cov0, _label=f"{label} (init_dist)")
+
+
 def _walk_logp(value, init_logp, innov_logp, event_ndim: int):
     """log p(x_0) + sum_t log p(x_t - x_{t-1}): the innovations are the differences."""
     value = as_float(value)
@@ -308,13 +325,7 @@ class GaussianRandomWalk(RandomWalk):
         sigma = as_tensor(_widen(sigma), name=f"{label}: parameter sigma")
         cls._check_constant_params({"mu": mu, "sigma": sigma, "steps": as_tensor(steps)}, label)
         if init_dist is None:
-            warnings.warn(
-                "Initial distribution not specified, defaulting to `Normal.dist(0, 100)`. "
-                "You can specify an init_dist manually to suppress this warning.",
-                UserWarning,
-                stacklevel=2,
-            )
-            init_dist = Normal.dist(0.0, 100.0, _label=f"{label} (init_dist)")
+            init_dist = default_init_dist(label)
         _component(init_dist, who, "init_dist", ndim_supp=(0,))
         innov = Normal.dist(mu, sigma, _label=f"{label} (innovations)")
         params = {"mu": mu, "sigma": sigma, "init_dist": init_dist, "innovation_dist": innov, "steps": steps}
@@ -360,15 +371,7 @@ class MvGaussianRandomWalk(_VectorRandomWalk):
         innov = MvNormal.dist(mu, cov=cov, tau=tau, chol=chol, lower=lower, _label=f"{label} (innovations)")
         mu, chol = dist_info(innov).params["mu"], dist_info(innov).params["chol"]
         if init_dist is None:
-            warnings.warn(
-                "Initial distribution not specified, defaulting to `MvNormal.dist(0, I*100)`. "
-                "You can specify an init_dist manually to suppress this warning.",
-                UserWarning,
-                stacklevel=2,
-            )
-            k = chol.type.shape[-1]
-            cov0 = np.eye(k) * 100.0 if k is not None else pt.eye(chol.shape[-1]) * 100.0
-            init_dist = MvNormal.dist(0.0, cov=cov0, _label=f"{label} (init_dist)")
+            init_dist = default_init_dist(label, chol)
         _component(init_dist, who, "init_dist", ndim_supp=(1,))
         params = {"mu": mu, "chol": chol, "init_dist": init_dist, "innovation_dist": innov, "steps": steps}
         return cls._make(params, shape, size, label)
@@ -444,13 +447,7 @@ class AR(_TimeSeries):
         p = _ar_order(who, rho, ar_order, bool(constant))
         steps = cls._steps(who, steps, shape, _time_len, p)
         if init_dist is None:
-            warnings.warn(
-                "Initial distribution not specified, defaulting to `Normal.dist(0, 100, shape=...)`. "
-                "You can specify an init_dist manually to suppress this warning.",
-                UserWarning,
-                stacklevel=2,
-            )
-            init_dist = Normal.dist(0.0, 100.0, _label=f"{label} (init_dist)")
+            init_dist = default_init_dist(label, shape_note=", shape=...")
         init_i = _component(init_dist, who, "init_dist")
         if init_i.cls.ndim_supp == 1 and init_dist.type.shape[-1] not in (None, p):
             raise ValueError(f"{who}: a vector init_dist must have length ar_order={p}, got {init_dist.type.shape[-1]}")

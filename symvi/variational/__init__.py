@@ -66,9 +66,9 @@ __all__ += ["load"]
 from symvi.variational.pathfinder import Pathfinder, PathfinderDraws, pathfinder
 
 __all__ += ["Pathfinder", "PathfinderDraws", "pathfinder"]
-from symvi.variational.laplace import Laplace, fit_laplace
+from symvi.variational.laplace import LaplaceApproximation, fit_laplace  # (pm.Laplace is the distribution)
 
-__all__ += ["Laplace", "fit_laplace"]
+__all__ += ["LaplaceApproximation", "fit_laplace"]
 from symvi.variational.trace import Draws, trace_cov
 
 __all__ += ["Draws", "trace_cov"]

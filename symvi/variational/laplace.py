@@ -51,7 +51,7 @@ from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 from symvi.variational.approximations import FullRank, _check_model, apply_start
 from symvi.variational.methods import register_method
 
-__all__ = ["Laplace", "LaplaceInfo", "fit_laplace", "EXACT_MAX_DIM"]
+__all__ = ["LaplaceApproximation", "LaplaceInfo", "fit_laplace", "EXACT_MAX_DIM"]
 
 #: up to this many unconstrained coordinates the Hessian is PyTensor's symbolic one
 EXACT_MAX_DIM = 100
@@ -166,7 +166,7 @@ def covariance_factor(H: np.ndarray, layout) -> np.ndarray:
     return np.linalg.cholesky(0.5 * (cov + cov.T))
 
 
-class Laplace:
+class LaplaceApproximation:
     """The Laplace approximation; ``fit`` returns a :class:`FullRank` with fixed parameters.
 
     Parameters
@@ -182,7 +182,7 @@ class Laplace:
     >>> import symvi as pm
     >>> with pm.Model():
     ...     x = pm.Normal("x", 1.0, 2.0)
-    ...     q = pm.Laplace(hessian="fd").fit(progressbar=False, backend="c")
+    ...     q = pm.LaplaceApproximation(hessian="fd").fit(progressbar=False, backend="c")
     >>> round(float(q.mean.eval()[0]), 6), round(float(q.std.eval()[0]), 6)
     (1.0, 2.0)
     """
@@ -211,7 +211,7 @@ class Laplace:
         """
         if kwargs:
             raise TypeError(
-                f"Laplace.fit() got keyword argument(s) {sorted(kwargs)} of gradient-descent VI; the Laplace "
+                f"LaplaceApproximation.fit() got keyword argument(s) {sorted(kwargs)} of gradient-descent VI; the Laplace "
                 "approximation optimises with scipy and takes hessian and method in inf_kwargs"
             )
         if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1):
@@ -308,8 +308,8 @@ def fit_laplace(model=None, random_seed=None, start: dict | None = None, hessian
     >>> round(float(q.std.eval()[0]), 6)
     2.0
     """
-    inference = Laplace(model=model, random_seed=random_seed, start=start, hessian=hessian)
+    inference = LaplaceApproximation(model=model, random_seed=random_seed, start=start, hessian=hessian)
     return inference.fit(progressbar=progressbar, backend=backend)
 
 
-register_method("laplace", Laplace)
+register_method("laplace", LaplaceApproximation)
