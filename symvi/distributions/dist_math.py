@@ -192,7 +192,7 @@ def student_t_draw(nu, mu, sigma, size, rng) -> Variable:
     nu, mu, sigma = (pt.as_tensor_variable(v) for v in (nu, mu, sigma))
     size = _batch_size(size, nu, mu, sigma)
     z = rb.normal(0.0, 1.0, size=size, rng=rng)
-    g = rb.gamma(nu / 2, 1.0, size=size, rng=new_rng())
+    g = rb.gamma(nu / 2, scale=1.0, size=size, rng=new_rng())
     return (mu + sigma * z * pt.sqrt(nu / (2 * g))).astype(pytensor.config.floatX)
 
 

@@ -208,7 +208,7 @@ class InverseGamma(Continuous):
         # beta / Gamma(alpha): PyTensor's Numba invgamma raises ZeroDivisionError when the gamma
         # draw underflows (tiny alpha), where numpy gives inf; an elementwise division gives inf
         alpha, beta = params["alpha"], params["beta"]
-        return beta / rb.gamma(alpha, 1.0, size=_batch_size(size, alpha, beta), rng=rng)
+        return beta / rb.gamma(alpha, scale=1.0, size=_batch_size(size, alpha, beta), rng=rng)
 
     @classmethod
     def parametrize(cls, alpha=None, beta=None, *, mu=None, sigma=None):
