@@ -205,7 +205,7 @@ def compute_log_prior(
     ...     sigma = pm.HalfNormal("sigma", 1.0)
     >>> idata = pm.to_inference_data({"posterior": {"sigma": np.ones((1, 2))}}, m)
     >>> pm.compute_log_prior(idata, model=m).log_prior["sigma"].values.round(3).tolist()
-    [[-1.226, -1.226]]
+    [[-0.726, -0.726]]
     """
     return _add_group(idata, var_names, extend_inferencedata, model, "log_prior")
 
