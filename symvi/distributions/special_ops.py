@@ -59,6 +59,7 @@ class OwensT(BinaryScalarOp):
         return [gz * d_h, gz * d_a]
 
     def c_code(self, *args, **kwargs):
+        # PyTensor's protocol (as for its own ive): no C code, so the C linker runs ``impl``
         raise NotImplementedError()
 
 
@@ -82,6 +83,7 @@ class Chndtr(ScalarOp):
         return [gz * _ncx2_pdf(ps, psm, x, k, lam), grad_not_implemented(self, 1, k), -gz * _ncx2_pdf(ps, psm, x, k + 2.0, lam)]
 
     def c_code(self, *args, **kwargs):
+        # PyTensor's protocol (as for its own ive): no C code, so the C linker runs ``impl``
         raise NotImplementedError()
 
 

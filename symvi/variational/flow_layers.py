@@ -30,6 +30,8 @@ Examples
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -42,8 +44,8 @@ BISECTION_STEPS = 60
 LOG_SCALE_BOUND = 4.0
 
 
-class FlowLayer:
-    """Base of the layers: ``forward(z) -> (y, logdet)``, ``inverse(y) -> z``, ``params``."""
+class FlowLayer(abc.ABC):
+    """Abstract base of the layers: ``forward(z) -> (y, logdet)``, ``inverse(y) -> z``, ``params``."""
 
     kind = "layer"
 
@@ -60,14 +62,17 @@ class FlowLayer:
         self.params[key] = var
         return var
 
-    def _build(self, gen, center):  # abstract: create the parameters
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _build(self, gen, center):
+        """Create the layer's shared parameters (at the identity map)."""
 
-    def forward(self, z):  # abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def forward(self, z):
+        """``(y, log |det dy/dz|)`` for a batch of points ``z`` (rows)."""
 
-    def inverse(self, y):  # abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def inverse(self, y):
+        """The ``z`` with ``forward(z)[0] == y``."""
 
     def _const(self, x):
         return pt.constant(np.asarray(x, dtype=self.dtype))
