@@ -89,6 +89,9 @@ def parse_flow(formula: str) -> list[str]:
 class NormalizingFlow(Approximation):
     """A base Gaussian over the unconstrained vector followed by invertible layers.
 
+    ``shared_params`` are the base's (``mu``, ``rho`` or ``L_tril``) and each layer's
+    (``flow{i}_{kind}_{name}``).
+
     Parameters
     ----------
     flow : the layers as a formula (see the module docstring), e.g. ``"scale-loc-iaf*4"``.
@@ -97,9 +100,6 @@ class NormalizingFlow(Approximation):
     model, start, start_sigma, random_seed : as for
         :class:`~symvi.variational.approximations.MeanField` (``random_seed`` also seeds the
         small random initial weights; every layer starts at the identity or next to it).
-
-    ``shared_params`` are the base's (``mu``, ``rho`` or ``L_tril``) and each layer's
-    (``flow{i}_{kind}_{name}``).
 
     Examples
     --------
