@@ -20,6 +20,7 @@ worker) stop the fit with an error; the approximation keeps the state of the las
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 import uuid
@@ -323,10 +324,8 @@ class DataParallel:
             for f in shard.futures:
                 f.release()
         self.shards = []
-        try:
+        with contextlib.suppress(Exception):  # a cluster already gone has nothing left to free
             self.client.run(forget, self.token)
-        except Exception:  # noqa: BLE001 - a cluster already gone has nothing left to free
-            pass
 
     def __enter__(self):
         return self

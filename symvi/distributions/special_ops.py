@@ -58,10 +58,6 @@ class OwensT(BinaryScalarOp):
         d_a = _INV_2PI * ps.exp(-0.5 * h * h * one_a2) / one_a2
         return [gz * d_h, gz * d_a]
 
-    def c_code(self, *args, **kwargs):
-        # PyTensor's protocol (as for its own ive): no C code, so the C linker runs ``impl``
-        raise NotImplementedError()
-
 
 class Chndtr(ScalarOp):
     """The noncentral chi-square cdf ``F(x; k, lam)`` (``scipy.special.chndtr(x, k, lam)``).
@@ -81,10 +77,6 @@ class Chndtr(ScalarOp):
         x, k, lam = inputs
         (gz,) = grads
         return [gz * _ncx2_pdf(ps, psm, x, k, lam), grad_not_implemented(self, 1, k), -gz * _ncx2_pdf(ps, psm, x, k + 2.0, lam)]
-
-    def c_code(self, *args, **kwargs):
-        # PyTensor's protocol (as for its own ive): no C code, so the C linker runs ``impl``
-        raise NotImplementedError()
 
 
 def _float(v):

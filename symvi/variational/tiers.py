@@ -96,6 +96,8 @@ def cached_c_only():
             module = self._get_from_hash(get_module_hash(lnk.get_src_code(), key), key)
         if module is None:
             fallbacks.append(key)
+            # not a stub: COp.make_thunk answers NotImplementedError by running the op's
+            # Python perform, which is what the quick tier wants for an uncompiled op
             raise NotImplementedError("symvi quick tier: C module not compiled yet")
         return module
 
