@@ -30,6 +30,7 @@ from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.sampling import sample_posterior_predictive
 from symvi.log_likelihood import compute_deterministics, compute_log_likelihood, compute_log_prior
 from symvi.graph import model_to_graphviz
+from symvi.model_transform import do, observe
 from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers

@@ -125,14 +125,20 @@ def _select(model, vars):
 
 
 def rv_replacements(model) -> dict:
-    """Map every random variable to its constrained value (free) or its data (observed)."""
-    repl = {}
+    """Map every random variable to its constrained value (free) or its data (observed).
+
+    A transform whose bounds are other random variables (``Uniform("u", lo, lo + 3)``) gets
+    them replaced too, in registration order (parents come first): a replacement's own graph
+    is not revisited by ``graph_replace``, and a random draw left there made the log density
+    random."""
+    repl = {rv: model.rvs_to_values[rv] for rv in model.observed_RVs}
     for rv in model.free_RVs:
         value = model.rvs_to_values[rv]
         tr = model.rvs_to_transforms[rv]
-        repl[rv] = tr.backward(value) if tr is not None else value
-    for rv in model.observed_RVs:
-        repl[rv] = model.rvs_to_values[rv]
+        expr = tr.backward(value) if tr is not None else value
+        if tr is not None and repl:
+            expr = graph_replace(expr, repl, strict=False)
+        repl[rv] = expr
     return repl
 
 

@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 
-from symvi import logprob
+from symvi import logprob, model_transform
 from symvi.context import modelcontext, pop_model, push_model
 from symvi.minibatch import minibatch_info
 from symvi.model_api import ModelAPI
@@ -374,6 +374,24 @@ class Model(ModelAPI):
 
     def rvs_to_dims(self, var) -> tuple | None:
         return self.named_vars_to_dims.get(var.name)
+
+    def copy(self) -> Model:
+        """An independent clone of the model; its variables are found by name (``m2["x"]``).
+
+        >>> import symvi as sv
+        >>> with sv.Model() as m:
+        ...     x = sv.Normal("x", 0, 1)
+        >>> m2 = m.copy()
+        >>> m2["x"] is x, m2["x"].name
+        (False, 'x')
+        """
+        return model_transform.clone_model(self)
+
+    def __copy__(self) -> Model:
+        return self.copy()
+
+    def __deepcopy__(self, memo) -> Model:
+        return self.copy()
 
     def to_graphviz(self, **kwargs):
         """The model as a ``graphviz.Digraph``: see :func:`symvi.graph.model_to_graphviz`."""

@@ -506,7 +506,10 @@ def sample_posterior_predictive(
         outputs = [known.get(n, known.get(model._full(n))) for n in names]
     if not outputs:
         raise ValueError("sample_posterior_predictive: nothing to sample (the model has no observed variables; pass var_names)")
-    fixed = [rv for rv in model.free_RVs if rv.name in draws]
+    # as PyMC: the requested variables, and what depends on them, are drawn afresh even when
+    # the trace holds them (a free variable asked for in var_names, e.g. after pm.do)
+    requested = set(outputs)
+    fixed = [rv for rv in model.free_RVs if rv.name in draws and not requested.intersection(ancestors([rv]))]
     holders = [rv.type() for rv in fixed]
     follow = {rv: new for rv in model.observed_RVs if (new := follow_parameters(rv)) is not rv}
     # vectorize_graph rebuilds what depends on them (graph_replace would pin the old shapes)

@@ -29,6 +29,7 @@ BASE_RANKS = {
     "symvi.logprob": 5,
     "symvi.graph": 5,  # model.to_graphviz() draws with it: reads models through symvi.context
     "symvi.model_api": 5,  # PyMC's Model methods over logprob, mixed into Model
+    "symvi.model_transform": 5,  # Model.copy, pm.do, pm.observe: clones a model's graph
     "symvi.model": 6,
 }
 FAMILY_RANK = 3
