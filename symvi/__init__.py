@@ -29,7 +29,7 @@ from symvi.model import Data, Deterministic, Model, Potential, modelcontext, set
 from symvi.sampling import draw, sample_prior_predictive, to_inference_data
 from symvi.sampling import sample_posterior_predictive
 from symvi.log_likelihood import compute_deterministics, compute_log_likelihood, compute_log_prior
-from symvi.graph import model_to_graphviz
+from symvi.graph import model_to_graphviz, model_to_mermaid, model_to_networkx
 from symvi.model_transform import do, observe
 from symvi.mcmc import sample
 from symvi.variational import *  # noqa: F403

@@ -8,7 +8,9 @@ dims, the same shape) sit in one plate labelled ``obs (100)`` or ``3 x 2``; scal
 none.  An edge ``a -> b`` means ``a`` appears in ``b``'s parameters (or expression, or
 observed data).  Rendering an image needs the ``graphviz`` Python package (``pip install
 'symvi[graph]'``) and Graphviz's ``dot`` program; the DOT text (``graph.source``) needs only
-the package.  In a notebook the returned object displays as SVG.
+the package.  In a notebook the returned object displays as SVG.  The same graph comes as a
+``networkx.DiGraph`` from :func:`model_to_networkx` and as Mermaid text (for Markdown
+renderers such as GitHub's) from :func:`model_to_mermaid`.
 
 Examples
 --------
@@ -40,7 +42,7 @@ import numpy as np
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
-__all__ = ["model_to_graphviz", "model_graph_parts"]
+__all__ = ["model_to_graphviz", "model_graph_parts", "model_to_networkx", "model_to_mermaid"]
 
 _INSTALL = "pip install 'symvi[graph]'"
 
@@ -172,7 +174,9 @@ def _node_id(name: str) -> str:
     return name.replace("::", "/").replace(":", "/")
 
 
-def model_graph_parts(model=None, var_names: Sequence[str] | None = None, include_dim_lengths: bool = True) -> dict:
+def model_graph_parts(
+    model=None, var_names: Sequence[str] | None = None, include_dim_lengths: bool = True, who: str = "model_to_graphviz"
+) -> dict:
     """The graph without graphviz: ``{"nodes": [(name, kind, label, plate)], "edges": [(parent, child)]}``.
 
     ``kind`` is free / observed / deterministic / potential / data; ``plate`` is the plate
@@ -191,7 +195,7 @@ def model_graph_parts(model=None, var_names: Sequence[str] | None = None, includ
     from symvi.distributions.base import dist_info
     from symvi.context import modelcontext
 
-    model = modelcontext(model, who="model_to_graphviz")
+    model = modelcontext(model, who=who)
     kinds = _kinds(model)
     named = set(kinds)
     parents = {v: _parents(model, v, k, named) for v, k in kinds.items()}
@@ -203,7 +207,7 @@ def model_graph_parts(model=None, var_names: Sequence[str] | None = None, includ
             try:
                 wanted.append(model[n])
             except KeyError:
-                raise KeyError(f"model_to_graphviz: var_names entry {n!r} is not a variable of the model; known: {sorted(model.named_vars)}") from None
+                raise KeyError(f"{who}: var_names entry {n!r} is not a variable of the model; known: {sorted(model.named_vars)}") from None
         chosen, stack = set(), wanted
         while stack:
             v = stack.pop()
@@ -290,3 +294,130 @@ def model_to_graphviz(
         if written != path:
             written.replace(path)
     return graph
+
+
+#: PyMC's node-type names, the keys of ``node_formatters``
+NODE_TYPES = {
+    "free": "Free Random Variable",
+    "observed": "Observed Random Variable",
+    "deterministic": "Deterministic",
+    "potential": "Potential",
+    "data": "Data",
+}
+
+
+def model_to_networkx(
+    model=None,
+    *,
+    var_names: Sequence[str] | None = None,
+    formatting: str = "plain",
+    node_formatters: dict | None = None,
+    include_dim_lengths: bool = True,
+):
+    """The model's graph as a ``networkx.DiGraph`` (PyMC's ``pm.model_to_networkx``).
+
+    Nodes are variable names (``:`` written ``&``) with the attributes ``label``, ``shape``
+    and ``style`` of :func:`model_to_graphviz`; a variable on a plate also has
+    ``cluster="cluster<plate label>"``, ``labeljust``, ``labelloc`` and ``style="rounded"``
+    (as PyMC).  An edge ``a -> b`` means ``b`` depends on ``a``.  ``node_formatters`` maps a
+    node type ("Free Random Variable", "Observed Random Variable", "Deterministic",
+    "Potential", "Data") to a function of the variable returning its attributes.  Needs the
+    networkx package (``pip install 'symvi[graph]'``).
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as pm
+    >>> with pm.Model() as m:
+    ...     mu = pm.Normal("mu", 0, 1)
+    ...     y = pm.Normal("y", mu, 1, observed=np.zeros(3))
+    >>> g = pm.model_to_networkx(m)
+    >>> list(g.edges()), g.nodes["y"]["cluster"]
+    ([('mu', 'y')], 'cluster3')
+    """
+    if formatting != "plain":
+        raise ValueError(f"model_to_networkx: formatting={formatting!r} is not supported; use 'plain'")
+    formatters = dict(node_formatters or {})
+    unknown = sorted(set(formatters) - set(NODE_TYPES.values()))
+    if unknown:
+        raise ValueError(f"model_to_networkx: node_formatters keys {unknown} are not node types; use {sorted(NODE_TYPES.values())}")
+    try:
+        import networkx
+    except ImportError as err:
+        raise ImportError(f"model_to_networkx needs the networkx package: {_INSTALL}") from err
+    from symvi.context import modelcontext
+
+    model = modelcontext(model, who="model_to_networkx")
+    parts = model_graph_parts(model, var_names=var_names, include_dim_lengths=include_dim_lengths, who="model_to_networkx")
+    graph = networkx.DiGraph(name=model.name or "")
+    for name, kind, label, plate in parts["nodes"]:
+        fmt = formatters.get(NODE_TYPES[kind])
+        attrs = dict(fmt(model[name])) if fmt is not None else {"label": label, "style": None, **_STYLE[kind]}
+        if plate:
+            attrs.update(cluster=f"cluster{plate}", labeljust="r", labelloc="b", style="rounded")
+        graph.add_node(name.replace(":", "&"), **attrs)
+    for parent, child in parts["edges"]:
+        graph.add_edge(parent.replace(":", "&"), child.replace(":", "&"))
+    return graph
+
+
+def _mermaid_id(name: str) -> str:
+    return name.replace(":", "_").replace(" ", "_")
+
+
+def _mermaid_node(name: str, kind: str, what: str) -> list[str]:
+    node = _mermaid_id(name)
+    if kind == "data":
+        return [f"{node}[{name} ~ Data]", f"{node}@{{ shape: db }}"]
+    shape = {"free": "rounded", "observed": "rounded", "deterministic": "rect", "potential": "diam"}[kind]
+    lines = [f"{node}([{name} ~ {what}])", f"{node}@{{ shape: {shape} }}"]
+    if kind == "observed":
+        lines.append(f"style {node} fill:#757575")
+    elif kind == "potential":
+        lines.append(f"style {node} fill:#f0f0f0")
+    return lines
+
+
+def model_to_mermaid(model=None, *, var_names: Sequence[str] | None = None, include_dim_lengths: bool = True) -> str:
+    """The model's graph as Mermaid flowchart text (PyMC's ``pm.model_to_mermaid``).
+
+    Nodes in name order (free variables rounded, observed ones filled grey, Deterministics
+    rectangles, Potentials diamonds, Data cylinders), then edges ``parent --> child``, then
+    one ``subgraph "plate label"`` per plate.  Paste it into a Markdown ```` ```mermaid ````
+    block to draw it.  Needs no extra package.
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> with pm.Model() as m:
+    ...     mu = pm.Normal("mu", 0, 1)
+    ...     y = pm.Normal("y", mu, 1, observed=[1.0, 2.0])
+    >>> print(pm.model_to_mermaid(m))
+    graph TD
+    %% Nodes:
+    mu([mu ~ Normal])
+    mu@{ shape: rounded }
+    y([y ~ Normal])
+    y@{ shape: rounded }
+    style y fill:#757575
+    <BLANKLINE>
+    %% Edges:
+    mu --> y
+    <BLANKLINE>
+    %% Plates:
+    subgraph "2"
+        y
+    end
+    """
+    parts = model_graph_parts(model, var_names=var_names, include_dim_lengths=include_dim_lengths, who="model_to_mermaid")
+    lines = ["graph TD", "%% Nodes:"]
+    plates: dict[str, list[str]] = {}
+    for name, kind, label, plate in sorted(parts["nodes"]):
+        lines += _mermaid_node(name, kind, label.rsplit("\n", 1)[-1])
+        if plate:
+            plates.setdefault(plate, []).append(name)
+    lines += ["", "%% Edges:"]
+    lines += [f"{_mermaid_id(p)} --> {_mermaid_id(c)}" for c, p in sorted((c, p) for p, c in parts["edges"])]
+    lines += ["", "%% Plates:"]
+    for plate in sorted(plates):
+        lines += [f'subgraph "{plate}"'] + [f"    {_mermaid_id(n)}" for n in plates[plate]] + ["end"]
+    return "\n".join(lines)
