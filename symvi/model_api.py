@@ -86,6 +86,49 @@ class ModelAPI:
             raise KeyError(f"shape_from_dims: unknown dimension(s) {unknown}; known: {sorted(self.dim_lengths)}")
         return tuple(self.dim_lengths[d] for d in dims)
 
+    def set_dim(self, name: str, new_length: int, coord_values: Sequence | None = None) -> None:
+        """Change the length of dimension ``name`` (PyMC's ``Model.set_dim``), e.g. before
+        predicting on new data.  A dimension with coordinates needs ``coord_values`` of the
+        new length.  Variables that follow their data (observed variables, Deterministics of
+        ``Data`` containers) take the new length; a free random variable's shape is fixed when
+        it is created in symvi, so a dimension that one uses cannot change (``ValueError``
+        naming them; rebuild the model with the new coords).
+
+        >>> import numpy as np, symvi as pm
+        >>> with pm.Model(coords={"obs": ["a", "b"]}) as m:
+        ...     x = pm.Data("x", np.zeros(2), dims="obs")
+        >>> m.set_dim("obs", 3, coord_values=["a", "b", "c"])
+        >>> m.dim_lengths["obs"], m.coords["obs"]
+        (3, ('a', 'b', 'c'))
+        """
+        if name not in self.dim_lengths:
+            raise KeyError(f"set_dim: {name!r} is not a dimension of the model; known: {sorted(self.dim_lengths)}")
+        if isinstance(new_length, bool) or not isinstance(new_length, int | np.integer) or new_length < 0:
+            raise ValueError(f"set_dim: new_length must be a non-negative integer, got {new_length!r}")
+        new_length = int(new_length)
+        if coord_values is None and self.coords.get(name) is not None:
+            raise ValueError(f"set_dim: dimension {name!r} has coordinate values; pass coord_values= of length {new_length}")
+        if coord_values is not None:
+            coord_values = tuple(np.asarray(coord_values).tolist())
+            if len(coord_values) != new_length:
+                raise ValueError(f"set_dim: coord_values has {len(coord_values)} entries, new_length is {new_length}")
+        fixed = []
+        for var_name, dims in self.named_vars_to_dims.items():
+            var = self.named_vars[var_name]
+            if name not in dims or var in self.observed_RVs or var in self.data_vars:
+                continue
+            static = getattr(var.type, "shape", ())
+            if any(d == name and i < len(static) and static[i] not in (None, new_length) for i, d in enumerate(dims)):
+                fixed.append(var_name)
+        if fixed:
+            raise ValueError(
+                f"set_dim: dimension {name!r} fixes the shape of {fixed}, which cannot change length in symvi; "
+                f"build the model again with coords={{{name!r}: ...}} of length {new_length}"
+            )
+        self.coords[name] = coord_values
+        self.dim_lengths[name] = new_length
+        self.version += 1
+
     def set_initval(self, rv, initval) -> None:
         """Start value of a free variable on its constrained space (``"prior"``: a prior draw)."""
         rv = self[rv] if isinstance(rv, str) else rv

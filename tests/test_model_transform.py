@@ -125,3 +125,31 @@ def test_errors_name_the_argument(model):
         pm.do(model, ["th"])
     with pytest.raises(ValueError, match="intervened variable"):
         pm.do(model, {"lo": 1.0, "th": model["lo"] + np.zeros(3)})
+
+
+def test_set_dim_then_predict_on_new_data():
+    # PyMC's out-of-sample pattern: set_dim + set_data, then posterior predictive of length 4
+    with pm.Model(coords={"obs": ["a", "b"]}) as m:
+        b = pm.Normal("b", 0, 1)
+        x = pm.Data("x", np.array([1.0, 2.0]), dims="obs")
+        pm.Deterministic("mu", b * x, dims="obs")
+        pm.Normal("y", b * x, 0.1, observed=np.array([1.0, 2.0]), dims="obs")
+    m.set_dim("obs", 4, coord_values=list("wxyz"))
+    pm.set_data({"x": np.array([1.0, 2.0, 3.0, 4.0])}, model=m)
+    pp = pm.sample_posterior_predictive({"b": np.full(50, 2.0)}, model=m, var_names=["mu", "y"],
+                                        random_seed=1, progressbar=False)
+    assert pp.posterior_predictive["y"].shape == (1, 50, 4)
+    assert list(pp.posterior_predictive["y"].coords["obs"].values) == list("wxyz")
+    np.testing.assert_allclose(pp.posterior_predictive["mu"].values[0, 0], [2.0, 4.0, 6.0, 8.0])
+    assert abs(pp.posterior_predictive["y"].values.mean(axis=(0, 1))[3] - 8.0) < 0.1
+    with pytest.raises(ValueError, match="coordinate values; pass coord_values"):
+        m.set_dim("obs", 5)
+    with pytest.raises(ValueError, match="coord_values has 2 entries"):
+        m.set_dim("obs", 3, coord_values=["a", "b"])
+    with pytest.raises(KeyError, match="'nope' is not a dimension"):
+        m.set_dim("nope", 3)
+    with pm.Model(coords={"g": range(2)}) as m2:
+        pm.Normal("th", 0, 1, dims="g")
+    with pytest.raises(ValueError, match=r"fixes the shape of \['th'\]"):
+        m2.set_dim("g", 3, coord_values=range(3))
+    assert m2.dim_lengths["g"] == 2  # nothing changed
