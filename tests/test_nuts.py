@@ -136,16 +136,17 @@ def test_var_names_keeps_those_and_compute_deterministics_adds_the_rest(model):
 def test_unknown_keyword_named(model):
     with pytest.raises(TypeError, match="not_a_setting"):
         pm.sample(10, tune=10, model=model, progressbar=False, not_a_setting=3)
-    with pytest.raises(TypeError, match="NUTS only"):
+    with pytest.raises(TypeError, match="step must be a step method"):
         pm.sample(10, tune=10, model=model, progressbar=False, step=object())
 
 
-def test_discrete_free_variable_named():
+def test_discrete_free_variable_sampled_with_steps():
+    # no NUTS for a discrete variable: Metropolis for k, Slice for x (tests/test_step_methods.py)
     with pm.Model() as m:
         pm.Poisson("k", 3.0)
         pm.Normal("x", 0, 1)
-    with pytest.raises(TypeError, match=r"\['k'\]"):
-        pm.sample(model=m, progressbar=False)
+    tr = pm.sample(30, tune=10, chains=1, model=m, progressbar=False, random_seed=1)
+    assert tr.posterior["k"].values.dtype.kind == "i" and tr.posterior["k"].shape == (1, 30)
 
 
 def _hide(monkeypatch, hidden):

@@ -44,12 +44,6 @@ def _count(value, name: str, minimum: int):
 def _check_model(model) -> None:
     if not model.free_RVs:
         raise ValueError("sample: the model has no free random variables: there is nothing to sample")
-    discrete = [rv.name for rv in model.free_RVs if rv.dtype.startswith(("int", "uint", "bool"))]
-    if discrete:
-        raise TypeError(
-            f"sample: NUTS needs continuous free variables, but {discrete} are discrete and symvi has "
-            "no Gibbs / Metropolis steps for them. Marginalise them out or make them observed."
-        )
 
 
 def sample(
@@ -92,6 +86,11 @@ def sample(
         disk cache holds) or ``"numba"`` (nutpie calls a Numba ``cfunc`` wrapping it, no
         Python per gradient: 4-5x less time per gradient and parallel chains, but Numba
         compiles the cfunc in every new process, 5-15 s; worth it for long runs).
+    step : step methods (``pm.Metropolis()``, ``pm.Slice()``, a list of them or a
+        ``pm.CompoundStep``) instead of NUTS; variables they leave out get default steps.
+        A model with discrete free variables is sampled this way even without ``step=``:
+        Gibbs for Bernoulli/Categorical, Metropolis for other discrete ones, Slice for the
+        continuous ones (see :mod:`symvi.mcmc.steps`).
     kwargs : further nutpie settings (``maxdepth``, ``store_divergences``, ...).
 
     Returns
@@ -128,6 +127,8 @@ def sample(
         raise ValueError(f"sample: target_accept must lie in (0, 1), got {target_accept!r}")
     if nuts_sampler not in _EXTRAS:
         raise ValueError(f"sample: nuts_sampler must be one of {sorted(_EXTRAS)}, got {nuts_sampler!r}")
+    step = kwargs.pop("step", None)
+    discrete = [rv for rv in model.free_RVs if rv.dtype.startswith(("int", "uint", "bool"))]
     _check_model(model)
     if var_names is not None:
         var_names = [var_names] if isinstance(var_names, str) else list(var_names)
@@ -139,9 +140,8 @@ def sample(
         if not kwargs.pop(name, True):
             raise ValueError(f"sample: {name}=False is not supported; symvi returns InferenceData of the kept draws")
     kwargs.pop("compute_convergence_checks", None)  # PyMC's; ArviZ's az.summary reports R-hat and ESS
-    if "step" in kwargs:
-        raise TypeError("sample: step= is not supported; symvi samples with NUTS only (nuts_sampler='nutpie' or 'blackjax')")
-    _require(nuts_sampler)
+    if step is None and not discrete:
+        _require(nuts_sampler)
     idata_kwargs = dict(idata_kwargs or {})
     log_likelihood = bool(idata_kwargs.pop("log_likelihood", False))
     if idata_kwargs:
@@ -153,6 +153,14 @@ def sample(
     else:
         raise TypeError(f"sample: random_seed must be an integer, a numpy Generator or None, got {random_seed!r}")
     started = time.perf_counter()
+    if step is not None or discrete:  # gradient-free steps (symvi.mcmc.steps)
+        from symvi.mcmc.steps import run_steps
+
+        if kwargs:
+            raise TypeError(f"sample: with step methods these arguments do not apply: {sorted(kwargs)}")
+        flat, stats = run_steps(model, step, draws, tune, chains, seed)
+        attrs = {"sampling_time": time.perf_counter() - started, "tuning_steps": tune, "step_methods": "compound"}
+        return draws_to_idata(model, flat, stats, log_likelihood=log_likelihood, attrs=attrs, var_names=var_names)
     plan = start_plan(model, init, seed=seed, progressbar=progressbar, n_init=n_init)
     if nuts_sampler == "nutpie":
         from symvi.mcmc.nutpie_run import run_nutpie
