@@ -82,3 +82,21 @@ def test_step_errors_name_the_argument():
             pm.sample(10, tune=0, chains=1, step=pm.Metropolis(["y"]), progressbar=False)
     with pytest.raises(TypeError, match="methods must be step methods"):
         pm.CompoundStep([1])
+
+
+def test_ctrl_c_keeps_the_draws_done(monkeypatch):
+    from symvi.mcmc import steps
+
+    calls = {"n": 0}
+    real = steps.Metropolis.step
+
+    def interrupted(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 60:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(steps.Metropolis, "step", interrupted)
+    with pytest.warns(UserWarning, match="interrupted; returning the first 49 draws"):
+        idata = pm.sample(100, tune=10, chains=2, step=pm.Metropolis(), model=conjugate(), random_seed=1, progressbar=False)
+    assert idata.posterior["mu"].shape == (1, 49)

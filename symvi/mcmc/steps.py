@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -379,16 +380,26 @@ def run_steps(model, step, draws: int, tune: int, chains: int, seed: int):
     flat = np.empty((chains, draws, target.layout.size))
     lp_out = np.empty((chains, draws))
     acc_out = np.empty((chains, draws))
-    for c in range(chains):
-        rng = np.random.default_rng(children[c])
-        for s, rvs in plan:
-            s.bind(target, rvs)
-        x, lp = start.copy(), target.logp(start)
-        for t in range(tune + draws):
-            accepted = []
-            for s, _ in plan:
-                x, lp, a = s.step(x, lp, target, rng, t < tune)
-                accepted.append(a)
-            if t >= tune:
-                flat[c, t - tune], lp_out[c, t - tune], acc_out[c, t - tune] = x, lp, np.mean(accepted)
+    c = kept = 0
+    try:
+        for c in range(chains):
+            rng = np.random.default_rng(children[c])
+            for s, rvs in plan:
+                s.bind(target, rvs)
+            x, lp = start.copy(), target.logp(start)
+            for t in range(tune + draws):
+                accepted = []
+                for s, _ in plan:
+                    x, lp, a = s.step(x, lp, target, rng, t < tune)
+                    accepted.append(a)
+                if t >= tune:
+                    kept = t - tune + 1
+                    flat[c, kept - 1], lp_out[c, kept - 1], acc_out[c, kept - 1] = x, lp, np.mean(accepted)
+    except KeyboardInterrupt:
+        # keep what is done: the finished chains, or the first chain's draws so far
+        rows = (slice(0, c), slice(None)) if c > 0 else (slice(0, 1), slice(0, kept))
+        if c == 0 and kept == 0:
+            raise
+        warnings.warn(f"sample: interrupted; returning the {'finished chains' if c else f'first {kept} draws'} only", stacklevel=3)
+        return flat[rows], {"lp": lp_out[rows], "accept": acc_out[rows]}
     return flat, {"lp": lp_out, "accept": acc_out}
