@@ -145,7 +145,7 @@ def test_discrete_free_variable_sampled_with_steps():
     with pm.Model() as m:
         pm.Poisson("k", 3.0)
         pm.Normal("x", 0, 1)
-    tr = pm.sample(30, tune=10, chains=1, model=m, progressbar=False, random_seed=1)
+    tr = pm.sample(30, tune=10, chains=1, model=m, progressbar=False, random_seed=1, compile_kwargs={"mode": "FAST_COMPILE"})
     assert tr.posterior["k"].values.dtype.kind == "i" and tr.posterior["k"].shape == (1, 30)
 
 

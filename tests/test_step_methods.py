@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 
 import symvi as pm
+from symvi.pytensorf import ONE_SHOT_MODE
+
+CHEAP = {"mode": ONE_SHOT_MODE}  # compiles in milliseconds, ~1 ms a call (the default Numba mode: seconds, ~30 us)
 
 Y = np.array([0.8, 1.9, 1.2, 0.4, 1.6])
 # mu ~ N(0, 2^2), y_i ~ N(mu, 1): posterior N(m, s^2) with precision 1/4 + 5
@@ -77,6 +80,8 @@ def test_step_errors_name_the_argument():
     with pytest.raises(ValueError, match="more than one step"):
         with m:
             pm.sample(10, tune=0, chains=1, step=[pm.Metropolis(), pm.Slice()], progressbar=False)
+    with pytest.raises(TypeError, match="compile_kwargs \\['bad'\\] are not supported"):
+        pm.sample(10, tune=0, chains=1, step=pm.Slice(), model=m, progressbar=False, compile_kwargs={"bad": 1})
     with pytest.raises(ValueError, match="vars entry 'y' is not a free variable"):
         with m:
             pm.sample(10, tune=0, chains=1, step=pm.Metropolis(["y"]), progressbar=False)
@@ -98,5 +103,6 @@ def test_ctrl_c_keeps_the_draws_done(monkeypatch):
 
     monkeypatch.setattr(steps.Metropolis, "step", interrupted)
     with pytest.warns(UserWarning, match="interrupted; returning the first 49 draws"):
-        idata = pm.sample(100, tune=10, chains=2, step=pm.Metropolis(), model=conjugate(), random_seed=1, progressbar=False)
+        idata = pm.sample(100, tune=10, chains=2, step=pm.Metropolis(), model=conjugate(), random_seed=1, progressbar=False,
+                          compile_kwargs=CHEAP)
     assert idata.posterior["mu"].shape == (1, 49)

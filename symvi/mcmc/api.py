@@ -90,7 +90,8 @@ def sample(
         ``pm.CompoundStep``) instead of NUTS; variables they leave out get default steps.
         A model with discrete free variables is sampled this way even without ``step=``:
         Gibbs for Bernoulli/Categorical, Metropolis for other discrete ones, Slice for the
-        continuous ones (see :mod:`symvi.mcmc.steps`).
+        continuous ones (see :mod:`symvi.mcmc.steps`).  ``compile_kwargs={"mode": ...}``
+        sets how their log density is compiled (default: symvi's Numba mode).
     kwargs : further nutpie settings (``maxdepth``, ``store_divergences``, ...).
 
     Returns
@@ -128,6 +129,7 @@ def sample(
     if nuts_sampler not in _EXTRAS:
         raise ValueError(f"sample: nuts_sampler must be one of {sorted(_EXTRAS)}, got {nuts_sampler!r}")
     step = kwargs.pop("step", None)
+    compile_kwargs = kwargs.pop("compile_kwargs", None)
     discrete = [rv for rv in model.free_RVs if rv.dtype.startswith(("int", "uint", "bool"))]
     _check_model(model)
     if var_names is not None:
@@ -155,12 +157,15 @@ def sample(
     started = time.perf_counter()
     if step is not None or discrete:  # gradient-free steps (symvi.mcmc.steps)
         from symvi.mcmc.steps import run_steps
+        from symvi.sampling import _compile_mode
 
         if kwargs:
             raise TypeError(f"sample: with step methods these arguments do not apply: {sorted(kwargs)}")
-        flat, stats = run_steps(model, step, draws, tune, chains, seed)
+        flat, stats = run_steps(model, step, draws, tune, chains, seed, mode=_compile_mode("sample", compile_kwargs))
         attrs = {"sampling_time": time.perf_counter() - started, "tuning_steps": tune, "step_methods": "compound"}
         return draws_to_idata(model, flat, stats, log_likelihood=log_likelihood, attrs=attrs, var_names=var_names)
+    if compile_kwargs:
+        raise TypeError("sample: compile_kwargs applies to step methods (step=...) only; NUTS compiles its own way")
     plan = start_plan(model, init, seed=seed, progressbar=progressbar, n_init=n_init)
     if nuts_sampler == "nutpie":
         from symvi.mcmc.nutpie_run import run_nutpie
