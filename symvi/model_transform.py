@@ -36,7 +36,8 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.distributions.base import DistInfo, dist_info
-from symvi.model_api import ModelAPI as Model  # the base of symvi.model.Model (this module is below it)
+# the base class of symvi.model.Model: this module sits below symvi.model (Model.copy uses it)
+from symvi.model_api import ModelAPI as Model
 
 __all__ = ["clone_model", "do", "observe"]
 

@@ -44,7 +44,7 @@ def test_bernoulli_latent_gibbs_with_slice():
     exact = w1 / (w1 + w0)
     with pm.Model():
         z = pm.Bernoulli("z", 0.3)
-        x = pm.Normal("x", 0, 1)
+        pm.Normal("x", 0, 1)
         pm.Normal("y", 2.0 * z, 1.0, observed=1.4)
         idata = pm.sample(2000, tune=200, chains=1, random_seed=3, progressbar=False)  # steps assigned
     zs = idata.posterior["z"].values

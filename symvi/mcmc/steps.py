@@ -27,7 +27,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from symvi.context import modelcontext
 from symvi.distributions.base import dist_info
 
 __all__ = ["Metropolis", "Slice", "BinaryGibbsMetropolis", "CategoricalGibbsMetropolis", "CompoundStep", "assign_steps"]
@@ -37,10 +36,11 @@ class _Target:
     """The model's log density over the flat unconstrained vector, and where each variable is."""
 
     def __init__(self, model, mode=None):
+        from pytensor.graph.replace import graph_replace
+
         from symvi.logprob import model_logp
         from symvi.pytensorf import compile_fn
         from symvi.variational.approximations import Layout
-        from pytensor.graph.replace import graph_replace
 
         self.model = model
         self.start = model.initial_point()
