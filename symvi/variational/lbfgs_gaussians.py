@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
-__all__ = ["LbfgsPath", "lbfgs_path", "inverse_hessians", "local_gaussians", "gaussian_logpdf"]
+__all__ = ["LbfgsPath", "lbfgs_path", "inverse_hessians", "local_gaussians", "local_gaussians_many", "gaussian_logpdf"]
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -135,34 +135,6 @@ def inverse_hessians(X: np.ndarray, G: np.ndarray, history: int = 6) -> list[np.
     return [H for _, H, kind in _candidates(X, G, history) if kind == "bfgs"]
 
 
-def _pair_windows(X, G, history):
-    """The L-BFGS state after every iterate: ``(alpha (D,), S (D, m), Y (D, m))`` with the
-    last ``m <= history`` accepted curvature pairs (the sequential, cheap part)."""
-    D = X.shape[1]
-    alpha = np.ones(D)
-    pairs_s: list[np.ndarray] = []
-    pairs_y: list[np.ndarray] = []
-    states = [(alpha, np.zeros((D, 0)), np.zeros((D, 0)))]
-    for l in range(1, X.shape[0]):
-        s = X[l] - X[l - 1]
-        y = G[l - 1] - G[l]  # gradient change of f = -log p
-        sy = float(s @ y)
-        if sy > 1e-12 * float(y @ y) and np.all(np.isfinite(y)):
-            a = float(y @ (alpha * y)) / sy
-            B = 1.0 / alpha
-            Bs = B * s
-            B = a * B + y**2 / sy - a * Bs**2 / float(s @ Bs)
-            alpha = 1.0 / np.clip(B, 1e-300, None)
-            alpha = np.clip(alpha, 1e-12, 1e12)
-            pairs_s.append(s)
-            pairs_y.append(y)
-            pairs_s, pairs_y = pairs_s[-history:], pairs_y[-history:]
-        S = np.stack(pairs_s, axis=1) if pairs_s else np.zeros((D, 0))
-        Y = np.stack(pairs_y, axis=1) if pairs_y else np.zeros((D, 0))
-        states.append((alpha, S, Y))
-    return states
-
-
 def _dense_batch(A, S, Y):
     """``diag(alpha) + [S, AY] M [S, AY]^T`` (the compact L-BFGS form above) for a stack of
     states: ``A`` (n, D) the diagonals, ``S``, ``Y`` (n, D, m) the pairs, m >= 1."""
@@ -227,36 +199,78 @@ def _secant_batch(A, S, Y):
 
 
 def _candidates(X, G, history):
-    """``(iterate, H, kind)`` for every iterate: the L-BFGS estimate ("bfgs") and, with at
-    least two pairs, the multi-secant one ("secant") where it is defined.  The matrices of
-    iterates with the same number of pairs are formed in one batch of stacked products."""
-    D = X.shape[1]
-    states = _pair_windows(X, G, history)
-    bfgs: dict[int, np.ndarray] = {}
-    secant: dict[int, np.ndarray] = {}
-    by_m: dict[int, list[int]] = {}
-    for l, (_, S, _) in enumerate(states):
-        by_m.setdefault(S.shape[1], []).append(l)
-    for m, ls in by_m.items():
+    """``(iterate, H, kind)`` for every iterate of one path (:func:`_candidates_many`)."""
+    return _candidates_many([(X, G)], history)[0]
+
+
+def _windows_many(paths, history):
+    """The L-BFGS state after every iterate of several paths ``[(X, G), ...]`` (the sequential
+    part, vectorised over the paths): ``(alpha (P, L, D), pairs (P, L, history, 2, D), count
+    (P, L), lengths (P,))``, the newest ``count`` accepted pairs ``(s, y)`` last in ``pairs``,
+    ``L`` the longest path's iterates."""
+    P, D = len(paths), paths[0][0].shape[1]
+    n = np.array([X.shape[0] for X, _ in paths])
+    L = int(n.max())
+    X = np.stack([np.concatenate([Xp, np.repeat(Xp[-1:], L - len(Xp), 0)]) for Xp, _ in paths])
+    G = np.stack([np.concatenate([Gp, np.repeat(Gp[-1:], L - len(Gp), 0)]) for _, Gp in paths])
+    m = int(history)
+    alpha, ring, count = np.ones((P, D)), np.zeros((P, m, 2, D)), np.zeros(P, dtype=int)
+    ALPHA, RING, COUNT = np.ones((P, L, D)), np.zeros((P, L, m, 2, D)), np.zeros((P, L), dtype=int)
+    shift = list(range(1, m)) + [0]
+    for l in range(1, L):
+        s = X[:, l] - X[:, l - 1]
+        y = G[:, l - 1] - G[:, l]  # gradient change of f = -log p
+        sy, yy = np.einsum("pd,pd->p", s, y), np.einsum("pd,pd->p", y, y)
+        ok = (l < n) & (sy > 1e-12 * yy) & np.all(np.isfinite(y), axis=1)
+        if ok.any():
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                a = np.einsum("pd,pd->p", y, alpha * y) / sy
+                B = 1.0 / alpha
+                Bs = B * s
+                B = a[:, None] * B + y**2 / sy[:, None] - a[:, None] * Bs**2 / np.einsum("pd,pd->p", s, Bs)[:, None]
+                new_alpha = np.clip(1.0 / np.clip(B, 1e-300, None), 1e-12, 1e12)
+            alpha = np.where(ok[:, None], new_alpha, alpha)
+            ring[ok] = ring[ok][:, shift]
+            ring[ok, -1, 0], ring[ok, -1, 1] = s[ok], y[ok]
+            count = np.where(ok, np.minimum(count + 1, m), count)
+        ALPHA[:, l], RING[:, l], COUNT[:, l] = alpha, ring, count
+    return ALPHA, RING, COUNT, n
+
+
+def _candidates_many(paths, history):
+    """``(iterate, H, kind)`` for every iterate of every path ``[(X, G), ...]``: the L-BFGS
+    estimate ("bfgs") and, with at least two pairs, the multi-secant one ("secant") where it
+    is defined.  The matrices of all states with the same number of pairs, over all paths,
+    are formed in one batch of stacked products."""
+    D = paths[0][0].shape[1]
+    ALPHA, RING, COUNT, n = _windows_many(paths, history)
+    bfgs: dict[tuple[int, int], np.ndarray] = {}
+    secant: dict[tuple[int, int], np.ndarray] = {}
+    valid = np.arange(COUNT.shape[1])[None, :] < n[:, None]
+    for m in np.unique(COUNT[valid]):
+        ps, ls = np.nonzero(valid & (COUNT == m))
+        A = ALPHA[ps, ls]
         if m == 0:
-            for l in ls:
-                bfgs[l] = np.diag(states[l][0])
+            for p, l, a in zip(ps, ls, A):
+                bfgs[p, l] = np.diag(a)
             continue
-        A = np.stack([states[l][0] for l in ls])
-        S = np.stack([states[l][1] for l in ls])
-        Y = np.stack([states[l][2] for l in ls])
-        for l, H in zip(ls, _dense_batch(A, S, Y)):
-            bfgs[l] = H
+        pairs = RING[ps, ls, -m:]  # (k, m, 2, D)
+        S, Y = np.swapaxes(pairs[:, :, 0], 1, 2), np.swapaxes(pairs[:, :, 1], 1, 2)
+        for p, l, H in zip(ps, ls, _dense_batch(A, S, Y)):
+            bfgs[p, l] = H
         if m >= 2:
             k = min(m, D)
-            for l, H in zip(ls, _secant_batch(A, S[:, :, -k:], Y[:, :, -k:])):
+            for p, l, H in zip(ps, ls, _secant_batch(A, S[:, :, -k:], Y[:, :, -k:])):
                 if H is not None:
-                    secant[l] = H
+                    secant[p, l] = H
     out = []
-    for l in range(len(states)):
-        out.append((l, bfgs[l], "bfgs"))
-        if l in secant:
-            out.append((l, secant[l], "secant"))
+    for p in range(len(paths)):
+        rows = []
+        for l in range(int(n[p])):
+            rows.append((l, bfgs[p, l], "bfgs"))
+            if (p, l) in secant:
+                rows.append((l, secant[p, l], "secant"))
+        out.append(rows)
     return out
 
 
@@ -273,23 +287,46 @@ def local_gaussians(X: np.ndarray, G: np.ndarray, history: int = 6) -> tuple[np.
     >>> iters.tolist(), mus.ravel().tolist(), round(float(chols[1][0, 0] ** 2), 12)
     ([0, 1], [-1.0, 0.0], 0.5)
     """
-    cands = [(l, H) for l, H, _ in _candidates(X, G, history) if np.all(np.isfinite(H))]
-    Hs = np.stack([H for _, H in cands])
+    iters, mus, chols = local_gaussians_many([(X, G)], history)[0]
+    return iters, mus, list(chols)
+
+
+def local_gaussians_many(paths, history: int = 6) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`local_gaussians` of several paths ``[(X, G), ...]`` at once: the matrix algebra
+    of all paths is batched.  Returns ``(iters, mus, chols (n, D, D))`` per path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0], [0.5]])
+    >>> [it.tolist() for it, _, _ in local_gaussians_many([(X, -2.0 * X), (X[:1], -X[:1])])]
+    [[0, 1], [0]]
+    """
+    per_path = _candidates_many(paths, history)
+    cands = [(p, l, H) for p, rows in enumerate(per_path) for l, H, _ in rows if np.all(np.isfinite(H))]
+    Hs = np.stack([H for _, _, H in cands])
     try:
-        chols = list(np.linalg.cholesky(Hs))
-        keep = list(range(len(cands)))
+        chols = np.linalg.cholesky(Hs)
+        keep = np.arange(len(cands))
     except np.linalg.LinAlgError:  # some not positive definite: one at a time
-        chols, keep = [], []
-        for i, (_, H) in enumerate(cands):
+        found, kept = [], []
+        for i, (_, _, H) in enumerate(cands):
             try:
-                chols.append(np.linalg.cholesky(H))
+                found.append(np.linalg.cholesky(H))
             except np.linalg.LinAlgError:
                 continue
-            keep.append(i)
-    iters = np.array([cands[i][0] for i in keep], dtype=int)
+            kept.append(i)
+        keep = np.array(kept, dtype=int)
+        chols = np.stack(found) if found else np.zeros((0,) + Hs.shape[1:])
+    owner = np.array([cands[i][0] for i in keep], dtype=int)
+    iters = np.array([cands[i][1] for i in keep], dtype=int)
     H = Hs[keep]
-    mus = X[iters] + np.einsum("nij,nj->ni", H, G[iters])
-    return iters, mus, chols
+    out = []
+    for p, (X, G) in enumerate(paths):
+        sel = owner == p
+        it = iters[sel]
+        out.append((it, X[it] + np.einsum("nij,nj->ni", H[sel], G[it]), chols[sel]))
+    return out
 
 
 def gaussian_logpdf(Z: np.ndarray, mu: np.ndarray, chol: np.ndarray) -> np.ndarray:
