@@ -199,51 +199,58 @@ def _secant_batch(A, S, Y):
 
 
 def _candidates(X, G, history):
-    """``(iterate, H, kind)`` for every iterate of one path (:func:`_candidates_many`)."""
-    return _candidates_many([(X, G)], history)[0]
+    """``(iterate, H, kind)`` for every iterate of one path (:func:`_candidates_many`, numpy)."""
+    return _candidates_many([(X, G)], history, compiled=False)[0]
 
 
-def _windows_many(paths, history):
+def _windows_many(paths, history, compiled=True):
     """The L-BFGS state after every iterate of several paths ``[(X, G), ...]`` (the sequential
     part, vectorised over the paths): ``(alpha (P, L, D), pairs (P, L, history, 2, D), count
     (P, L), lengths (P,))``, the newest ``count`` accepted pairs ``(s, y)`` last in ``pairs``,
-    ``L`` the longest path's iterates."""
+    ``L`` the longest path's iterates.  ``compiled``: Numba's loop over the paths
+    (:mod:`symvi.variational.lbfgs_kernels`), else numpy's, path by path."""
     P, D = len(paths), paths[0][0].shape[1]
     n = np.array([X.shape[0] for X, _ in paths])
     L = int(n.max())
     X = np.stack([np.concatenate([Xp, np.repeat(Xp[-1:], L - len(Xp), 0)]) for Xp, _ in paths])
     G = np.stack([np.concatenate([Gp, np.repeat(Gp[-1:], L - len(Gp), 0)]) for _, Gp in paths])
-    m = int(history)
-    alpha, ring, count = np.ones((P, D)), np.zeros((P, m, 2, D)), np.zeros(P, dtype=int)
-    ALPHA, RING, COUNT = np.ones((P, L, D)), np.zeros((P, L, m, 2, D)), np.zeros((P, L), dtype=int)
-    shift = list(range(1, m)) + [0]
-    for l in range(1, L):
-        s = X[:, l] - X[:, l - 1]
-        y = G[:, l - 1] - G[:, l]  # gradient change of f = -log p
-        sy, yy = np.einsum("pd,pd->p", s, y), np.einsum("pd,pd->p", y, y)
-        ok = (l < n) & (sy > 1e-12 * yy) & np.all(np.isfinite(y), axis=1)
-        if ok.any():
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                a = np.einsum("pd,pd->p", y, alpha * y) / sy
-                B = 1.0 / alpha
-                Bs = B * s
-                B = a[:, None] * B + y**2 / sy[:, None] - a[:, None] * Bs**2 / np.einsum("pd,pd->p", s, Bs)[:, None]
-                new_alpha = np.clip(1.0 / np.clip(B, 1e-300, None), 1e-12, 1e12)
-            alpha = np.where(ok[:, None], new_alpha, alpha)
-            ring[ok] = ring[ok][:, shift]
-            ring[ok, -1, 0], ring[ok, -1, 1] = s[ok], y[ok]
-            count = np.where(ok, np.minimum(count + 1, m), count)
-        ALPHA[:, l], RING[:, l], COUNT[:, l] = alpha, ring, count
+    ALPHA, RING, COUNT = np.ones((P, L, D)), np.zeros((P, L, int(history), 2, D)), np.zeros((P, L), dtype=np.int64)
+    if compiled:
+        from symvi.variational.lbfgs_kernels import windows
+
+        windows(X, G, n.astype(np.int64), int(history), ALPHA, RING, COUNT)
+    else:
+        for p in range(P):
+            _windows_numpy(X[p], G[p], int(n[p]), int(history), ALPHA[p], RING[p], COUNT[p])
     return ALPHA, RING, COUNT, n
 
 
-def _candidates_many(paths, history):
+def _windows_numpy(X, G, n, m, ALPHA, RING, COUNT):
+    """:func:`symvi.variational.lbfgs_kernels.windows` of one path in numpy (no Numba compile:
+    for the single path of a fit's warm start)."""
+    alpha, ring, count = np.ones(X.shape[1]), np.zeros((m, 2, X.shape[1])), 0
+    for l in range(1, n):
+        s = X[l] - X[l - 1]
+        y = G[l - 1] - G[l]  # gradient change of f = -log p
+        sy = float(s @ y)
+        if sy > 1e-12 * float(y @ y) and np.all(np.isfinite(y)):
+            a = float(y @ (alpha * y)) / sy
+            B = 1.0 / alpha
+            Bs = B * s
+            B = a * B + y**2 / sy - a * Bs**2 / float(s @ Bs)
+            alpha = np.clip(1.0 / np.clip(B, 1e-300, None), 1e-12, 1e12)
+            ring = np.concatenate([ring[1:], np.stack([s, y])[None]])
+            count = min(count + 1, m)
+        ALPHA[l], RING[l], COUNT[l] = alpha, ring, count
+
+
+def _candidates_many(paths, history, compiled=True):
     """``(iterate, H, kind)`` for every iterate of every path ``[(X, G), ...]``: the L-BFGS
     estimate ("bfgs") and, with at least two pairs, the multi-secant one ("secant") where it
     is defined.  The matrices of all states with the same number of pairs, over all paths,
     are formed in one batch of stacked products."""
     D = paths[0][0].shape[1]
-    ALPHA, RING, COUNT, n = _windows_many(paths, history)
+    ALPHA, RING, COUNT, n = _windows_many(paths, history, compiled)
     bfgs: dict[tuple[int, int], np.ndarray] = {}
     secant: dict[tuple[int, int], np.ndarray] = {}
     valid = np.arange(COUNT.shape[1])[None, :] < n[:, None]
@@ -287,13 +294,14 @@ def local_gaussians(X: np.ndarray, G: np.ndarray, history: int = 6) -> tuple[np.
     >>> iters.tolist(), mus.ravel().tolist(), round(float(chols[1][0, 0] ** 2), 12)
     ([0, 1], [-1.0, 0.0], 0.5)
     """
-    iters, mus, chols = local_gaussians_many([(X, G)], history)[0]
+    iters, mus, chols = local_gaussians_many([(X, G)], history, compiled=False)[0]
     return iters, mus, list(chols)
 
 
-def local_gaussians_many(paths, history: int = 6) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def local_gaussians_many(paths, history: int = 6, compiled: bool = True) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`local_gaussians` of several paths ``[(X, G), ...]`` at once: the matrix algebra
-    of all paths is batched.  Returns ``(iters, mus, chols (n, D, D))`` per path.
+    of all paths is batched (``compiled``: the sequential L-BFGS states in Numba, else numpy).
+    Returns ``(iters, mus, chols (n, D, D))`` per path.
 
     Examples
     --------
@@ -302,7 +310,7 @@ def local_gaussians_many(paths, history: int = 6) -> list[tuple[np.ndarray, np.n
     >>> [it.tolist() for it, _, _ in local_gaussians_many([(X, -2.0 * X), (X[:1], -X[:1])])]
     [[0, 1], [0]]
     """
-    per_path = _candidates_many(paths, history)
+    per_path = _candidates_many(paths, history, compiled)
     cands = [(p, l, H) for p, rows in enumerate(per_path) for l, H, _ in rows if np.all(np.isfinite(H))]
     Hs = np.stack([H for _, _, H in cands])
     try:
