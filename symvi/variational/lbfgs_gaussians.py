@@ -311,8 +311,11 @@ def local_gaussians_many(paths, history: int = 6, compiled: bool = True) -> list
     [[0, 1], [0]]
     """
     per_path = _candidates_many(paths, history, compiled)
-    cands = [(p, l, H) for p, rows in enumerate(per_path) for l, H, _ in rows if np.all(np.isfinite(H))]
+    cands = [(p, l, H) for p, rows in enumerate(per_path) for l, H, _ in rows]
     Hs = np.stack([H for _, _, H in cands])
+    finite = np.isfinite(Hs).all(axis=(1, 2))
+    if not finite.all():
+        cands, Hs = [c for c, ok in zip(cands, finite) if ok], Hs[finite]
     try:
         chols = np.linalg.cholesky(Hs)
         keep = np.arange(len(cands))
@@ -360,6 +363,10 @@ def mixture_logpdf(Z: np.ndarray, mus: np.ndarray, chols) -> np.ndarray:
     >>> bool(np.isclose(mixture_logpdf(z, np.zeros((2, 1)), [np.eye(1)] * 2), gaussian_logpdf(z, np.zeros(1), np.eye(1))))
     True
     """
-    parts = np.stack([gaussian_logpdf(Z, m, c) for m, c in zip(mus, chols)])
+    chols = np.asarray(chols, dtype="float64")
+    # all components in one batched product: (Z - mu_p) L_p^-T, (P, n, D)
+    U = (np.asarray(Z)[None, :, :] - np.asarray(mus)[:, None, :]) @ np.swapaxes(np.linalg.inv(chols), 1, 2)
+    logdet = np.sum(np.log(np.abs(np.diagonal(chols, axis1=1, axis2=2))), axis=1)
+    parts = -0.5 * np.sum(U**2, axis=2) - logdet[:, None] - 0.5 * Z.shape[1] * LOG_2PI
     top = parts.max(axis=0)
     return top + np.log(np.mean(np.exp(parts - top), axis=0))
