@@ -22,6 +22,12 @@ several paths ending in the same mode do not over-weight it.  The result is a
 resampled draws that also keeps the paths' Gaussians: its ``diagnose`` reports the PSIS
 k-hat of the importance weights).
 
+All paths run together (:func:`batched_paths`): one L-BFGS over all of them
+(:func:`symvi.variational.batched_lbfgs.batched_lbfgs`, one batched log density + gradient
+call per line-search round), the candidate covariances of all paths formed in one batch,
+and one log-density call for every path's ELBO draws.  (The warm start of gradient-descent
+fits keeps :func:`single_path`, scipy's L-BFGS-B, which needs no Numba compile.)
+
 ``fit(n, method="pathfinder", inf_kwargs={...})`` uses :class:`Pathfinder`; ``n`` caps the
 L-BFGS iterations per path.  ``approx.pathfinder`` holds what the run did
 (:class:`PathfinderInfo`: gradient and log-density evaluations, ELBO along each path).
@@ -202,6 +208,16 @@ def batched_paths(
     batched log-density call per line-search round) and one log-density call for the ELBO
     draws of every candidate Gaussian of every path.  Returns a :class:`PathResult` per
     path, or the ``FloatingPointError`` of a path whose Gaussians have no finite ELBO.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as pm
+    >>> from symvi.optimize import FlatLogp
+    >>> with pm.Model() as m:
+    ...     x = pm.Normal("x", 1.0, 2.0)
+    >>> paths = batched_paths(FlatLogp(m, backend="c"), np.array([[0.0], [3.0]]), np.random.default_rng(0))
+    >>> [(round(float(p.mu[0]), 4), round(float(p.chol[0, 0]), 4)) for p in paths]
+    [(1.0, 2.0), (1.0, 2.0)]
     """
     paths = batched_lbfgs(f, starts, maxiter=maxiter, history=history)
     cands = _many_candidates(paths, history)
