@@ -18,13 +18,15 @@ the compiled log density kept on the model; FullRankADVI: the median of 3 ``refi
 of the same number of steps on its compiled loop; the three methods take turns, so a change
 in the load of a shared machine hits them alike).  The warm ratio is the fair one: the
 first-call times depend on what the on-disk caches held for each graph.  Both use the
-Numba backend.  Prints a markdown table and writes ``benchmarks/results/pathfinder.json``.
+Numba backend.  Prints a markdown table and the machine's load average at the start and
+the end, and writes ``benchmarks/results/pathfinder.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -137,16 +139,21 @@ def main(argv=None):
     p.add_argument("--out", default=str(HERE / "results" / "pathfinder.json"))
     a = p.parse_args(argv)
     rows = []
+    load_before = os.getloadavg()
     for post in a.posteriors.split(","):
         runs = [run_pathfinder(post, 1, a.draws), run_pathfinder(post, 4, a.draws), run_fullrank(post, a.steps, a.draws)]
         warm_times(runs)
         for row, _ in runs:
             print(f"[bench] {json.dumps({k: v for k, v in row.items() if k != 'params'})}", file=sys.stderr, flush=True)
             rows.append(row)
+    load_after = os.getloadavg()
     print(table(rows))
+    # a shared machine's load inflates every time: read the ratios measured side by side
+    print(f"\nload average (1, 5, 15 min) at the start {load_before}, at the end {load_after}")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"steps": a.steps, "draws": a.draws, "seed": SEED, "rows": rows}, indent=1, default=float))
+    meta = {"steps": a.steps, "draws": a.draws, "seed": SEED, "load_average": {"start": load_before, "end": load_after}}
+    out.write_text(json.dumps({**meta, "rows": rows}, indent=1, default=float))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
-__all__ = ["LbfgsPath", "lbfgs_path", "inverse_hessians", "local_gaussians", "gaussian_logpdf"]
+__all__ = ["LbfgsPath", "lbfgs_path", "inverse_hessians", "local_gaussians", "local_gaussians_many", "gaussian_logpdf"]
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -135,34 +135,6 @@ def inverse_hessians(X: np.ndarray, G: np.ndarray, history: int = 6) -> list[np.
     return [H for _, H, kind in _candidates(X, G, history) if kind == "bfgs"]
 
 
-def _pair_windows(X, G, history):
-    """The L-BFGS state after every iterate: ``(alpha (D,), S (D, m), Y (D, m))`` with the
-    last ``m <= history`` accepted curvature pairs (the sequential, cheap part)."""
-    D = X.shape[1]
-    alpha = np.ones(D)
-    pairs_s: list[np.ndarray] = []
-    pairs_y: list[np.ndarray] = []
-    states = [(alpha, np.zeros((D, 0)), np.zeros((D, 0)))]
-    for l in range(1, X.shape[0]):
-        s = X[l] - X[l - 1]
-        y = G[l - 1] - G[l]  # gradient change of f = -log p
-        sy = float(s @ y)
-        if sy > 1e-12 * float(y @ y) and np.all(np.isfinite(y)):
-            a = float(y @ (alpha * y)) / sy
-            B = 1.0 / alpha
-            Bs = B * s
-            B = a * B + y**2 / sy - a * Bs**2 / float(s @ Bs)
-            alpha = 1.0 / np.clip(B, 1e-300, None)
-            alpha = np.clip(alpha, 1e-12, 1e12)
-            pairs_s.append(s)
-            pairs_y.append(y)
-            pairs_s, pairs_y = pairs_s[-history:], pairs_y[-history:]
-        S = np.stack(pairs_s, axis=1) if pairs_s else np.zeros((D, 0))
-        Y = np.stack(pairs_y, axis=1) if pairs_y else np.zeros((D, 0))
-        states.append((alpha, S, Y))
-    return states
-
-
 def _dense_batch(A, S, Y):
     """``diag(alpha) + [S, AY] M [S, AY]^T`` (the compact L-BFGS form above) for a stack of
     states: ``A`` (n, D) the diagonals, ``S``, ``Y`` (n, D, m) the pairs, m >= 1."""
@@ -227,36 +199,85 @@ def _secant_batch(A, S, Y):
 
 
 def _candidates(X, G, history):
-    """``(iterate, H, kind)`` for every iterate: the L-BFGS estimate ("bfgs") and, with at
-    least two pairs, the multi-secant one ("secant") where it is defined.  The matrices of
-    iterates with the same number of pairs are formed in one batch of stacked products."""
-    D = X.shape[1]
-    states = _pair_windows(X, G, history)
-    bfgs: dict[int, np.ndarray] = {}
-    secant: dict[int, np.ndarray] = {}
-    by_m: dict[int, list[int]] = {}
-    for l, (_, S, _) in enumerate(states):
-        by_m.setdefault(S.shape[1], []).append(l)
-    for m, ls in by_m.items():
+    """``(iterate, H, kind)`` for every iterate of one path (:func:`_candidates_many`, numpy)."""
+    return _candidates_many([(X, G)], history, compiled=False)[0]
+
+
+def _windows_many(paths, history, compiled=True):
+    """The L-BFGS state after every iterate of several paths ``[(X, G), ...]`` (the sequential
+    part, vectorised over the paths): ``(alpha (P, L, D), pairs (P, L, history, 2, D), count
+    (P, L), lengths (P,))``, the newest ``count`` accepted pairs ``(s, y)`` last in ``pairs``,
+    ``L`` the longest path's iterates.  ``compiled``: Numba's loop over the paths
+    (:mod:`symvi.variational.lbfgs_kernels`), else numpy's, path by path."""
+    P, D = len(paths), paths[0][0].shape[1]
+    n = np.array([X.shape[0] for X, _ in paths])
+    L = int(n.max())
+    X = np.stack([np.concatenate([Xp, np.repeat(Xp[-1:], L - len(Xp), 0)]) for Xp, _ in paths])
+    G = np.stack([np.concatenate([Gp, np.repeat(Gp[-1:], L - len(Gp), 0)]) for _, Gp in paths])
+    ALPHA, RING, COUNT = np.ones((P, L, D)), np.zeros((P, L, int(history), 2, D)), np.zeros((P, L), dtype=np.int64)
+    if compiled:
+        from symvi.variational.lbfgs_kernels import windows
+
+        windows(X, G, n.astype(np.int64), int(history), ALPHA, RING, COUNT)
+    else:
+        for p in range(P):
+            _windows_numpy(X[p], G[p], int(n[p]), int(history), ALPHA[p], RING[p], COUNT[p])
+    return ALPHA, RING, COUNT, n
+
+
+def _windows_numpy(X, G, n, m, ALPHA, RING, COUNT):
+    """:func:`symvi.variational.lbfgs_kernels.windows` of one path in numpy (no Numba compile:
+    for the single path of a fit's warm start)."""
+    alpha, ring, count = np.ones(X.shape[1]), np.zeros((m, 2, X.shape[1])), 0
+    for l in range(1, n):
+        s = X[l] - X[l - 1]
+        y = G[l - 1] - G[l]  # gradient change of f = -log p
+        sy = float(s @ y)
+        if sy > 1e-12 * float(y @ y) and np.all(np.isfinite(y)):
+            a = float(y @ (alpha * y)) / sy
+            B = 1.0 / alpha
+            Bs = B * s
+            B = a * B + y**2 / sy - a * Bs**2 / float(s @ Bs)
+            alpha = np.clip(1.0 / np.clip(B, 1e-300, None), 1e-12, 1e12)
+            ring = np.concatenate([ring[1:], np.stack([s, y])[None]])
+            count = min(count + 1, m)
+        ALPHA[l], RING[l], COUNT[l] = alpha, ring, count
+
+
+def _candidates_many(paths, history, compiled=True):
+    """``(iterate, H, kind)`` for every iterate of every path ``[(X, G), ...]``: the L-BFGS
+    estimate ("bfgs") and, with at least two pairs, the multi-secant one ("secant") where it
+    is defined.  The matrices of all states with the same number of pairs, over all paths,
+    are formed in one batch of stacked products."""
+    D = paths[0][0].shape[1]
+    ALPHA, RING, COUNT, n = _windows_many(paths, history, compiled)
+    bfgs: dict[tuple[int, int], np.ndarray] = {}
+    secant: dict[tuple[int, int], np.ndarray] = {}
+    valid = np.arange(COUNT.shape[1])[None, :] < n[:, None]
+    for m in np.unique(COUNT[valid]):
+        ps, ls = np.nonzero(valid & (COUNT == m))
+        A = ALPHA[ps, ls]
         if m == 0:
-            for l in ls:
-                bfgs[l] = np.diag(states[l][0])
+            for p, l, a in zip(ps, ls, A):
+                bfgs[p, l] = np.diag(a)
             continue
-        A = np.stack([states[l][0] for l in ls])
-        S = np.stack([states[l][1] for l in ls])
-        Y = np.stack([states[l][2] for l in ls])
-        for l, H in zip(ls, _dense_batch(A, S, Y)):
-            bfgs[l] = H
+        pairs = RING[ps, ls, -m:]  # (k, m, 2, D)
+        S, Y = np.swapaxes(pairs[:, :, 0], 1, 2), np.swapaxes(pairs[:, :, 1], 1, 2)
+        for p, l, H in zip(ps, ls, _dense_batch(A, S, Y)):
+            bfgs[p, l] = H
         if m >= 2:
             k = min(m, D)
-            for l, H in zip(ls, _secant_batch(A, S[:, :, -k:], Y[:, :, -k:])):
+            for p, l, H in zip(ps, ls, _secant_batch(A, S[:, :, -k:], Y[:, :, -k:])):
                 if H is not None:
-                    secant[l] = H
+                    secant[p, l] = H
     out = []
-    for l in range(len(states)):
-        out.append((l, bfgs[l], "bfgs"))
-        if l in secant:
-            out.append((l, secant[l], "secant"))
+    for p in range(len(paths)):
+        rows = []
+        for l in range(int(n[p])):
+            rows.append((l, bfgs[p, l], "bfgs"))
+            if (p, l) in secant:
+                rows.append((l, secant[p, l], "secant"))
+        out.append(rows)
     return out
 
 
@@ -273,23 +294,50 @@ def local_gaussians(X: np.ndarray, G: np.ndarray, history: int = 6) -> tuple[np.
     >>> iters.tolist(), mus.ravel().tolist(), round(float(chols[1][0, 0] ** 2), 12)
     ([0, 1], [-1.0, 0.0], 0.5)
     """
-    cands = [(l, H) for l, H, _ in _candidates(X, G, history) if np.all(np.isfinite(H))]
-    Hs = np.stack([H for _, H in cands])
+    iters, mus, chols = local_gaussians_many([(X, G)], history, compiled=False)[0]
+    return iters, mus, list(chols)
+
+
+def local_gaussians_many(paths, history: int = 6, compiled: bool = True) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`local_gaussians` of several paths ``[(X, G), ...]`` at once: the matrix algebra
+    of all paths is batched (``compiled``: the sequential L-BFGS states in Numba, else numpy).
+    Returns ``(iters, mus, chols (n, D, D))`` per path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0], [0.5]])
+    >>> [it.tolist() for it, _, _ in local_gaussians_many([(X, -2.0 * X), (X[:1], -X[:1])])]
+    [[0, 1], [0]]
+    """
+    per_path = _candidates_many(paths, history, compiled)
+    cands = [(p, l, H) for p, rows in enumerate(per_path) for l, H, _ in rows]
+    Hs = np.stack([H for _, _, H in cands])
+    finite = np.isfinite(Hs).all(axis=(1, 2))
+    if not finite.all():
+        cands, Hs = [c for c, ok in zip(cands, finite) if ok], Hs[finite]
     try:
-        chols = list(np.linalg.cholesky(Hs))
-        keep = list(range(len(cands)))
+        chols = np.linalg.cholesky(Hs)
+        keep = np.arange(len(cands))
     except np.linalg.LinAlgError:  # some not positive definite: one at a time
-        chols, keep = [], []
-        for i, (_, H) in enumerate(cands):
+        found, kept = [], []
+        for i, (_, _, H) in enumerate(cands):
             try:
-                chols.append(np.linalg.cholesky(H))
+                found.append(np.linalg.cholesky(H))
             except np.linalg.LinAlgError:
                 continue
-            keep.append(i)
-    iters = np.array([cands[i][0] for i in keep], dtype=int)
+            kept.append(i)
+        keep = np.array(kept, dtype=int)
+        chols = np.stack(found) if found else np.zeros((0,) + Hs.shape[1:])
+    owner = np.array([cands[i][0] for i in keep], dtype=int)
+    iters = np.array([cands[i][1] for i in keep], dtype=int)
     H = Hs[keep]
-    mus = X[iters] + np.einsum("nij,nj->ni", H, G[iters])
-    return iters, mus, chols
+    out = []
+    for p, (X, G) in enumerate(paths):
+        sel = owner == p
+        it = iters[sel]
+        out.append((it, X[it] + np.einsum("nij,nj->ni", H[sel], G[it]), chols[sel]))
+    return out
 
 
 def gaussian_logpdf(Z: np.ndarray, mu: np.ndarray, chol: np.ndarray) -> np.ndarray:
@@ -315,6 +363,10 @@ def mixture_logpdf(Z: np.ndarray, mus: np.ndarray, chols) -> np.ndarray:
     >>> bool(np.isclose(mixture_logpdf(z, np.zeros((2, 1)), [np.eye(1)] * 2), gaussian_logpdf(z, np.zeros(1), np.eye(1))))
     True
     """
-    parts = np.stack([gaussian_logpdf(Z, m, c) for m, c in zip(mus, chols)])
+    chols = np.asarray(chols, dtype="float64")
+    # all components in one batched product: (Z - mu_p) L_p^-T, (P, n, D)
+    U = (np.asarray(Z)[None, :, :] - np.asarray(mus)[:, None, :]) @ np.swapaxes(np.linalg.inv(chols), 1, 2)
+    logdet = np.sum(np.log(np.abs(np.diagonal(chols, axis1=1, axis2=2))), axis=1)
+    parts = -0.5 * np.sum(U**2, axis=2) - logdet[:, None] - 0.5 * Z.shape[1] * LOG_2PI
     top = parts.max(axis=0)
     return top + np.log(np.mean(np.exp(parts - top), axis=0))

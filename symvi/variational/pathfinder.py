@@ -22,6 +22,12 @@ several paths ending in the same mode do not over-weight it.  The result is a
 resampled draws that also keeps the paths' Gaussians: its ``diagnose`` reports the PSIS
 k-hat of the importance weights).
 
+All paths run together (:func:`batched_paths`): one L-BFGS over all of them
+(:func:`symvi.variational.batched_lbfgs.batched_lbfgs`, one batched log density + gradient
+call per line-search round), the candidate covariances of all paths formed in one batch,
+and one log-density call for every path's ELBO draws.  (The warm start of gradient-descent
+fits keeps :func:`single_path`, scipy's L-BFGS-B, which needs no Numba compile.)
+
 ``fit(n, method="pathfinder", inf_kwargs={...})`` uses :class:`Pathfinder`; ``n`` caps the
 L-BFGS iterations per path.  ``approx.pathfinder`` holds what the run did
 (:class:`PathfinderInfo`: gradient and log-density evaluations, ELBO along each path).
@@ -54,12 +60,13 @@ from symvi.model import modelcontext
 from symvi.optimize import FlatLogp
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 from symvi.variational.approximations import FullRank, _check_model, apply_start
+from symvi.variational.batched_lbfgs import batched_lbfgs
 from symvi.variational.checkpoint import checkpointable
 from symvi.variational.empirical import Empirical
 from symvi.variational.methods import register_method
-from symvi.variational.lbfgs_gaussians import LOG_2PI, lbfgs_path, local_gaussians, mixture_logpdf
+from symvi.variational.lbfgs_gaussians import LOG_2PI, lbfgs_path, local_gaussians, local_gaussians_many, mixture_logpdf
 
-__all__ = ["Pathfinder", "PathfinderDraws", "PathfinderInfo", "PathResult", "pathfinder"]
+__all__ = ["Pathfinder", "PathfinderDraws", "PathfinderInfo", "PathResult", "batched_paths", "pathfinder", "single_path"]
 
 
 @dataclass
@@ -170,7 +177,7 @@ def single_path(
     num_elbo_draws: int = 10,
     max_candidates: int | None = None,
 ) -> PathResult:
-    """Run one Pathfinder path of ``f`` from ``x0``; returns its :class:`PathResult`.
+    """Run one Pathfinder path of ``f`` from ``x0`` (scipy's L-BFGS-B); returns its :class:`PathResult`.
 
     ``max_candidates`` caps the Gaussians whose ELBO is estimated (each costs
     ``num_elbo_draws`` log-density evaluations): half of them the last ones of the path, the
@@ -180,23 +187,84 @@ def single_path(
     before = f.n_points
     path = lbfgs_path(f.value_and_grad, x0, maxiter=maxiter, history=history)
     n_grad = f.n_points - before
+    cands = _path_candidates(path, history, max_candidates)
+    eps = gen.standard_normal((num_elbo_draws, f.ndim))
+    Z = _elbo_points(cands, eps)
+    lp = f.logp(Z)
+    return _choose(path, cands, eps, lp, n_grad)
+
+
+def batched_paths(
+    f: FlatLogp,
+    starts: np.ndarray,
+    gen: np.random.Generator,
+    maxiter: int = 1000,
+    history: int = 6,
+    num_elbo_draws: int = 10,
+) -> list[PathResult | FloatingPointError]:
+    """Pathfinder paths of ``f`` from every row of ``starts`` (P, D), run together.
+
+    One L-BFGS over all paths (:func:`symvi.variational.batched_lbfgs.batched_lbfgs`: one
+    batched log-density call per line-search round) and one log-density call for the ELBO
+    draws of every candidate Gaussian of every path.  Returns a :class:`PathResult` per
+    path, or the ``FloatingPointError`` of a path whose Gaussians have no finite ELBO.
+
+    Examples
+    --------
+    >>> import numpy as np, symvi as pm
+    >>> from symvi.optimize import FlatLogp
+    >>> with pm.Model() as m:
+    ...     x = pm.Normal("x", 1.0, 2.0)
+    >>> paths = batched_paths(FlatLogp(m, backend="c"), np.array([[0.0], [3.0]]), np.random.default_rng(0))
+    >>> [(round(float(p.mu[0]), 4), round(float(p.chol[0, 0]), 4)) for p in paths]
+    [(1.0, 2.0), (1.0, 2.0)]
+    """
+    paths = batched_lbfgs(f, starts, maxiter=maxiter, history=history)
+    cands = _many_candidates(paths, history)
+    eps = [gen.standard_normal((num_elbo_draws, f.ndim)) for _ in paths]
+    Zs = [_elbo_points(c, e) for c, e in zip(cands, eps)]
+    lp = f.logp(np.concatenate(Zs))
+    out: list[PathResult | FloatingPointError] = []
+    offsets = np.cumsum([0] + [len(z) for z in Zs])
+    for k, path in enumerate(paths):
+        try:
+            out.append(_choose(path, cands[k], eps[k], lp[offsets[k] : offsets[k + 1]], path.n_evals))
+        except FloatingPointError as err:
+            out.append(err)
+    return out
+
+
+def _path_candidates(path, history: int, max_candidates: int | None = None):
     iters, mus, chols = local_gaussians(path.X, path.G, history)
     if max_candidates is not None and len(mus) > max_candidates:
         keep = _thin(len(mus), max(2, int(max_candidates)))
         iters, mus, chols = iters[keep], mus[keep], [chols[i] for i in keep]
-    D, K = f.ndim, num_elbo_draws
-    # the same standard-normal draws for every candidate (common random numbers): the
-    # ELBO differences between candidates are then far less noisy than the ELBOs themselves
-    eps = gen.standard_normal((K, D))
-    C = np.stack(chols)  # (n, D, D): one vectorised draw for all candidates
-    Z = (mus[:, None, :] + np.einsum("kj,ndj->nkd", eps, C)).reshape(-1, D)
-    lp = f.logp(Z)
-    lp = np.where(np.isnan(lp), -np.inf, lp).reshape(len(mus), K)
+    return iters, mus, np.stack(chols)
+
+
+def _many_candidates(paths, history: int):
+    """:func:`_path_candidates` of every path, the matrix algebra batched over the paths."""
+    return local_gaussians_many([(p.X, p.G) for p in paths], history)
+
+
+def _elbo_points(cands, eps: np.ndarray) -> np.ndarray:
+    """The ELBO draws of every candidate, (n * K, D): the same standard-normal draws ``eps``
+    (K, D) for every candidate (common random numbers: the ELBO differences between
+    candidates are then far less noisy than the ELBOs themselves)."""
+    _, mus, C = cands
+    return (mus[:, None, :] + np.einsum("kj,ndj->nkd", eps, C)).reshape(-1, mus.shape[1])
+
+
+def _choose(path, cands, eps: np.ndarray, lp: np.ndarray, n_grad: int) -> PathResult:
+    """The candidate with the highest ELBO less two Monte Carlo standard errors."""
+    iters, mus, C = cands
+    (K, D), n = eps.shape, len(mus)
+    lp = np.where(np.isnan(lp), -np.inf, lp).reshape(n, K)
     logdet = np.sum(np.log(np.diagonal(C, axis1=1, axis2=2)), axis=1)
     lq = -0.5 * np.sum(eps**2, axis=-1)[None, :] - logdet[:, None] - 0.5 * D * LOG_2PI
     with np.errstate(invalid="ignore"):
         elbos = np.mean(lp - lq, axis=1)
-        mcse = np.std(lp - lq, axis=1, ddof=1) / np.sqrt(K) if K > 1 else np.zeros(len(mus))
+        mcse = np.std(lp - lq, axis=1, ddof=1) / np.sqrt(K) if K > 1 else np.zeros(n)
     elbos = np.where(np.isnan(elbos), -np.inf, elbos)
     score = np.where(np.isfinite(elbos), elbos - 2.0 * np.nan_to_num(mcse, nan=np.inf), -np.inf)
     if not np.isfinite(elbos).any():
@@ -207,13 +275,13 @@ def single_path(
     best = int(np.argmax(score)) if np.isfinite(score).any() else int(np.argmax(elbos))
     return PathResult(
         mu=mus[best],
-        chol=chols[best],
+        chol=C[best],
         best=int(iters[best]),
         elbo=float(elbos[best]),
         elbos=elbos,
         iterations=path.X.shape[0] - 1,
-        n_grad_evals=n_grad,
-        n_logp_evals=f.n_points - before - n_grad,
+        n_grad_evals=int(n_grad),
+        n_logp_evals=n * K,
         message=path.message,
     )
 
@@ -391,16 +459,12 @@ class Pathfinder:
         f = FlatLogp.cached(self.model, self.start_point, backend=None if key == TIERED else key)
         first = f.n_points
         x0 = f.layout.ravel(self.start_point)
-        starts = [x0 + gen.uniform(-self.jitter, self.jitter, size=x0.shape) for _ in range(self.num_paths)]
+        starts = np.stack([x0 + gen.uniform(-self.jitter, self.jitter, size=x0.shape) for _ in range(self.num_paths)])
         info = PathfinderInfo()
-        failures = []
-        for s in starts:
-            try:
-                info.paths.append(single_path(f, s, gen, maxiter, self.history, self.num_elbo_draws))
-            except FloatingPointError as err:
-                failures.append(str(err))
+        results = batched_paths(f, starts, gen, maxiter, self.history, self.num_elbo_draws)
+        info.paths = [r for r in results if isinstance(r, PathResult)]
         if not info.paths:
-            raise FloatingPointError(failures[0])
+            raise FloatingPointError(str(results[0]))
         info.n_grad_evals = sum(p.n_grad_evals for p in info.paths)
         seed = int(gen.integers(2**63))
         if self.num_paths == 1:
