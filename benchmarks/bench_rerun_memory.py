@@ -68,7 +68,7 @@ def main(n: int = 30) -> None:
         cpu.append(time.process_time() - c0)
         rows.append(phases.take())
         objects.append(len(gc.get_objects()))  # (the collection of the cell's garbage runs here)
-        calib.append(rerun_phases.calibrate())
+        calib.append(rerun_phases.calibrate(phases))
     full, freed = phases.collections - full0, phases.freed - freed0
     gc.collect()
     r1 = rss_mb()
