@@ -38,8 +38,10 @@ True
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
+import weakref
 
 __all__ = ["install", "generator_pointers"]
 
@@ -48,7 +50,10 @@ _installed = False
 #: appended to PyTensor's cache key of an outermost function that takes a generator
 CACHE_SALT = "-symvi-fast-calls-1"
 _MAX_CACHED = 256
-_pointers: dict = {}  # id(bit_generator.ctypes) -> (that ctypes record, the five pointers)
+#: id(bit_generator.ctypes) -> (a weak reference to that record's ``state`` field, the five
+#: pointers); an entry goes when its record does (with its bit generator), so fits that each
+#: make new generators (a notebook re-run) do not pile up records here
+_pointers: dict = {}
 
 #: the fields of Numba's native bit generator struct this module fills, in the helper's order
 _FIELDS = ("state_address", "state", "fnptr_next_uint64", "fnptr_next_uint32", "fnptr_next_double")
@@ -58,8 +63,9 @@ def generator_pointers(generator) -> tuple:
     """``(bit_generator, state_address, state, next_uint64, next_uint32, next_double)`` as ints.
 
     Called by the compiled unboxing code.  The pointers are kept per bit generator, keyed by its
-    ``ctypes`` record (which numpy makes once per bit generator and this cache holds, so its id
-    cannot be reused while the entry exists).
+    ``ctypes`` record (which numpy makes once per bit generator) while that record lives: an
+    entry is checked against a weak reference to the record's ``state`` field, and dropped
+    when the record is freed, so a reused id never finds another generator's pointers.
 
     Examples
     --------
@@ -71,8 +77,9 @@ def generator_pointers(generator) -> tuple:
     """
     bit_generator = generator.bit_generator
     record = bit_generator.ctypes
-    hit = _pointers.get(id(record))
-    if hit is None or hit[0] is not record:
+    key = id(record)
+    hit = _pointers.get(key)
+    if hit is None or hit[0]() is not record.state:
         void = ctypes.c_void_p
         ptrs = (
             int(record.state_address),
@@ -83,8 +90,15 @@ def generator_pointers(generator) -> tuple:
         )
         if len(_pointers) >= _MAX_CACHED:
             _pointers.clear()
-        hit = _pointers[id(record)] = (record, ptrs)
+        hit = _pointers[key] = (weakref.ref(record.state, functools.partial(_forget, key)), ptrs)
     return (bit_generator, *hit[1])
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    """Drop the pointers of a bit generator that is gone (its ``ctypes`` record died)."""
+    hit = _pointers.get(key)
+    if hit is not None and hit[0] is ref:
+        del _pointers[key]
 
 
 def _unbox_generator(typ, obj, c):

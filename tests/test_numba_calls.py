@@ -2,6 +2,7 @@
 build the same native values (same draws, same arrays)."""
 
 import ctypes
+import gc
 
 import numba
 import numpy as np
@@ -84,3 +85,18 @@ def test_pytensor_loops_taking_a_generator_are_cached_under_their_own_key():
     g = pytensor.function([], w + 1.0, mode="NUMBA")  # no generator: PyTensor's key as it was
     g()
     assert not g.vm.jit_fn._cache._impl.locator.get_disambiguator().endswith(numba_calls.CACHE_SALT)
+
+
+def test_generator_pointers_are_forgotten_with_their_generator():
+    # each notebook re-run of a fit makes new generators: their pointer entries (ctypes records
+    # and function-pointer objects, ~10 tracked objects each) used to stay until 256 piled up
+    gc.collect()
+    before = len(numba_calls._pointers)
+    gens = [np.random.default_rng(i) for i in range(5)]
+    first = [numba_calls.generator_pointers(g) for g in gens]
+    assert len(numba_calls._pointers) == before + 5
+    assert [numba_calls.generator_pointers(g) for g in gens] == first  # kept while they live
+    del gens, first
+    assert len(numba_calls._pointers) == before  # freed by reference counting, no collection
+    g = np.random.default_rng(7)  # a new record, possibly at a freed record's address
+    assert numba_calls.generator_pointers(g)[1] == g.bit_generator.ctypes.state_address

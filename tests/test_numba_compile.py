@@ -131,6 +131,7 @@ RERUN_SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from bench_rerun_memory import cell, rss_mb  # a notebook cell: build the model, fit it
     from numba.core.registry import CPUDispatcher
+    from symvi import numba_calls
 
     def dispatchers():
         n = 0
@@ -144,11 +145,12 @@ RERUN_SCRIPT = textwrap.dedent(
     for _ in range(3):
         cell(300)
     gc.collect()
-    r0, d0 = rss_mb(), dispatchers()
+    r0, d0, p0 = rss_mb(), dispatchers(), len(numba_calls._pointers)
     for _ in range(12):
         cell(300)
     gc.collect()
-    print(json.dumps({"mb_per_rerun": (rss_mb() - r0) / 12, "new_dispatchers": dispatchers() - d0}))
+    print(json.dumps({"mb_per_rerun": (rss_mb() - r0) / 12, "new_dispatchers": dispatchers() - d0,
+                      "new_generator_entries": len(numba_calls._pointers) - p0}))
     """
 )
 
@@ -165,4 +167,5 @@ def test_notebook_reruns_keep_memory_flat(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     row = json.loads(out.stdout.splitlines()[-1])
     assert row["new_dispatchers"] == 0
+    assert row["new_generator_entries"] == 0  # was 6 per re-run (symvi.numba_calls' pointers)
     assert row["mb_per_rerun"] < 0.6, row
