@@ -20,8 +20,17 @@ workloads it implements).  Missing interpreters are skipped.
 Usage::
 
     python benchmarks/bench_first_fit.py [--models gamma,kidiq] [--states cold,library,warm] [-n 20000]
+    python benchmarks/bench_first_fit.py --oneoff 5      # goal 3: first one-off calls of a process
+    python benchmarks/bench_first_fit.py --phases gamma_lognormal,gamma_halfcauchy
 
-Writes ``benchmarks/results/first_fit.json`` and prints a markdown table.
+Writes ``benchmarks/results/first_fit.json`` and prints a markdown table.  ``--oneoff R``
+instead times the first ``approx.sample(1000)``, ``diagnose()``, ``sample_node(...).eval()``
+and ``sample_posterior_predictive`` of a fresh process after a fit of the seed gamma model
+(benchmarks/workers/oneoff_worker.py; library-warm compile directory; R processes, medians of
+wall and process CPU seconds).  ``--phases M,...`` splits a FullRankADVI fit's process CPU
+time into PyTensor rewriting, Numba conversion, Numba compile and the rest
+(benchmarks/workers/phase_worker.py), first for the model as a new structure (library-warm),
+then fully warm.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "workers" / "first_fit_worker.py"
+ONEOFF_WORKER = HERE / "workers" / "oneoff_worker.py"
+PHASE_WORKER = HERE / "workers" / "phase_worker.py"
 MODELS = ["gamma", "mixture", "logreg", "digits", "eight_schools", "kidiq", "sblrc", "low_dim_gauss_mix"]
 NUMPYRO_MODELS = {"gamma", "logreg", "digits"}
 SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c", "symvi jax": "jax", "symvi numba-plain": None}
@@ -81,7 +92,11 @@ def main(argv=None) -> int:
     p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
     p.add_argument("--numpyro-python", default=os.environ.get("NUMPYRO_PYTHON", "/tmp/venv-numpyro/bin/python"))
     p.add_argument("--out", default=str(HERE / "results" / "first_fit.json"))
+    p.add_argument("--oneoff", type=int, default=0, help="time first one-off calls in R fresh processes")
+    p.add_argument("--phases", default="", help="models whose first/warm fit CPU time to split by phase")
     args = p.parse_args(argv)
+    if args.oneoff or args.phases:
+        return side_runs(args)
     models, states = args.models.split(","), args.states.split(",")
     configs = [c for c in args.configs.split(",") if c]
     pythons = {c: sys.executable for c in SYMVI_CONFIGS}
@@ -122,6 +137,40 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"n": args.n, "method": args.method, "rows": results}, indent=1))
     print_table(results)
+    return 0
+
+
+def _json_line(cmd, env):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[0]) if lines else {"error": (out.stderr.strip().splitlines() or ["?"])[-1][:200]}
+
+
+def side_runs(args) -> int:
+    """``--oneoff`` and ``--phases``: fresh symvi processes on a library-warm compile directory."""
+    import statistics
+
+    root = Path(tempfile.mkdtemp(prefix="symvi-first-fit-"))
+    try:
+        lib = library_dir(sys.executable, "symvi", root)
+        env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={lib}", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        if args.oneoff:
+            calls = ["sample", "diagnose", "sample_node", "ppc"]
+            _json_line([sys.executable, str(ONEOFF_WORKER), *calls], env)  # compiles the gamma model once
+            rows = [_json_line([sys.executable, str(ONEOFF_WORKER), *calls], env) for _ in range(args.oneoff)]
+            rows = [r for r in rows if "error" not in r]
+            print(f"| first call in a fresh process (median of {len(rows)}) | wall s | process CPU s |")
+            print("|---|---|---|")
+            for call in ["fit"] + calls:
+                wall = statistics.median(r[call]["wall_s"] for r in rows)
+                cpu = statistics.median(r[call]["cpu_s"] for r in rows)
+                print(f"| {call} | {wall:.3f} | {cpu:.3f} |")
+        for model in [m for m in args.phases.split(",") if m]:
+            for state in ("new structure", "fully warm"):
+                row = _json_line([sys.executable, str(PHASE_WORKER), model, str(args.n)], env)
+                print(model, state, json.dumps(row), flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -33,7 +33,11 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import ancestors
 
+from symvi.lazy_imports import arviz as _arviz
+from symvi.lazy_imports import defer_dask_probe
 from symvi.pytensorf import compile_fn, find_rngs, reseed_rngs
+
+defer_dask_probe()  # else xarray imports dask.array at the first DataArray (issue 13)
 
 __all__ = ["sample_prior_predictive", "sample_posterior_predictive", "draw", "to_inference_data"]
 
@@ -185,7 +189,7 @@ def to_inference_data(
     >>> dict(idata.posterior["x"].sizes)
     {'chain': 1, 'draw': 5, 'k': 2}
     """
-    import arviz as az
+    az = _arviz()
 
     dims = dict(dims or {})
     base_attrs = _attrs()
@@ -555,7 +559,7 @@ def sample_posterior_predictive(
     if extend_inferencedata:
         if not hasattr(trace, "extend"):
             raise TypeError("sample_posterior_predictive: extend_inferencedata=True needs an InferenceData trace")
-        import arviz as az
+        az = _arviz()
 
         fresh = [g for g in ("predictions", "predictions_constant_data", "posterior_predictive") if g in groups]
         rest = [g for g in groups if g not in fresh]

@@ -169,3 +169,41 @@ def test_notebook_reruns_keep_memory_flat(tmp_path):
     assert row["new_dispatchers"] == 0
     assert row["new_generator_entries"] == 0  # was 6 per re-run (symvi.numba_calls' pointers)
     assert row["mb_per_rerun"] < 0.6, row
+
+
+SLICE_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import symvi  # installs symvi.numba_compile
+    import numba
+    from numba.core import dispatcher
+
+    compiled = []
+    original = dispatcher._FunctionCompiler._compile_core
+    def counting(self, args, return_type):
+        compiled.append(self.py_func.__qualname__)
+        return original(self, args, return_type)
+    dispatcher._FunctionCompiler._compile_core = counting
+
+    @numba.njit
+    def put(a, b):
+        a[1:3] = b
+        return a
+
+    print(put(np.zeros(4), np.array([1.5, 2.5])).tolist())
+    try:
+        put(np.zeros(4), np.ones(3))
+    except ValueError as e:
+        print(repr(e.args[1:]))
+    print(any("unicode" in name or "repr" in name for name in compiled))
+    """
+)
+
+
+def test_slice_shape_error_keeps_shapes_without_compiling_string_formatting(tmp_path):
+    lines = run(SLICE_SCRIPT, tmp_path).splitlines()
+    assert lines[0] == "[0.0, 1.5, 2.5, 0.0]"
+    assert lines[1] == "((3,), (2,))"  # Numba's order: slice shape, input shape
+    assert lines[2] == "False"  # no unicode/repr machinery compiled for the message
+    numba_message = run(SLICE_SCRIPT, tmp_path, env_extra={"SYMVI_NUMBA_SLICE_MESSAGE": "1"}).splitlines()
+    assert numba_message[0] == lines[0] and numba_message[2] == "True"

@@ -219,8 +219,9 @@ def _psis(lw: np.ndarray):
         # every ratio equal: q is the posterior (up to rounding); the tail fit is undefined
         out = np.where(np.isfinite(lw), 0.0, -np.inf)
         return out - np.log(np.isfinite(lw).sum()), -np.inf
-    import arviz as az
+    from symvi.lazy_imports import arviz
 
+    az = arviz()
     with warnings.catch_warnings():  # the reading below says what a large k means
         warnings.simplefilter("ignore")
         smoothed, khat = az.psislw(lw, reff=1.0)

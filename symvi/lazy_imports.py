@@ -1,0 +1,97 @@
+"""Cheaper first one-off calls: how symvi imports ArviZ and lets xarray look for dask.
+
+``import symvi`` does not import ArviZ; the first call that returns an ``InferenceData``
+(``approx.sample``, ``sample_posterior_predictive``, ``diagnose``, ...) does, and so pays
+for it.  Two parts of that first call do work nothing in it uses:
+
+* xarray, at the first ``DataArray`` of a process, imports ``dask.array`` (when dask is
+  installed) only to learn its array class for ``isinstance`` checks.  No object can be a
+  dask array before ``dask.array`` is imported, so :func:`defer_dask_probe` answers "no dask
+  array type" until then, and asks xarray's own probe as soon as ``dask.array`` is in
+  ``sys.modules`` (or anything but the array type is wanted).
+* ArviZ compiles a Numba ufunc (ECDF band probabilities) eagerly at import, every process.
+  :func:`arviz` imports ArviZ with Numba's ``vectorize`` asked to cache what it compiles on
+  disk, so a later process loads it instead (same machine code, same results).
+
+Example
+-------
+>>> from symvi.lazy_imports import arviz
+>>> az = arviz()
+>>> hasattr(az, "InferenceData")
+True
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+__all__ = ["arviz", "defer_dask_probe"]
+
+
+class _DaskProbe:
+    """Stands for xarray's cached dask module entry until ``dask.array`` is imported."""
+
+    def __init__(self, cache: dict, probe_cls: type) -> None:
+        self._cache, self._probe_cls = cache, probe_cls
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "type" and "dask.array" not in sys.modules:
+            return ()  # nothing can be a dask array yet
+        real = self._probe_cls("dask")  # xarray's own probe (imports dask)
+        if self._cache.get("dask") is self:
+            self._cache["dask"] = real
+        return getattr(real, name)
+
+
+def defer_dask_probe() -> bool:
+    """Let xarray import dask only once dask arrays can exist; True if installed.
+
+    Does nothing (returns False) when xarray has already probed dask, dask is already
+    imported, or this xarray keeps its probe elsewhere.
+
+    >>> import xarray, numpy as np
+    >>> _ = defer_dask_probe()
+    >>> xarray.DataArray(np.zeros(2)).shape
+    (2,)
+    """
+    try:
+        from xarray.namedarray import pycompat
+    except ImportError:
+        return False
+    cache = getattr(pycompat, "_cached_duck_array_modules", None)
+    probe_cls = getattr(pycompat, "DuckArrayModule", None)
+    if not isinstance(cache, dict) or probe_cls is None or "dask" in cache or "dask.array" in sys.modules:
+        return False
+    cache["dask"] = _DaskProbe(cache, probe_cls)
+    return True
+
+
+def arviz() -> types.ModuleType:
+    """``import arviz``, with ArviZ's import-time Numba ufuncs cached on disk.
+
+    >>> arviz().__name__
+    'arviz'
+    """
+    if "arviz" in sys.modules:
+        return sys.modules["arviz"]
+    defer_dask_probe()
+    try:
+        import numba
+    except ImportError:
+        import arviz as az
+
+        return az
+    vectorize = numba.vectorize
+
+    def cached_vectorize(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cache", True)
+        return vectorize(*args, **kwargs)
+
+    numba.vectorize = cached_vectorize
+    try:
+        import arviz as az
+    finally:
+        numba.vectorize = vectorize
+    return az
