@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytensor.tensor as pt
-import xarray as xr
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import ancestors
@@ -142,6 +141,8 @@ def _data_array(model, name: str, arr: np.ndarray, lead: tuple[str, ...], dims_o
         dims.append(d)
     for ax, d in enumerate(lead):
         coords[d] = np.arange(arr.shape[ax])
+    import xarray as xr  # (at first use: xarray and pandas take ~70 MB and ~1 s to import)
+
     return xr.DataArray(arr, dims=dims, coords=coords, name=name)
 
 
@@ -186,6 +187,7 @@ def to_inference_data(
     {'chain': 1, 'draw': 5, 'k': 2}
     """
     import arviz as az
+    import xarray as xr
 
     dims = dict(dims or {})
     base_attrs = _attrs()
