@@ -508,7 +508,9 @@ def Data(name: str, value, dims=None, model: Model | None = None):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Data({full!r}): expected a numeric array (bool, integer or float), got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(pytensor.config.floatX)
+        arr = arr.astype(pytensor.config.floatX, copy=False)
+    # one copy (as PyMC's Data): a container is the model's own, whatever the caller does to
+    # its array later; observed=array (referenced) is the way to hold big data once
     shared = pytensor.shared(arr, name=full, shape=(None,) * arr.ndim)
     dims = _as_dims(dims)
     if dims is not None:

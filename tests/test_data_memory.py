@@ -125,3 +125,16 @@ def test_fit_makes_no_data_sized_allocation(data):
         if isinstance(v, SharedVariable) and getattr(v.get_value(borrow=True), "size", 0) == N
     ]
     assert held and all(h is data for h in held)
+
+
+def test_minibatch_references_and_data_copies_once(data):
+    with _Traced() as t:
+        batch = pm.Minibatch(data, batch_size=100, random_seed=1)
+    from symvi.minibatch import minibatch_info
+
+    assert minibatch_info(batch).source.get_value(borrow=True) is data
+    assert t.grown < data.nbytes / 16
+    with pm.Model(), _Traced() as t:
+        box = pm.Data("x", data)
+    assert not np.shares_memory(box.get_value(borrow=True), data)  # the container's own copy
+    assert t.grown < 1.25 * data.nbytes  # one copy (it was two: astype, then shared's copy)
