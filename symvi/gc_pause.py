@@ -47,10 +47,13 @@ def paused(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if not gc.isenabled() or os.environ.get("SYMVI_GC_PAUSE", "1") == "0":
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()  # first: the lines below allocate, which can start a (full) collection
+        if os.environ.get("SYMVI_GC_PAUSE", "1") == "0":
+            gc.enable()
             return fn(*args, **kwargs)
         _collect_while_compiling()
-        gc.disable()
         _paused.append(True)
         try:
             return fn(*args, **kwargs)
