@@ -171,8 +171,8 @@ def worker_scale(rows):
     rss_start = _proc_status("VmRSS:")
     r = np.random.default_rng(0)
     data = np.empty((rows, N_COLS))
-    for a in range(0, rows, 100000):  # filled in blocks: no data-sized temporary
-        b = min(a + 100000, rows)
+    for a in range(0, rows, 10000):  # filled in 8 MB blocks: the peak is the fit's, not the filling's
+        b = min(a + 10000, rows)
         data[a:b] = r.random((b - a, N_COLS)) * 5 + 2
     rss_data = _proc_status("VmRSS:")
     with pm.Model() as model:

@@ -27,7 +27,7 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["arviz", "defer_dask_probe"]
+__all__ = ["arviz", "defer_dask_probe", "xarray"]
 
 
 class _DaskProbe:
@@ -66,6 +66,18 @@ def defer_dask_probe() -> bool:
         return False
     cache["dask"] = _DaskProbe(cache, probe_cls)
     return True
+
+
+def xarray() -> types.ModuleType:
+    """``import xarray`` (at first use: with pandas ~70 MB and ~1 s), dask probe deferred.
+
+    >>> xarray().__name__
+    'xarray'
+    """
+    import xarray as xr
+
+    defer_dask_probe()
+    return xr
 
 
 def arviz() -> types.ModuleType:

@@ -134,8 +134,9 @@ def _as_source(array, i: int) -> SharedVariable:
         arr = arr.astype(pytensor.config.floatX, copy=False)
     elif arr.dtype == bool:
         arr = arr.astype("int8")
-    # rows dynamic (set_value may change the data), trailing dimensions static
-    return pytensor.shared(arr, name="minibatch_data", shape=(None, *arr.shape[1:]))
+    # rows dynamic (set_value may change the data), trailing dimensions static; the array is
+    # referenced, not copied (as PyMC's Minibatch does): the loop only reads rows from it
+    return pytensor.shared(arr, name="minibatch_data", shape=(None, *arr.shape[1:]), borrow=True)
 
 
 def Minibatch(*arrays, batch_size: int, random_seed=None):

@@ -33,6 +33,23 @@ from symvi.distributions.base import _UNSET, dist_info
 __all__ = ["Model", "modelcontext", "Deterministic", "Potential", "Data", "set_data"]
 
 
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether a float array has no NaN/inf, without a temporary of the array's size.
+
+    ``np.isfinite(arr).all()`` makes a boolean array of ``arr.size`` bytes (95 MB for a
+    1e6 x 100 observed array: it set the peak memory of a big model's fit).  The sum of the
+    array is finite exactly when every element is, unless finite values overflow; only then
+    (or for a sum that is not finite) are the rows scanned in blocks of ~1M elements.
+    """
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        return bool(np.isfinite(arr).all())
+    step = max(1, 2**20 // max(1, arr[:1].size))
+    return all(bool(np.isfinite(arr[a : a + step]).all()) for a in range(0, arr.shape[0], step))
+
+
 def _as_dims(dims) -> tuple | None:
     if dims is None:
         return None
@@ -293,7 +310,7 @@ class Model(ModelAPI):
     @staticmethod
     def _check_finite(name, arr):
         arr = np.asarray(arr)
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        if np.issubdtype(arr.dtype, np.floating) and not _all_finite(arr):
             bad = np.argwhere(~np.isfinite(arr))[:5].tolist()
             row = f"first at row {bad[0][0]}, " if arr.ndim else ""
             raise ValueError(
@@ -509,7 +526,9 @@ def Data(name: str, value, dims=None, model: Model | None = None):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Data({full!r}): expected a numeric array (bool, integer or float), got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(pytensor.config.floatX)
+        arr = arr.astype(pytensor.config.floatX, copy=False)
+    # one copy (as PyMC's Data): a container is the model's own, whatever the caller does to
+    # its array later; observed=array (referenced) is the way to hold big data once
     shared = pytensor.shared(arr, name=full, shape=(None,) * arr.ndim)
     dims = _as_dims(dims)
     if dims is not None:

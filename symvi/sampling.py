@@ -28,16 +28,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytensor.tensor as pt
-import xarray as xr
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import ancestors
 
 from symvi.lazy_imports import arviz as _arviz
-from symvi.lazy_imports import defer_dask_probe
+from symvi.lazy_imports import xarray as _xarray
 from symvi.pytensorf import compile_fn, find_rngs, reseed_rngs
-
-defer_dask_probe()  # else xarray imports dask.array at the first DataArray (issue 13)
 
 __all__ = ["sample_prior_predictive", "sample_posterior_predictive", "draw", "to_inference_data"]
 
@@ -146,6 +143,8 @@ def _data_array(model, name: str, arr: np.ndarray, lead: tuple[str, ...], dims_o
         dims.append(d)
     for ax, d in enumerate(lead):
         coords[d] = np.arange(arr.shape[ax])
+    xr = _xarray()  # imported at first use, its dask probe deferred (symvi.lazy_imports)
+
     return xr.DataArray(arr, dims=dims, coords=coords, name=name)
 
 
@@ -190,6 +189,7 @@ def to_inference_data(
     {'chain': 1, 'draw': 5, 'k': 2}
     """
     az = _arviz()
+    xr = _xarray()
 
     dims = dict(dims or {})
     base_attrs = _attrs()

@@ -53,3 +53,31 @@ def test_collector_restored_after_an_error_and_left_off_if_it_was_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_collector_runs_while_numba_compiles_new_code():
+    """A new Numba compile inside a paused call collects its cyclic garbage (tens of MB for a
+    fit's loop); the collector is paused again after it."""
+    import numba
+
+    seen = []
+
+    def watch(phase, info):
+        if phase == "start":
+            seen.append(info["generation"])
+
+    @paused
+    def compile_new():
+        before = len(seen)
+        f = numba.njit(lambda x: x * 2.0 + 1.0)  # a new function: compiled, not loaded from a cache
+        assert f(1.0) == 3.0
+        return len(seen) - before, gc.isenabled()
+
+    gc.callbacks.append(watch)
+    try:
+        collections, enabled_after = compile_new()
+    finally:
+        gc.callbacks.remove(watch)
+    assert collections > 0
+    assert enabled_after is False
+    assert gc.isenabled()

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-import xarray as xr
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
@@ -31,6 +31,9 @@ from symvi.model import modelcontext
 from symvi.variational.checkpoint import checkpointable
 from symvi.variational.memory import check_fullrank_fits
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
+
+if TYPE_CHECKING:  # imported where used: xarray and pandas take ~70 MB and ~1 s to import
+    import xarray as xr
 
 __all__ = ["Layout", "Approximation", "MeanField", "FullRank", "sample_approx"]
 
@@ -308,6 +311,10 @@ class Approximation:
 
     # ---- summaries
     def _dataset(self, flat):
+        from symvi.lazy_imports import xarray
+
+        xr = xarray()  # imported at first use, its dask probe deferred
+
         model = self.model
         data = {}
         for name, arr in self.layout.unravel(flat).items():

@@ -55,9 +55,11 @@ def _sigint_between_chunks():
 
 
 #: above this much observed data, the start point's log density is checked only when the first
-#: step fails: the check runs unfused numpy (ONE_SHOT_MODE), whose temporaries took twice the
-#: data (a 1e6 x 100 Normal model peaked at 3.3x its 763 MiB of data with it, 1.4x without)
-LARGE_DATA_BYTES = 256 * 2**20
+#: step fails: the check runs unfused numpy (ONE_SHOT_MODE), whose elementwise terms and
+#: temporaries take two to three times the data (a 1e6 x 100 Normal model peaked at 3.3x its
+#: 763 MiB of data with it, 1.4x without).  32 MiB: a model with more data than that is not
+#: copied by its fit (tests/test_data_memory.py); below it the copies cost at most ~100 MB.
+LARGE_DATA_BYTES = 32 * 2**20
 
 
 def _data_bytes(model) -> int:
