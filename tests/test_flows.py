@@ -8,12 +8,16 @@ model; the accuracy tests (Neal's funnel, a banana, the seed NormalMixture) are 
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytest
 
 import symvi as pm
 from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
+from symvi.variational import objective as objectives
 from symvi.variational.flow_layers import LAYERS, made_masks
 from symvi.variational.flows import parse_flow
 
@@ -142,11 +146,11 @@ def test_bad_arguments_are_named():
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """One flow fit on a tiny model (the compiled step is reused by the tests below)."""
+    """One annealed flow fit on a tiny model (the compiled step is reused by the tests below)."""
     m = _model2d()
     with m:
-        approx = pm.fit(300, method="nfvi", inf_kwargs={"flow": "planar-iaf"}, random_seed=1, progressbar=False,
-                        obj_optimizer=pm.adam(learning_rate=0.02))
+        approx = pm.fit(300, method="nfvi", inf_kwargs={"flow": "planar-iaf", "anneal_steps": 100}, random_seed=1,
+                        progressbar=False, obj_optimizer=pm.adam(learning_rate=0.02))
     return m, approx
 
 
@@ -165,6 +169,41 @@ def test_fit_sample_node_and_diagnose(fitted):
     assert np.isfinite(d.elbo) and np.isfinite(d.khat)
     # a and s are independent a posteriori: N(0.5, 1) and a HalfNormal(1) (log-transformed)
     assert abs(float(idata.posterior["a"].mean()) - 0.5) < 0.35
+
+
+def test_annealing_schedule_without_recompiling(fitted):
+    """beta = anneal_start ** (1 - t / anneal_steps) then 1, from the step counter the loop
+    carries; set_anneal changes the schedule of the same compiled loop; hist is the true loss."""
+    m, approx = fitted
+    inference = approx.inference
+    assert float(inference.anneal_counter.get_value()) == 300 and float(inference.beta().eval()) == 1.0
+    n_compiled = sum(len(step._fns) for step in inference._steps.values())
+    inference.set_anneal(1000, 0.05)
+    assert float(inference.beta().eval()) == pytest.approx(0.05)
+    inference.refine(500, progressbar=False)
+    assert float(inference.anneal_counter.get_value()) == 500
+    assert float(inference.beta().eval()) == pytest.approx(0.05**0.5)
+    assert sum(len(step._fns) for step in inference._steps.values()) == n_compiled  # no new compile
+    # the loss the loop records is -ELBO (kl_loss), not the tempered loss, on the same draws
+    loss = inference.loss_and_grads(4, None)[0]
+    tempered = objectives.tempered_kl_loss(approx, inference.beta(), 4)[1]
+    fns = [compile_fn([], x, mode=ONE_SHOT_MODE) for x in (loss, objectives.kl_loss(approx, 4), tempered)]
+    state = approx.rng.get_value()
+    values = []
+    for fn in fns:
+        approx.rng.set_value(copy.deepcopy(state))
+        values.append(float(fn()))
+    assert values[0] == pytest.approx(values[1], rel=1e-12) and abs(values[0] - values[2]) > 0.1
+    approx.rng.set_value(state)
+    inference.set_anneal(100, 0.05)
+    inference.refine(100, progressbar=False)  # back to beta = 1 for the tests below
+    assert float(inference.beta().eval()) == 1.0
+    with pytest.raises(ValueError, match="anneal_steps"):
+        inference.set_anneal(0)
+    with pytest.raises(ValueError, match="anneal_start"):
+        pm.NFVI("planar", model=m, anneal_steps=10, anneal_start=0.0)
+    with pytest.raises(ValueError, match="anneal_steps"):
+        pm.NFVI("planar", model=m, anneal_steps=-1)
 
 
 def test_checkpoint_resumes_exactly(fitted, tmp_path):
@@ -202,17 +241,24 @@ def _funnel():
 
 
 @pytest.mark.slow
-def test_funnel_sd_of_v():
-    """Neal's funnel: the IAF flow's sd of v within 10 % of the exact 3; MeanField's far less."""
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_funnel_sd_of_v(seed):
+    """Neal's funnel: the IAF flow's sd of v within 10 % of the exact 3 on three seeds (4 draws per
+    step; with 1 draw the default fit gave 2.05-2.71 over seeds); MeanField's far less."""
     m = _funnel()
     sds = {}
+    cases = [("flow", "nfvi", {"flow": "scale-loc-iaf*4"}, 4)] + ([("MeanField", "advi", {}, 1)] if seed == 0 else [])
     with m:
-        for label, method, kw in [("MeanField", "advi", {}), ("flow", "nfvi", {"flow": "scale-loc-iaf*4"})]:
-            q = pm.fit(10000, method=method, inf_kwargs=kw, random_seed=0, progressbar=False)  # default optimizer
+        for label, method, kw, n_mc in cases:
+            q = pm.fit(FUNNEL_STEPS, method=method, inf_kwargs=kw, random_seed=seed, progressbar=False, obj_n_mc=n_mc)
             sds[label] = float(np.std(q.sample(4000, random_seed=1, return_inferencedata=False)["v"]))
-    print(f"funnel sd(v): exact 3, flow {sds['flow']:.3f}, MeanField {sds['MeanField']:.3f}")
+    print(f"funnel seed {seed} sd(v): exact 3, " + ", ".join(f"{k} {v:.3f}" for k, v in sds.items()))
     assert sds["flow"] == pytest.approx(3.0, rel=0.1)
-    assert sds["MeanField"] < 2.0
+    if "MeanField" in sds:
+        assert sds["MeanField"] < 2.0
+
+
+FUNNEL_STEPS = 20000
 
 
 @pytest.mark.slow
@@ -235,20 +281,21 @@ def test_banana_flow_elbo_beats_fullrank():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured: radial*2-planar*2, radial*4 and planar*8 (16 draws per step) collapse onto the "
-                   "0.8 mode (low-mode weight 0.001); reverse KL from a near-identity start does not split the mass")
 def test_normal_mixture_both_modes():
-    """The seed NormalMixture (w 0.2 / 0.8 at -0.3 / 0.5, sd 0.1): the flow puts mass on both
-    modes with weights within 0.1 (ADVI keeps one mode: tests/test_diagnostics.py)."""
+    """The seed NormalMixture (w 0.2 / 0.8 at -0.3 / 0.5, sd 0.1): with an annealed target the
+    flow puts mass on both modes with weights within 0.1 (ADVI keeps one mode:
+    tests/test_diagnostics.py; without annealing every flow tried kept <= 0.2 % on the small one)."""
     with pm.Model():
         pm.NormalMixture("x", w=[0.2, 0.8], mu=[-0.3, 0.5], sigma=[0.1, 0.1])
-        q = pm.fit(MIX_STEPS, method="nfvi", inf_kwargs={"flow": MIX_FLOW}, random_seed=0, progressbar=False,
-                   obj_n_mc=8, obj_optimizer=pm.adam(learning_rate=0.01))
+        rate = pytensor.shared(0.005, name="rate")  # 8000 steps at 0.005, then 4000 at 0.001
+        q = pm.fit(8000, method="nfvi", inf_kwargs={"flow": "planar*8", "anneal_steps": 4000}, random_seed=0,
+                   progressbar=False, obj_n_mc=8, obj_optimizer=pm.adam(learning_rate=rate))
+        rate.set_value(0.001)
+        q.inference.refine(4000, progressbar=False)
     x = np.asarray(q.sample(4000, random_seed=1, return_inferencedata=False)["x"]).ravel()
     low = float(np.mean(x < 0.1))
-    print(f"NormalMixture weights: {low:.3f} / {1 - low:.3f} (exact 0.2 / 0.8)")
+    d = q.diagnose(draws=4000, random_seed=2)
+    print(f"NormalMixture weights: {low:.3f} / {1 - low:.3f} (exact 0.2 / 0.8), ELBO {d.elbo:.3f} +- {d.elbo_mcse:.3f} (exact 0)")
     assert low == pytest.approx(0.2, abs=0.1)
     assert abs(np.median(x[x < 0.1]) + 0.3) < 0.1 and abs(np.median(x[x >= 0.1]) - 0.5) < 0.1
 
-
-MIX_STEPS, MIX_FLOW = 4000, "radial*2-planar*2"

@@ -44,6 +44,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from symvi.pytensorf import seed_sequence
+from symvi.variational import objective as objectives
 from symvi.variational.approximations import LOG_2PI, Approximation, FullRank, MeanField
 from symvi.variational.checkpoint import checkpointable
 from symvi.variational.flow_layers import IAF, LAYERS
@@ -214,6 +215,14 @@ class NFVI(KLqp):
 
     Also ``fit(method="nfvi", inf_kwargs={"flow": "scale-loc-iaf*4"})``.
 
+    ``anneal_steps`` > 0 anneals the target: the first ``anneal_steps`` steps (counted over
+    every ``fit`` / ``refine`` of this object) follow the gradient of the ELBO against
+    ``p^beta``, with ``beta`` rising geometrically from ``anneal_start`` to 1, so q first
+    spreads over a flattened posterior and its layers can split it between separated modes
+    before the target sharpens (plain ``KL(q || p)`` from a unimodal start keeps one mode).
+    ``beta`` is computed inside the compiled loop from a step counter it carries (no recompile,
+    no Python per step); ``hist`` records the true negative ELBO throughout.
+
     Examples
     --------
     >>> import symvi as pm
@@ -225,15 +234,64 @@ class NFVI(KLqp):
     """
 
     def __init__(self, flow: str = "scale-loc-iaf*2", model=None, random_seed=None, start=None, start_sigma=None,
-                 base: str = "meanfield", hidden: int | None = None):
+                 base: str = "meanfield", hidden: int | None = None, anneal_steps: int = 0, anneal_start: float = 0.05):
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int | np.integer) or anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be a non-negative integer (0: no annealing), got {anneal_steps!r}")
+        if isinstance(anneal_start, bool) or not isinstance(anneal_start, int | float | np.floating) or not 0 < anneal_start <= 1:
+            raise ValueError(f"anneal_start (the first beta of the annealing) must be in (0, 1], got {anneal_start!r}")
         super().__init__(NormalizingFlow(flow, base=base, hidden=hidden, model=model, start=start,
                                          start_sigma=start_sigma, random_seed=random_seed))
+        self.anneal_steps, self.anneal_start = int(anneal_steps), float(anneal_start)
+        dtype = self.approx.dtype
+        #: steps taken under annealing so far (carried by the compiled loop; saved in checkpoints)
+        self.anneal_counter = pytensor.shared(np.asarray(0.0, dtype=dtype), name="anneal_counter")
+        self._counter_update = {self.anneal_counter: self.anneal_counter + np.asarray(1.0, dtype=dtype)}
+        # the schedule's settings are inputs of the compiled loop, not constants in it (one
+        # compiled structure serves every schedule: tests and sweeps reuse it)
+        self._anneal_len = pytensor.shared(np.asarray(max(self.anneal_steps, 1), dtype=dtype), name="anneal_steps")
+        self._anneal_log_start = pytensor.shared(np.asarray(np.log(self.anneal_start), dtype=dtype), name="anneal_log_start")
+
+    def set_anneal(self, anneal_steps: int, anneal_start: float = 0.05, restart: bool = True) -> None:
+        """Change the annealing schedule of an annealed fit without recompiling its loop
+        (``restart``: count the steps from 0 again)."""
+        if not self.anneal_steps:
+            raise ValueError("set_anneal needs an NFVI built with anneal_steps > 0 (its loop has no annealing)")
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int | np.integer) or anneal_steps < 1:
+            raise ValueError(f"anneal_steps must be a positive integer, got {anneal_steps!r}")
+        if not 0 < float(anneal_start) <= 1:
+            raise ValueError(f"anneal_start must be in (0, 1], got {anneal_start!r}")
+        self.anneal_steps, self.anneal_start = int(anneal_steps), float(anneal_start)
+        self._anneal_len.set_value(np.asarray(self.anneal_steps, dtype=self.approx.dtype))
+        self._anneal_log_start.set_value(np.asarray(np.log(self.anneal_start), dtype=self.approx.dtype))
+        if restart:
+            self.anneal_counter.set_value(np.asarray(0.0, dtype=self.approx.dtype))
 
     def _checkpoint_kwargs(self) -> dict:
-        return self.approx._checkpoint_kwargs()
+        return {**self.approx._checkpoint_kwargs(), "anneal_steps": self.anneal_steps, "anneal_start": self.anneal_start}
 
     #: the search's larger rates train the layers' networks for its 100 trial steps, then diverge
     candidate_rates = (0.01, 0.003)
+
+    def beta(self):
+        """The annealing exponent of the next step, a graph: ``anneal_start ** (1 - t / anneal_steps)``
+        for ``t < anneal_steps`` steps taken, then 1."""
+        frac = pt.minimum(self.anneal_counter / self._anneal_len, 1.0)
+        return pt.exp((1.0 - frac) * self._anneal_log_start)
+
+    def loss_and_grads(self, n_mc, more_replacements):
+        if not self.anneal_steps:
+            return super().loss_and_grads(n_mc, more_replacements)
+        loss, tempered = objectives.tempered_kl_loss(self.approx, self.beta(), n_mc, more_replacements)
+        params = list(self.approx.shared_params.values())
+        return loss, params, pt.grad(tempered, params)
+
+    def step_function(self, *args, more_updates=None, **kwargs):
+        if self.anneal_steps:  # the counter joins the loop's carried state (the same dict each time: one cache key)
+            if more_updates:
+                more_updates = {**more_updates, **self._counter_update}
+            else:
+                more_updates = self._counter_update
+        return super().step_function(*args, more_updates=more_updates, **kwargs)
 
 
 register_method("nfvi", NFVI)

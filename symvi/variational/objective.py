@@ -19,7 +19,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.logprob import total_size_scale
 from symvi.pytensorf import as_replacements
 
-__all__ = ["model_logp_flat", "kl_loss", "default_kl_loss", "normalizing_constant"]
+__all__ = ["default_kl_loss", "kl_loss", "model_logp_flat", "normalizing_constant", "tempered_kl_loss"]
 
 
 def normalizing_constant(approx, more_replacements=None):
@@ -70,6 +70,45 @@ def _logq_fixed_params(approx, z):
     return graph_replace(logq, {point: z}, strict=False)
 
 
+def _elbo_parts(approx, n_mc, more_replacements):
+    """``(theta, logp(theta), draws z, E[log p(z)] estimate, entropy estimate)`` on ``n_mc`` draws."""
+    theta, logp = model_logp_flat(approx, more_replacements)
+    joint = getattr(approx, "draws_and_entropy", None)  # flows: the entropy estimate needs the same draws
+    if joint is not None:
+        z, entropy = joint(int(n_mc))
+    else:
+        z, entropy = approx.random(None if n_mc == 1 else int(n_mc)), approx.entropy()
+    if n_mc == 1:
+        expected_logp = graph_replace(logp, {theta: z}, strict=False)
+    else:
+        expected_logp = pt.mean(vectorize_graph(logp, {theta: z}))
+    return theta, logp, z, expected_logp, entropy
+
+
+def tempered_kl_loss(approx, beta, n_mc: int = 1, more_replacements=None):
+    """``(loss, tempered loss)`` on the same draws: the negative ELBO, and
+    ``-(beta E_q[log p] + H[q])``, the negative ELBO of ``q`` against ``p^beta`` up to a
+    constant (``beta`` a scalar graph; annealing raises it to 1 over the first steps of a fit).
+
+    >>> import symvi as pm
+    >>> with pm.Model():
+    ...     x = pm.Normal("x", 0, 1)
+    ...     q = pm.MeanField()
+    >>> import pytensor
+    >>> loss, tempered = tempered_kl_loss(q, 0.5)
+    >>> a, b = pytensor.function([], [loss, tempered])()   # one draw z: a - b = -log p(z) / 2 > 0
+    >>> bool(a > b)
+    True
+    """
+    if int(n_mc) < 1:
+        raise ValueError(f"obj_n_mc must be a positive integer, got {n_mc!r}")
+    _, _, _, expected_logp, entropy = _elbo_parts(approx, n_mc, more_replacements)
+    beta = pt.as_tensor(beta).astype(expected_logp.dtype)
+    loss, tempered = -(expected_logp + entropy), -(beta * expected_logp + entropy)
+    t = normalizing_constant(approx, more_replacements)
+    return (loss, tempered) if t is None else (loss / t, tempered / t)
+
+
 def kl_loss(approx, n_mc: int = 1, more_replacements=None, path_derivative: bool = False, control_variate=None):
     """Negative ELBO of ``approx`` against its model (a scalar graph).
 
@@ -89,16 +128,7 @@ def kl_loss(approx, n_mc: int = 1, more_replacements=None, path_derivative: bool
     """
     if int(n_mc) < 1:
         raise ValueError(f"obj_n_mc must be a positive integer, got {n_mc!r}")
-    theta, logp = model_logp_flat(approx, more_replacements)
-    joint = getattr(approx, "draws_and_entropy", None)  # flows: the entropy estimate needs the same draws
-    if joint is not None:
-        z, entropy = joint(int(n_mc))
-    else:
-        z, entropy = approx.random(None if n_mc == 1 else int(n_mc)), approx.entropy()
-    if n_mc == 1:
-        expected_logp = graph_replace(logp, {theta: z}, strict=False)
-    else:
-        expected_logp = pt.mean(vectorize_graph(logp, {theta: z}))
+    theta, logp, z, expected_logp, entropy = _elbo_parts(approx, n_mc, more_replacements)
     if control_variate is not None:
         expected_logp = expected_logp + control_variate.correction(logp, theta, z)
     if path_derivative:
