@@ -242,8 +242,12 @@ def fold_lifted_integers(outputs: list) -> list:
     return graph_replace(outputs, repl, strict=True) if repl else list(outputs)
 
 
-def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwargs):
+def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, lift=(), **kwargs):
     """``pytensor.function`` that also advances every random generator it uses.
+
+    ``lift``: constants to make shared inputs whatever their size (see :func:`lift_constants`;
+    e.g. :func:`symvi.logprob.param_constants`, so that an edited prior value reuses the
+    compiled code); ignored in ``ONE_SHOT_MODE``, which caches nothing.
 
     Example
     -------
@@ -254,7 +258,7 @@ def compile_fn(inputs, outputs, updates=None, mode=None, random_seed=None, **kwa
     True
     """
     if mode is not ONE_SHOT_MODE:  # keep Numba's disk cache usable (see lift_constants)
-        lifted = lift_constants(list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])
+        lifted = lift_constants(list(outputs) if isinstance(outputs, (list, tuple)) else [outputs], also=set(lift))
         outputs = lifted if isinstance(outputs, (list, tuple)) else lifted[0]
     outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     all_updates = rng_updates(list(outs) + list((updates or {}).values()))

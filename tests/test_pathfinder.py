@@ -250,3 +250,30 @@ def test_find_map_from_a_constrained_start_with_bfgs():
     # log p(s) = -s^2/2 - 2 log s - 0.25 / s^2: stationary where s^4 + 2 s^2 - 0.5 = 0
     exact = np.sqrt(-1 + np.sqrt(1.5))
     np.testing.assert_allclose(mp["s"], exact, rtol=1e-5)
+
+
+def test_flat_logp_takes_prior_values_as_inputs_so_edited_priors_reuse_the_code():
+    # Pathfinder / find_MAP / the warm start compile FlatLogp: a prior value baked in as a
+    # constant made an edited prior a new graph for Numba's cache (8.8 s again; 0.9 s now)
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.tensor.variable import TensorConstant
+
+    from symvi.optimize import FlatLogp
+
+    def flat(scale):
+        with pm.Model() as m:
+            x = pm.Normal("x", 0.5, scale)
+            pm.Normal("y", x, 2.0, observed=np.array([1.0, 2.0]))
+        return FlatLogp(m, backend="c")
+
+    f1, f2 = flat(3.25), flat(7.5)
+    for f, scale in ((f1, 3.25), (f2, 7.5)):
+        graph = f._fn.maker.fgraph
+        consts = {float(np.ravel(v.data)[0]) for v in graph.variables if isinstance(v, TensorConstant) and v.data.size == 1}
+        shared = {float(np.ravel(v.get_value())[0]) for v in graph.inputs if isinstance(v, SharedVariable) and np.size(v.get_value()) == 1}
+        assert scale not in consts and {0.5, scale, 2.0} <= shared
+        lp, g = f(np.array([[0.25]]))  # exact log density and gradient at x = 0.25
+        exact = -0.5 * ((0.25 - 0.5) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+        exact += sum(-0.5 * ((v - 0.25) / 2.0) ** 2 - np.log(2.0) - 0.5 * np.log(2 * np.pi) for v in (1.0, 2.0))
+        np.testing.assert_allclose(lp[0], exact, rtol=1e-12)
+        np.testing.assert_allclose(g[0, 0], -(0.25 - 0.5) / scale**2 + sum((v - 0.25) / 4.0 for v in (1.0, 2.0)), rtol=1e-12)
