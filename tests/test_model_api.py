@@ -67,3 +67,18 @@ def test_set_initval_check_start_vals_and_debug(capsys):
     m.check_start_vals({"sd": 1.0})
     with pytest.raises(ValueError, match="not a free random variable"):
         m.set_initval(m["y"], 0.0)
+
+
+def test_profile_counts_the_calls_and_reports_the_ops():
+    import io
+
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("y", mu, 1.0, observed=np.zeros(3))
+    stats = m.profile(m.logp(), n=7, point={"mu": 0.5})
+    assert stats.fct_callcount == 7
+    out = io.StringIO()
+    stats.summary(file=out)
+    assert "7 calls" in out.getvalue()
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        m.profile(m.logp(), n=0)
