@@ -46,6 +46,8 @@ import warnings
 from collections import deque
 from pathlib import Path
 
+from pytensor.graph.utils import MethodNotDefined
+
 _patch_lock = threading.Lock()
 
 __all__ = ["quick_mode", "cached_c_only", "graph_key", "numba_ready", "mark_numba_ready", "BackgroundCompile"]
@@ -73,13 +75,18 @@ def quick_mode():
     return Mode(linker="cvm", optimizer="fast_run").excluding("fusion", "scan_make_inplace")
 
 
+class ModuleNotCompiled(MethodNotDefined):
+    """An op's C module is not in the cache: PyTensor's ``COp.make_thunk`` then runs the op's
+    Python ``perform`` (what the quick tier wants for an op not compiled yet)."""
+
+
 @contextlib.contextmanager
 def cached_c_only():
     """Within the block, PyTensor uses C op code only where its module is already compiled.
 
-    A cache miss raises ``NotImplementedError`` from the module cache, which PyTensor's
-    ``COp.make_thunk`` answers by running the op's Python ``perform``.  The block yields the
-    list of those misses.
+    A cache miss raises :class:`ModuleNotCompiled` (PyTensor's ``MethodNotDefined``) from the
+    module cache, which PyTensor's ``COp.make_thunk`` answers by running the op's Python
+    ``perform``.  The block yields the list of those misses.
     """
     fallbacks: list = []
     from pytensor.link.c.basic import get_module_cache
@@ -96,9 +103,7 @@ def cached_c_only():
             module = self._get_from_hash(get_module_hash(lnk.get_src_code(), key), key)
         if module is None:
             fallbacks.append(key)
-            # not a stub: COp.make_thunk answers NotImplementedError by running the op's
-            # Python perform, which is what the quick tier wants for an uncompiled op
-            raise NotImplementedError("symvi quick tier: C module not compiled yet")
+            raise ModuleNotCompiled("symvi quick tier: C module not compiled yet")
         return module
 
     with _patch_lock:
