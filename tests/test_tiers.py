@@ -3,6 +3,7 @@ moves to Numba once a background process has compiled it; the results do not dep
 where (or whether) the switch happens, and a failing, killed or interrupted background
 compile costs nothing but speed."""
 
+import os
 import subprocess
 import sys
 import warnings
@@ -215,3 +216,23 @@ def test_background_process_ends_when_its_parent_dies():
         time.sleep(0.2)
     os.kill(pid, 9)
     pytest.fail("the background compile outlived its parent by 20 s")
+
+
+CACHE_MISS_SCRIPT = """
+import numpy as np, pytensor, pytensor.tensor as pt
+import symvi  # noqa: F401
+from symvi.variational import tiers
+
+x = pt.vector("x")
+with tiers.cached_c_only() as misses:  # an empty compile directory: every C module misses
+    f = pytensor.function([x], pt.exp(x).sum() * 2.0, mode=tiers.quick_mode())
+print(len(misses) > 0, float(f(np.array([0.0, 1.0]))))
+"""
+
+
+def test_cache_misses_run_the_python_perform(tmp_path):
+    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={tmp_path}")
+    out = subprocess.run([sys.executable, "-c", CACHE_MISS_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    missed, value = out.stdout.split()
+    assert missed == "True" and float(value) == 2.0 * (1.0 + np.e)
