@@ -5,7 +5,9 @@ Usage::
     python benchmarks/bench_pathfinder.py [--steps 20000] [--posteriors kidiq,sblrc,...] [--draws 10000]
 
 For each posterior in ``shared/posteriordb`` (models in ``benchmarks/posteriordb_models.py``):
-single-path Pathfinder (``num_paths=1``), multi-path Pathfinder (4 paths, PSIS resampling)
+single-path Pathfinder (``num_paths=1``), multi-path Pathfinder (PSIS resampling) with Stan's
+defaults (4 paths, starts jittered by 2, 1000 proposals per path) and symvi's (16 paths,
+jitter 10, 4000 proposals in all)
 and FullRankADVI with the accuracy benchmark's settings (Adam decaying from 0.1 to 1e-5,
 4 draws per step: :func:`accuracy.fit_symvi`), all seed 1, Numba backend.  Reported per run:
 the standardised mean error (max and median over parameters) and the sd ratios against
@@ -49,17 +51,19 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def run_pathfinder(posterior: str, num_paths: int, draws: int):
-    """(row, warm call) for one Pathfinder variant: the row has the first call's time."""
+def run_pathfinder(posterior: str, num_paths: int, draws: int, label: str = "", **kwargs):
+    """(row, warm call) for one Pathfinder variant (``kwargs`` for ``pm.Pathfinder``; none:
+    symvi's defaults): the row has the first call's time."""
     import symvi as pm
 
     data, ref = load(posterior)
     model = build(posterior, data, pm)
-    row = {"posterior": posterior, "method": f"pathfinder ({'single' if num_paths == 1 else f'{num_paths} paths'})"}
+    label = label or ("single" if num_paths == 1 else f"{num_paths} paths")
+    row = {"posterior": posterior, "method": f"pathfinder ({label})"}
 
     def call():
         with model:
-            return pm.Pathfinder(num_paths=num_paths, random_seed=SEED).fit(progressbar=False)
+            return pm.Pathfinder(num_paths=num_paths, random_seed=SEED, **kwargs).fit(progressbar=False)
 
     try:
         t0 = time.perf_counter()
@@ -141,7 +145,13 @@ def main(argv=None):
     rows = []
     load_before = os.getloadavg()
     for post in a.posteriors.split(","):
-        runs = [run_pathfinder(post, 1, a.draws), run_pathfinder(post, 4, a.draws), run_fullrank(post, a.steps, a.draws)]
+        runs = [
+            run_pathfinder(post, 1, a.draws),
+            # Stan's starts and paths (symvi's defaults before session 9)
+            run_pathfinder(post, 4, a.draws, "4 paths, jitter 2", jitter=2.0, num_draws_per_path=1000, num_elbo_draws=10),
+            run_pathfinder(post, 16, a.draws, "16 paths: defaults"),  # jitter 10, 250 draws per path, 5 ELBO draws
+            run_fullrank(post, a.steps, a.draws),
+        ]
         warm_times(runs)
         for row, _ in runs:
             print(f"[bench] {json.dumps({k: v for k, v in row.items() if k != 'params'})}", file=sys.stderr, flush=True)
