@@ -185,7 +185,7 @@ DEFAULT_RUNNERS = {
     "advi": _klqp_until_converged("ADVI"),
     "fullrank_advi": _klqp_until_converged("FullRankADVI"),
     "pathfinder": _pathfinder(1),
-    "pathfinder_multi": _pathfinder(4),
+    "pathfinder_multi": _pathfinder(16),  # the default number of paths
     "laplace": _laplace,
 }
 DEFAULTS_DRAWS = 4000
