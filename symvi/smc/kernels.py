@@ -134,6 +134,15 @@ def _prior_population(model, layout, draws: int, seed: int) -> np.ndarray:
         val = fixed.get(rv, rv)
         outs.append(tr.forward(val) if tr is not None else val)
     if fixed:
+        import warnings
+
+        warnings.warn(
+            f"sample_smc: {sorted(rv.name for rv in fixed)} have an initval: as in PyMC every particle starts "
+            "there instead of at a prior draw, so those variables begin without spread; drop initval= "
+            "(or pass start=) to start from the prior",
+            UserWarning,
+            stacklevel=4,
+        )
         outs = graph_replace(outs, fixed, strict=False)
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     arrays = _draw_loop(outs, draws, seed, "sample_smc")

@@ -51,13 +51,14 @@ def _start_points(start, chains: int) -> list:
 
 
 def _stats_arrays(per_chain: list[dict], names) -> dict:
-    """``{stat: (chains, stages)}`` float arrays; a chain with fewer stages is padded with NaN."""
+    """``{stat: (chains, stages)}`` float arrays; a chain with fewer stages is padded with NaN
+    in front, so that the last column is every chain's final stage (``[:, -1]``)."""
     stages = max(len(c[names[0]]) for c in per_chain)
     out = {}
     for name in names:
         arr = np.full((len(per_chain), stages), np.nan)
         for i, c in enumerate(per_chain):
-            arr[i, : len(c[name])] = c[name]
+            arr[i, stages - len(c[name]) :] = c[name]
         out[name] = arr
     return out
 
@@ -170,7 +171,8 @@ def sample_smc(
     Deterministics; ``sample_stats`` with one entry per stage (the ``draw`` axis):
     ``log_marginal_likelihood`` (NaN except at the last stage, as PyMC), ``beta``, and
     ``accept_rate`` (IMH) or ``mean_accept_rate`` / ``mean_proposal_scale`` (MH); a chain
-    with fewer stages than another is padded with NaN.  ``sample_stats.attrs`` holds
+    with fewer stages than another is padded with NaN in front, so ``[:, -1]`` is always the
+    final stage (PyMC stores ragged chains as object arrays).  ``sample_stats.attrs`` holds
     ``_n_draws``, ``threshold``, ``correlation_threshold``, ``_n_tune`` (Metropolis steps in
     the last stage) and ``_t_sampling``.
 
