@@ -380,12 +380,11 @@ class IMH(SMC_KERNEL):
 
     def tune(self) -> None:
         self._mean, self._chol = self._gaussian()
+        self._chol_inv = np.linalg.inv(self._chol)  # D x D, once a stage
 
     def _logq(self, x: np.ndarray) -> np.ndarray:
-        from scipy.linalg import solve_triangular
-
-        z = solve_triangular(self._chol, (x - self._mean).T, lower=True)
-        return -0.5 * np.sum(z**2, axis=0)  # the normalising constant cancels in the ratio
+        z = (x - self._mean) @ self._chol_inv.T
+        return -0.5 * np.sum(z**2, axis=1)  # the normalising constant cancels in the ratio
 
     def mutate(self) -> None:
         def propose():
