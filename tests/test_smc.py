@@ -155,3 +155,25 @@ def test_start_and_initval_set_the_initial_particles(conjugate):
         with pytest.warns(UserWarning, match="initval"):
             idata = pm.sample_smc(20, chains=1, random_seed=0, progressbar=False, compute_convergence_checks=False)
     assert idata.posterior["s"].shape == (1, 20)
+
+
+def test_every_density_evaluation_is_one_call_over_all_particles(conjugate):
+    k = pm.smc.IMH(draws=64, model=conjugate)
+    shapes = []
+    inner = k.density.fn
+
+    def counting(particles):
+        shapes.append(particles.shape)
+        return inner(particles)
+
+    k.density.fn = counting
+    try:
+        k.initialize(None, np.random.default_rng(1))
+        steps = 0
+        while k.beta < 1:
+            k.update_beta_and_weights()
+            k.step()
+            steps += k.n_steps
+    finally:
+        k.density.fn = inner
+    assert shapes == [(64, 2)] * (1 + steps)
