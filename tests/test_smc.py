@@ -177,3 +177,24 @@ def test_every_density_evaluation_is_one_call_over_all_particles(conjugate):
     finally:
         k.density.fn = inner
     assert shapes == [(64, 2)] * (1 + steps)
+
+
+def test_prior_particles_are_drawn_in_one_call_with_parents_per_particle():
+    from symvi.smc.population import PriorDraws
+    from symvi.variational.approximations import Layout
+
+    with pm.Model() as m:
+        s = pm.HalfNormal("s", 1.0)
+        pm.Normal("x", 2.0, s, shape=3)
+        pm.Poisson("k", 3.0)
+    draws = PriorDraws(m, Layout(m, m.initial_point()))
+    assert draws.batched
+    z = draws(4000, seed=0)  # columns: log s, x (3), k
+    s_, x, k = np.exp(z[:, 0]), z[:, 1:4], z[:, 4]
+    np.testing.assert_allclose(np.mean(np.log(s_)), -0.635, atol=0.05)  # E log|N(0, 1)|
+    np.testing.assert_allclose(x.mean(), 2.0, atol=0.05)
+    np.testing.assert_allclose(x.var(), 1.0, rtol=0.08)  # E s^2
+    assert np.corrcoef(np.abs(x[:, 0] - 2), s_)[0, 1] > 0.4  # each particle's x follows its own s
+    assert abs(np.corrcoef(x[:, 0], x[:, 1])[0, 1]) < 0.05
+    np.testing.assert_allclose([k.mean(), k.var()], [3.0, 3.0], rtol=0.08)
+    np.testing.assert_array_equal(draws(10, seed=1), draws(10, seed=1))

@@ -39,6 +39,7 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from symvi.context import modelcontext
+from symvi.smc.population import PriorDraws, start_population
 
 __all__ = ["SMC_KERNEL", "IMH", "MH", "systematic_resampling", "multinomial_resampling"]
 
@@ -119,67 +120,6 @@ class _Densities:
         return prior, like
 
 
-def _prior_population(model, layout, draws: int, seed: int) -> np.ndarray:
-    """(draws, D) unconstrained prior draws (a variable with a fixed ``initval`` keeps it)."""
-    from symvi.sampling import _draw_loop
-
-    fixed = {}
-    for rv in model.free_RVs:
-        init = model.rvs_to_initial_values.get(rv)
-        if init is not None and not (isinstance(init, str) and init == "prior"):
-            fixed[rv] = pt.as_tensor(np.asarray(init, dtype=rv.dtype))
-    outs = []
-    for rv in model.free_RVs:
-        tr = model.rvs_to_transforms[rv]
-        val = fixed.get(rv, rv)
-        outs.append(tr.forward(val) if tr is not None else val)
-    if fixed:
-        import warnings
-
-        warnings.warn(
-            f"sample_smc: {sorted(rv.name for rv in fixed)} have an initval: as in PyMC every particle starts "
-            "there instead of at a prior draw, so those variables begin without spread; drop initval= "
-            "(or pass start=) to start from the prior",
-            UserWarning,
-            stacklevel=4,
-        )
-        outs = graph_replace(outs, fixed, strict=False)
-    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
-    arrays = _draw_loop(outs, draws, seed, "sample_smc")
-    values = {}
-    for name, shape, a in zip(names, layout.shapes, arrays):
-        values[name] = np.broadcast_to(np.asarray(a, dtype="float64"), (draws,) + shape)
-    return np.concatenate([values[n].reshape(draws, -1) for n in layout.names], axis=1)
-
-
-def _start_population(model, layout, draws: int, start: dict) -> np.ndarray:
-    """(draws, D) particles from ``start``: ``{name: (draws, ...) array}`` for every free
-    variable (value-variable names are unconstrained values, random-variable names constrained)."""
-    if not isinstance(start, dict):
-        raise TypeError(f"sample_smc: start must be a dict {{variable name: (draws, ...) array}}, got {type(start).__name__}")
-    by_rv = {rv.name: rv for rv in model.free_RVs}
-    cols = []
-    for rv, name, shape in zip(model.free_RVs, layout.names, layout.shapes):
-        if name in start:
-            val = np.asarray(start[name], dtype="float64")
-        elif rv.name in start:
-            val = np.asarray(start[rv.name], dtype="float64")
-            tr = model.rvs_to_transforms[rv]
-            if tr is not None:
-                val = np.asarray(tr.forward(pt.as_tensor(val)).eval(), dtype="float64")
-        else:
-            raise KeyError(f"sample_smc: start has no values for {rv.name!r}; it needs every free variable: {sorted(by_rv)}")
-        try:
-            val = np.broadcast_to(val, (draws,) + shape)
-        except ValueError:
-            raise ValueError(f"sample_smc: start[{rv.name!r}] must have shape {(draws,) + shape} (draws first), got {val.shape}") from None
-        cols.append(val.reshape(draws, -1))
-    unknown = sorted(set(start) - set(layout.names) - set(by_rv))
-    if unknown:
-        raise KeyError(f"sample_smc: start names {unknown} are not free variables; those are {sorted(by_rv)}")
-    return np.concatenate(cols, axis=1)
-
-
 def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|correlation| per column between the particles ``a`` and ``b`` (N, D)."""
     am, bm = a - a.mean(axis=0), b - b.mean(axis=0)
@@ -251,10 +191,9 @@ class SMC_KERNEL:
         self.weights = np.full(self.draws, 1.0 / self.draws)
         start = self.start if start is None else start
         if start is None:
-            seed = int(rng.integers(2**31))
-            self.particles = _prior_population(self.model, self.layout, self.draws, seed)
+            self.particles = PriorDraws.cached(self.model, self.layout)(self.draws, int(rng.integers(2**31)))
         else:
-            self.particles = _start_population(self.model, self.layout, self.draws, start)
+            self.particles = start_population(self.model, self.layout, self.draws, start)
         self.prior_logp, self.likelihood_logp = self.density(self.particles)
         bad = ~np.isfinite(self.prior_logp)
         if bad.all():
