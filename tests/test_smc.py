@@ -198,3 +198,18 @@ def test_prior_particles_are_drawn_in_one_call_with_parents_per_particle():
     assert abs(np.corrcoef(x[:, 0], x[:, 1])[0, 1]) < 0.05
     np.testing.assert_allclose([k.mean(), k.var()], [3.0, 3.0], rtol=0.08)
     np.testing.assert_array_equal(draws(10, seed=1), draws(10, seed=1))
+
+
+def test_interrupt_returns_the_finished_chains(conjugate):
+    class Interrupted(pm.smc.IMH):
+        calls = 0
+
+        def initialize(self, start, rng):
+            Interrupted.calls += 1
+            if Interrupted.calls == 2:
+                raise KeyboardInterrupt
+            super().initialize(start, rng)
+
+    with pytest.warns(UserWarning, match="1 finished chain"):
+        idata = pm.sample_smc(30, kernel=Interrupted, chains=3, random_seed=0, progressbar=False, model=conjugate)
+    assert idata.posterior.sizes["chain"] == 1 and idata.sample_stats["beta"].values[0, -1] == 1.0

@@ -154,6 +154,7 @@ def sample_smc(
     chains : number of chains (default: ``max(2, cores)`` with cores the CPUs, at most 4).
     cores : accepted for PyMC compatibility and ignored: chains run one after another in this
         process (each stage is already one vectorised density call over all particles).
+        Ctrl-C after the first chain returns the finished chains (with a warning).
     compute_convergence_checks : log R-hat / ESS warnings (PyMC's checks).
     return_inferencedata : False returns an :class:`SMCTrace` (PyMC's ``MultiTrace`` role,
         with the statistics in ``.report``).
@@ -215,23 +216,31 @@ def sample_smc(
 
     started = time.perf_counter()
     flat, stats, n_tune = [], [], []
-    for chain, (rng, chain_start) in enumerate(zip(rngs, starts)):
-        smc.initialize(chain_start, rng)
-        chain_stats = {name: [] for name in smc.stats_names}
-        stage = 0
-        while smc.beta < 1:
-            smc.update_beta_and_weights()
-            for name, value in smc.step().items():
-                chain_stats[name].append(value)
-            stage += 1
-            _progress(progressbar, chain, stage, smc.beta)
-        _progress(progressbar, chain, stage, smc.beta, done=True)
-        particles = smc.particles.copy()
-        disc = smc.density.discrete
-        particles[:, disc] = np.round(particles[:, disc])
-        flat.append(particles)
-        stats.append(chain_stats)
-        n_tune.append(smc.n_steps)
+    try:
+        for chain, (rng, chain_start) in enumerate(zip(rngs, starts)):
+            smc.initialize(chain_start, rng)
+            chain_stats = {name: [] for name in smc.stats_names}
+            stage = 0
+            while smc.beta < 1:
+                smc.update_beta_and_weights()
+                for name, value in smc.step().items():
+                    chain_stats[name].append(value)
+                stage += 1
+                _progress(progressbar, chain, stage, smc.beta)
+            _progress(progressbar, chain, stage, smc.beta, done=True)
+            particles = smc.particles.copy()
+            disc = smc.density.discrete
+            particles[:, disc] = np.round(particles[:, disc])
+            flat.append(particles)
+            stats.append(chain_stats)
+            n_tune.append(smc.n_steps)
+    except KeyboardInterrupt:
+        if not flat:
+            raise
+        import warnings
+
+        warnings.warn(f"sample_smc: interrupted; returning the {len(flat)} finished chain(s) of {chains}", UserWarning, stacklevel=2)
+        chains = len(flat)
     settings = {**smc.sample_settings(), "_n_tune": n_tune[-1], "_t_sampling": time.perf_counter() - started}
     arrays = _stats_arrays(stats, list(smc.stats_names))
     idata = draws_to_idata(model, np.stack(flat), arrays, log_likelihood=log_likelihood and return_inferencedata)
