@@ -81,6 +81,8 @@ def test_inference_data_layout(imh_idata, conjugate):
     assert trace.nchains == 2 and trace["mu"].shape == (100, 2) and len(trace) == 50
     assert len(trace.report.beta) == 2 and trace.report.beta[0][-1] == 1.0
     assert np.isfinite(trace.report.log_marginal_likelihood[1][-1])
+    ll = pm.sample_smc(20, chains=1, random_seed=1, progressbar=False, model=conjugate, idata_kwargs={"log_likelihood": True})
+    assert dict(ll.log_likelihood["y"].sizes) == {"chain": 1, "draw": 20, "obs": 4, "k": 2}
 
 
 def test_seeded_runs_repeat(conjugate):
@@ -126,6 +128,7 @@ def test_discrete_variable_is_rounded_and_weighted_exactly():
         ({"kernel": "IMH"}, "kernel"),
         ({"kernel": object}, "kernel"),
         ({"threshold": 1.5}, "threshold"),
+        ({"threshold": 1.0}, "threshold"),
         ({"correlation_threshold": -1}, "correlation_threshold"),
         ({"chains": 0}, "chains"),
         ({"resampling": "stratified"}, "resampling"),
@@ -155,6 +158,7 @@ def test_start_and_initval_set_the_initial_particles(conjugate):
         with pytest.warns(UserWarning, match="initval"):
             idata = pm.sample_smc(20, chains=1, random_seed=0, progressbar=False, compute_convergence_checks=False)
     assert idata.posterior["s"].shape == (1, 20)
+    assert idata.sample_stats["log_marginal_likelihood"].values[0, -1] == 0.0  # no likelihood: evidence 1
 
 
 def test_every_density_evaluation_is_one_call_over_all_particles(conjugate):

@@ -138,7 +138,7 @@ class SMC_KERNEL:
     model : the model (default: the one in context).
     random_seed : seed of the kernel's generator (``initialize`` takes each chain's).
     threshold : the next ``beta`` keeps an effective sample size of ``threshold * draws``;
-        larger means more stages.  In (0, 1].
+        larger means more stages.  In (0, 1).
     correlation_threshold : Metropolis steps continue while the particles' correlation with
         the stage's start falls by more than this (in at least 90% of the coordinates).
     resampling : ``"systematic"`` (default) or ``"multinomial"``.
@@ -162,8 +162,9 @@ class SMC_KERNEL:
 
         if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 2:
             raise ValueError(f"sample_smc: draws must be an integer >= 2 (the number of particles), got {draws!r}")
-        if not isinstance(threshold, numbers.Real) or not 0 < threshold <= 1:
-            raise ValueError(f"sample_smc: threshold must lie in (0, 1], got {threshold!r}")
+        if not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
+            # 1 would ask every stage to keep all particles' weight equal: beta could never grow
+            raise ValueError(f"sample_smc: threshold must lie in (0, 1), got {threshold!r}")
         if not isinstance(correlation_threshold, numbers.Real) or not 0 <= correlation_threshold <= 1:
             raise ValueError(f"sample_smc: correlation_threshold must lie in [0, 1], got {correlation_threshold!r}")
         if resampling not in _RESAMPLERS:
