@@ -86,7 +86,7 @@ def test_inference_data_layout(imh_idata, conjugate):
 
 
 def test_seeded_runs_repeat(conjugate):
-    kw = dict(chains=1, random_seed=5, progressbar=False, model=conjugate, compute_convergence_checks=False)
+    kw = {"chains": 1, "random_seed": 5, "progressbar": False, "model": conjugate, "compute_convergence_checks": False}
     a, b = pm.sample_smc(100, **kw), pm.sample_smc(100, **kw)
     np.testing.assert_array_equal(a.posterior["mu"].values, b.posterior["mu"].values)
 
@@ -127,6 +127,7 @@ def test_discrete_variable_is_rounded_and_weighted_exactly():
         ({"draws": 1.5}, "draws"),
         ({"kernel": "IMH"}, "kernel"),
         ({"kernel": object}, "kernel"),
+        ({"kernel": pm.smc.SMC_KERNEL}, "abstract"),
         ({"threshold": 1.5}, "threshold"),
         ({"threshold": 1.0}, "threshold"),
         ({"correlation_threshold": -1}, "correlation_threshold"),
@@ -135,7 +136,7 @@ def test_discrete_variable_is_rounded_and_weighted_exactly():
     ],
 )
 def test_bad_arguments_name_the_argument(conjugate, kwargs, match):
-    kw = dict(draws=10, chains=1, progressbar=False, model=conjugate)
+    kw = {"draws": 10, "chains": 1, "progressbar": False, "model": conjugate}
     kw.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         pm.sample_smc(**kw)

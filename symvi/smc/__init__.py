@@ -7,4 +7,4 @@
 from symvi.smc.kernels import IMH, MH, SMC_KERNEL
 from symvi.smc.sampling import sample_smc
 
-__all__ = ["sample_smc", "IMH", "MH", "SMC_KERNEL"]
+__all__ = ["IMH", "MH", "SMC_KERNEL", "sample_smc"]

@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 
 import numpy as np
 import pytensor.tensor as pt
@@ -41,7 +42,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from symvi.context import modelcontext
 from symvi.smc.population import PriorDraws, start_population
 
-__all__ = ["SMC_KERNEL", "IMH", "MH", "systematic_resampling", "multinomial_resampling"]
+__all__ = ["IMH", "MH", "SMC_KERNEL", "multinomial_resampling", "systematic_resampling"]
 
 _DISCRETE = ("int", "uint", "bool")
 
@@ -128,7 +129,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.abs((am * bm).sum(axis=0) / den)
 
 
-class SMC_KERNEL:
+class SMC_KERNEL(ABC):
     """Tempered SMC over a model's particles; subclasses define :meth:`mutate` (see the module docs).
 
     Parameters
@@ -262,8 +263,9 @@ class SMC_KERNEL:
     def tune(self) -> None:
         """Proposal set-up before each mutation (subclasses)."""
 
+    @abstractmethod
     def mutate(self) -> None:
-        raise TypeError(f"{type(self).__name__} is not an SMC kernel: subclasses of SMC_KERNEL define mutate()")
+        """Move the particles at the current ``beta`` (each kernel's own rule)."""
 
     def _metropolis(self, propose) -> list[np.ndarray]:
         """Metropolis steps until the correlation with the stage's start stops falling.

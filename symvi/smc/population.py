@@ -101,7 +101,6 @@ class PriorDraws:
 
     def __call__(self, draws: int, seed: int) -> np.ndarray:
         from symvi.pytensorf import reseed_rngs
-        from symvi.sampling import _draw_loop
 
         if self.fixed:
             warnings.warn(

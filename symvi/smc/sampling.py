@@ -24,7 +24,7 @@ import numpy as np
 from symvi.context import modelcontext
 from symvi.smc.kernels import IMH, SMC_KERNEL
 
-__all__ = ["sample_smc", "SMCTrace"]
+__all__ = ["SMCTrace", "sample_smc"]
 
 _log = logging.getLogger("symvi")
 
@@ -191,7 +191,7 @@ def sample_smc(
 
     model = modelcontext(model, who="sample_smc()")
     if not (isinstance(kernel, type) and issubclass(kernel, SMC_KERNEL)):
-        raise ValueError(f"sample_smc: kernel must be pm.smc.IMH, pm.smc.MH or another SMC_KERNEL subclass, got {kernel!r}")
+        raise TypeError(f"sample_smc: kernel must be pm.smc.IMH, pm.smc.MH or another SMC_KERNEL subclass, got {kernel!r}")
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 2:
         raise ValueError(f"sample_smc: draws must be an integer >= 2 (particles per chain), got {draws!r}")
     if cores is not None and (isinstance(cores, bool) or not isinstance(cores, numbers.Integral) or cores < 1):
