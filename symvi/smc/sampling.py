@@ -148,7 +148,9 @@ def sample_smc(
     kernel : :class:`symvi.smc.IMH` (default; independent Gaussian proposals) or
         :class:`symvi.smc.MH` (tuned random walk) - the class, or a subclass of ``SMC_KERNEL``.
     start : initial particles ``{name: (draws, ...) array}`` (or a list of them, one per
-        chain) instead of prior draws; value-variable names take unconstrained values.
+        chain) instead of prior draws; value-variable names take unconstrained values.  As in
+        PyMC, a variable with a fixed ``initval`` starts at it in every particle (a warning
+        says so).  Discrete variables move on the real line and are rounded (as PyMC).
     model : the model (default: the one in context).
     random_seed : an integer, a sequence of one integer per chain, a numpy Generator or None.
     chains : number of chains (default: ``max(2, cores)`` with cores the CPUs, at most 4).
