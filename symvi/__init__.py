@@ -33,6 +33,8 @@ from symvi.graph import model_to_graphviz, model_to_mermaid, model_to_networkx
 from symvi.model_transform import do, observe
 from symvi.mcmc import sample
 from symvi.mcmc import BinaryGibbsMetropolis, CategoricalGibbsMetropolis, CompoundStep, Metropolis, Slice
+from symvi import smc  # noqa: E402 - pm.smc.IMH, pm.smc.MH (Sequential Monte Carlo kernels)
+from symvi.smc import sample_smc
 from symvi.variational import *  # noqa: F403
 from symvi.variational import callbacks, optimizers
 from symvi.variational import approximations, inference  # PyMC's module names: pm.approximations, ...
