@@ -12,7 +12,7 @@ Examples
 
 from pytensor import tensor as _pt
 
-from symvi import fused_reduce_numba, numba_kernels, transforms
+from symvi import fused_reduce_numba, numba_kernels, numba_rvs, transforms
 from symvi import malloc as _malloc
 from symvi import numba_compile as _numba_compile
 from symvi import numba_calls as _numba_calls
