@@ -1,4 +1,4 @@
-"""Numba draws for the PyTensor random variables its Numba backend does not implement.
+"""Numba draws for the PyTensor random variables its Numba backend does not implement (or gets wrong).
 
 PyTensor 3.0's Numba backend has no implementation of ``HalfCauchyRV``, ``BetaBinomialRV``
 or ``GenGammaRV``: a compiled graph drawing from them (``pm.sample_prior_predictive`` on a
@@ -7,6 +7,9 @@ or ``pm.draw``) ran the op's Python ``perform`` in Numba's object mode and print
 "Numba will use object mode" warning each time.  The draws here follow the same recipes as
 the Python implementations (scipy's ``halfcauchy``: ``loc + scale * |standard Cauchy|``;
 a Beta then a Binomial; ``GenGamma(alpha, p, lambda) = lambda * Gamma(alpha / p)^(1 / p)``).
+PyTensor 3.0.7's Numba ``CauchyRV`` computes ``(loc + standard Cauchy) / scale``: draws of
+``pt.random.cauchy(5, 10)`` had median 0.5 and quartiles +-0.1 instead of 5 and +-10 (symvi's
+own ``pm.Cauchy`` does not use that op; a ``CustomDist`` or graph using it would).
 Registering is cheap (nothing compiles until a graph uses them); imported for its side
 effect by ``symvi/__init__.py``.
 
@@ -36,6 +39,14 @@ def register() -> bool:
         @numba_basic.numba_njit
         def random_fn(rng, loc, scale):
             return loc + scale * np.abs(rng.standard_cauchy())
+
+        return random_fn
+
+    @numba_core_rv_funcify.register(ptr.CauchyRV)
+    def numba_core_CauchyRV(op, node):  # PyTensor 3.0.7's divides by the scale: Cauchy(5, 10) had median 0.5
+        @numba_basic.numba_njit
+        def random_fn(rng, loc, scale):
+            return loc + scale * rng.standard_cauchy()
 
         return random_fn
 

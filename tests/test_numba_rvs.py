@@ -1,4 +1,4 @@
-"""Numba draws for HalfCauchy, BetaBinomial and GenGamma (symvi/numba_rvs.py) match scipy."""
+"""Numba draws for HalfCauchy, BetaBinomial, GenGamma and Cauchy (symvi/numba_rvs.py) match scipy."""
 
 import warnings
 
@@ -26,8 +26,9 @@ def _numba_draws(rv):
     [
         (lambda rng: ptr.halfcauchy(1.5, 2.0, size=N, rng=rng), stats.halfcauchy(1.5, 2.0)),
         (lambda rng: ptr.gengamma(3.0, 2.0, 1.5, size=N, rng=rng), stats.gengamma(1.5, 2.0, scale=1.5)),
+        (lambda rng: ptr.cauchy(5.0, 10.0, size=N, rng=rng), stats.cauchy(5.0, 10.0)),  # PyTensor's divided by 10
     ],
-    ids=["halfcauchy", "gengamma"],
+    ids=["halfcauchy", "gengamma", "cauchy"],
 )
 def test_continuous_draws_follow_scipy(make, dist):
     x = _numba_draws(make(pytensor.shared(np.random.default_rng(3))))
