@@ -24,6 +24,15 @@ Examples
 from __future__ import annotations
 
 
+def _key(name: str) -> int:
+    """A cache key of one of these draws: PyTensor keys a random variable's compiled code by
+    the op and this number, so without it the on-disk cache would hand back code compiled
+    from PyTensor's own implementation (for Cauchy: the wrong one)."""
+    import hashlib
+
+    return int(hashlib.sha256(f"symvi.numba_rvs.{name} v1".encode()).hexdigest()[:15], 16)
+
+
 def register() -> bool:
     """Register the draws with PyTensor's Numba dispatch; False if it is unavailable."""
     try:
@@ -40,7 +49,7 @@ def register() -> bool:
         def random_fn(rng, loc, scale):
             return loc + scale * np.abs(rng.standard_cauchy())
 
-        return random_fn
+        return random_fn, _key("HalfCauchyRV")
 
     @numba_core_rv_funcify.register(ptr.CauchyRV)
     def numba_core_CauchyRV(op, node):  # PyTensor 3.0.7's divides by the scale: Cauchy(5, 10) had median 0.5
@@ -48,7 +57,7 @@ def register() -> bool:
         def random_fn(rng, loc, scale):
             return loc + scale * rng.standard_cauchy()
 
-        return random_fn
+        return random_fn, _key("CauchyRV")
 
     @numba_core_rv_funcify.register(ptr.BetaBinomialRV)
     def numba_core_BetaBinomialRV(op, node):
@@ -56,7 +65,7 @@ def register() -> bool:
         def random_fn(rng, n, a, b):
             return rng.binomial(n, rng.beta(a, b))
 
-        return random_fn
+        return random_fn, _key("BetaBinomialRV")
 
     @numba_core_rv_funcify.register(ptr.GenGammaRV)
     def numba_core_GenGammaRV(op, node):
@@ -64,7 +73,7 @@ def register() -> bool:
         def random_fn(rng, alpha, p, lambd):
             return lambd * rng.gamma(alpha / p, 1.0) ** (1.0 / p)
 
-        return random_fn
+        return random_fn, _key("GenGammaRV")
 
     return True
 
