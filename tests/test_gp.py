@@ -1,0 +1,217 @@
+"""pm.gp: kernels against closed-form numpy, the Marginal GP's likelihood against scipy, its
+conditional/predict and the Latent GP's prior/conditional against the closed-form GP posterior."""
+
+import numpy as np
+import pytensor
+import pytest
+import scipy.stats as st
+from pytensor.compile.mode import Mode
+
+import symvi as pm
+
+FAST = Mode(linker="py", optimizer="fast_compile")  # tiny graphs: skip Numba compilation
+
+
+def ev(x, givens=None):
+    inputs = list(givens or {})
+    return pytensor.function(inputs, x, mode=FAST, on_unused_input="ignore")(*(givens or {}).values())
+
+
+def sqdist(A, B, ls):
+    return (((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1)
+
+
+RNG = np.random.default_rng(20261205)
+X = RNG.uniform(-2, 2, size=(6, 3))
+XS = RNG.uniform(-2, 2, size=(4, 3))
+LS = np.array([0.7, 1.3, 2.0])
+
+
+def np_kernel(name, A, B):
+    r2 = sqdist(A, B, LS)
+    r = np.sqrt(r2 + 1e-12)
+    return {
+        "ExpQuad": np.exp(-0.5 * r2),
+        "Matern52": (1 + np.sqrt(5) * r + 5 / 3 * r2) * np.exp(-np.sqrt(5) * r),
+        "Matern32": (1 + np.sqrt(3) * r) * np.exp(-np.sqrt(3) * r),
+        "Matern12": np.exp(-r),
+        "Exponential": np.exp(-0.5 * r),
+        "Cosine": np.cos(2 * np.pi * r),
+        "RatQuad": (1 + r2 / (2 * 1.5)) ** -1.5,
+        "Periodic": np.exp(-0.5 * ((np.sin(np.pi * (A[:, None, :] - B[None, :, :]) / 1.7) / LS) ** 2).sum(-1)),
+    }[name]
+
+
+def make(name, **kw):
+    extra = {"RatQuad": {"alpha": 1.5}, "Periodic": {"period": 1.7}}.get(name, {})
+    return getattr(pm.gp.cov, name)(3, ls=LS, **extra, **kw)
+
+
+@pytest.mark.parametrize("name", ["ExpQuad", "Matern52", "Matern32", "Matern12", "Exponential", "Cosine", "RatQuad", "Periodic"])
+def test_stationary_kernels_match_numpy(name):
+    k = make(name)
+    np.testing.assert_allclose(ev(k(X)), np_kernel(name, X, X), atol=1e-9)
+    np.testing.assert_allclose(ev(k(X, XS)), np_kernel(name, X, XS), atol=1e-9)
+    np.testing.assert_allclose(ev(k(X, diag=True)), np.diag(np_kernel(name, X, X)), atol=2e-6)
+
+
+def test_ls_inv_and_active_dims():
+    k = pm.gp.cov.ExpQuad(3, ls_inv=[2.0, 0.5], active_dims=[0, 2])
+    np.testing.assert_allclose(ev(k.ls), [0.5, 2.0])
+    want = np.exp(-0.5 * sqdist(X[:, [0, 2]], XS[:, [0, 2]], np.array([0.5, 2.0])))
+    np.testing.assert_allclose(ev(k(X, XS)), want, atol=1e-12)
+    assert k.input_dim == 3 and list(k.active_dims) == [0, 2]
+    with pytest.raises(ValueError, match="active_dims"):
+        pm.gp.cov.ExpQuad(2, ls=1.0, active_dims=[2])
+    with pytest.raises(ValueError, match="exactly one of ls or ls_inv"):
+        pm.gp.cov.ExpQuad(1)
+
+
+def test_linear_polynomial_constant_whitenoise():
+    c = 0.3
+    lin = (X - c) @ (XS - c).T
+    np.testing.assert_allclose(ev(pm.gp.cov.Linear(3, c=c)(X, XS)), lin)
+    np.testing.assert_allclose(ev(pm.gp.cov.Linear(3, c=c)(X, diag=True)), ((X - c) ** 2).sum(1))
+    np.testing.assert_allclose(ev(pm.gp.cov.Polynomial(3, c=c, d=2, offset=0.5)(X, XS)), (lin + 0.5) ** 2)
+    np.testing.assert_allclose(ev(pm.gp.cov.Constant(2.5)(X, XS)), np.full((6, 4), 2.5))
+    np.testing.assert_allclose(ev(pm.gp.cov.WhiteNoise(0.5)(X)), 0.25 * np.eye(6))
+    np.testing.assert_allclose(ev(pm.gp.cov.WhiteNoise(0.5)(X, XS)), np.zeros((6, 4)))
+
+
+def test_sums_products_and_scaling_on_both_sides():
+    import pytensor.tensor as pt
+
+    eta = pt.scalar("eta")
+    k1, k2 = make("ExpQuad"), make("Matern32")
+    K1, K2 = np_kernel("ExpQuad", X, X), np_kernel("Matern32", X, X)
+    combos = {
+        "eta**2 * k1": (eta**2 * k1, 4.0 * K1),
+        "k1 * eta": (k1 * eta, 2.0 * K1),
+        "k1 + k2 * 3": (k1 + k2 * 3.0, K1 + 3 * K2),
+        "np scalar": (np.float64(0.5) * k1 + 1.0, 0.5 * K1 + 1.0),
+        "product": (k1 * k2, K1 * K2),
+        "power": (k1**2, K1**2),
+        "noise": (k1 + pm.gp.cov.WhiteNoise(0.1), K1 + 0.01 * np.eye(6)),
+    }
+    for label, (k, want) in combos.items():
+        got = ev(k(X), {eta: 2.0})
+        np.testing.assert_allclose(got, want, atol=1e-9, err_msg=label)
+        np.testing.assert_allclose(ev(k(X, diag=True), {eta: 2.0}), np.diag(want), atol=3e-6, err_msg=label)
+    assert isinstance(eta**2 * k1, pm.gp.cov.Prod)
+    s = k1 + k2 + k1
+    assert len(s._factor_list) == 3  # sums flatten
+    with pytest.raises(ValueError, match="same input_dim"):
+        k1 + pm.gp.cov.ExpQuad(1, ls=1.0)
+
+
+def test_missing_pymc_kernel_is_named():
+    with pytest.raises(AttributeError, match="Gibbs"):
+        pm.gp.cov.Gibbs
+    with pytest.raises(AttributeError, match="MarginalApprox"):
+        pm.gp.MarginalApprox
+
+
+def test_mean_functions():
+    A = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(ev(pm.gp.mean.Zero()(X)), np.zeros(6))
+    np.testing.assert_allclose(ev(pm.gp.mean.Constant(1.5)(X)), np.full(6, 1.5))
+    np.testing.assert_allclose(ev(pm.gp.mean.Linear(coeffs=A, intercept=0.3)(X)), X @ A + 0.3)
+    m = pm.gp.mean.Linear(coeffs=A) * pm.gp.mean.Constant(2.0) + pm.gp.mean.Constant(1.0)
+    np.testing.assert_allclose(ev(m(X)), 2 * (X @ A) + 1.0)
+
+
+# ---------------------------------------------------------------- Marginal / Latent, 1-d inputs
+X1 = np.linspace(0, 3, 7)[:, None]
+Y1 = np.sin(2 * X1[:, 0]) + 0.1 * RNG.normal(size=7)
+XNEW = np.array([[0.25], [1.6], [3.5]])
+ELL, ETA, SIGMA, C = 0.8, 1.3, 0.2, 0.4
+
+
+def k_np(A, B):
+    r2 = sqdist(A, B, np.array([ELL]))
+    r = np.sqrt(r2 + 1e-12)
+    return ETA**2 * (1 + np.sqrt(5) * r + 5 / 3 * r2) * np.exp(-np.sqrt(5) * r)
+
+
+def posterior_np(pred_noise=False):
+    K = k_np(X1, X1) + (1e-6 + SIGMA**2) * np.eye(7)
+    Ks, Kss = k_np(X1, XNEW), k_np(XNEW, XNEW)
+    mu = C + Ks.T @ np.linalg.solve(K, Y1 - C)
+    cov = Kss - Ks.T @ np.linalg.solve(K, Ks)
+    return mu, cov + (SIGMA**2 * np.eye(3) if pred_noise else 0)
+
+
+@pytest.fixture(scope="module")
+def marginal():
+    with pm.Model() as m:
+        ell = pm.Gamma("ell", alpha=2, beta=1)
+        eta = pm.HalfNormal("eta", 2.0)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        gp = pm.gp.Marginal(mean_func=pm.gp.mean.Constant(C), cov_func=eta**2 * pm.gp.cov.Matern52(1, ell))
+        y = gp.marginal_likelihood("y", X=X1, y=Y1, sigma=sigma)
+    point = {"ell": ELL, "eta": ETA, "sigma": SIGMA}
+    return m, gp, y, point
+
+
+def test_marginal_likelihood_equals_scipy(marginal):
+    m, gp, y, point = marginal
+    logp = m.compile_fn(m.logp(vars=[y]))
+    upoint = {"ell_log__": np.log(ELL), "eta_log__": np.log(ETA), "sigma_log__": np.log(SIGMA)}
+    want = st.multivariate_normal(np.full(7, C), k_np(X1, X1) + (SIGMA**2 + 1e-6) * np.eye(7)).logpdf(Y1)
+    np.testing.assert_allclose(logp(upoint), want, rtol=1e-9)
+
+
+def test_marginal_predict_equals_closed_form(marginal):
+    m, gp, y, point = marginal
+    mu_w, cov_w = posterior_np()
+    with m:
+        mu, cov = gp.predict(XNEW, point=point)
+        mu_d, var_d = gp.predict(XNEW, point=point, diag=True, pred_noise=True)
+    np.testing.assert_allclose(mu, mu_w, atol=1e-8)
+    np.testing.assert_allclose(cov, cov_w + 1e-6 * np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(mu_d, mu_w, atol=1e-8)
+    np.testing.assert_allclose(var_d, np.diag(cov_w) + SIGMA**2, atol=1e-8)
+    with pytest.raises(ValueError, match="ell"):
+        gp.predict(XNEW, point={"eta": 1.0, "sigma": 1.0}, model=m)
+
+
+def test_marginal_conditional_is_the_gp_posterior(marginal):
+    m, gp, y, point = marginal
+    with m:
+        f_pred = gp.conditional("f_pred", XNEW, pred_noise=True)
+    mu_rv, cov_rv = f_pred.owner.inputs[2:4]  # the MvNormal's mean and covariance
+    upoint = {"ell_log__": np.log(ELL), "eta_log__": np.log(ETA), "sigma_log__": np.log(SIGMA)}
+    mu, cov = m.compile_fn([mu_rv, cov_rv])(upoint)
+    mu_w, cov_w = posterior_np(pred_noise=True)
+    np.testing.assert_allclose(mu, mu_w, atol=1e-8)
+    np.testing.assert_allclose(cov, cov_w, atol=1e-8)
+
+
+def test_latent_prior_is_mean_plus_chol_K_v_and_conditional():
+    with pm.Model() as m:
+        gp = pm.gp.Latent(mean_func=pm.gp.mean.Constant(C), cov_func=ETA**2 * pm.gp.cov.Matern52(1, ls=ELL))
+        f = gp.prior("f", X=X1)
+        f_star = gp.conditional("f_star", XNEW)
+    assert "f_rotated_" in m.named_vars and f.name == "f"
+    K = k_np(X1, X1) + 1e-6 * np.eye(7)
+    v = RNG.normal(size=7)
+    f_val = m.compile_fn(f)({"f_rotated_": v})
+    np.testing.assert_allclose(f_val, C + np.linalg.cholesky(K) @ v, atol=1e-10)
+    # f's draws have covariance K (a tolerance of ~5 standard errors)
+    draws = pm.draw(f, draws=4000, random_seed=1)
+    np.testing.assert_allclose(np.cov(draws.T), K, atol=0.2)
+    # the conditional given f: closed-form GP posterior with the prior's f as noise-free data
+    mu_rv, cov_rv = f_star.owner.inputs[2:4]
+    mu, cov = m.compile_fn([mu_rv, cov_rv])({"f_rotated_": v})
+    Ks = k_np(X1, XNEW)
+    np.testing.assert_allclose(mu, C + Ks.T @ np.linalg.solve(K, f_val - C), atol=1e-6)
+    np.testing.assert_allclose(cov, k_np(XNEW, XNEW) - Ks.T @ np.linalg.solve(K, Ks) + 1e-6 * np.eye(3), atol=1e-6)
+
+
+def test_latent_non_centred_off_and_dims():
+    with pm.Model(coords={"obs": range(7)}) as m:
+        gp = pm.gp.Latent(cov_func=pm.gp.cov.ExpQuad(1, ls=0.5))
+        f = gp.prior("f", X=X1, dims="obs")
+        g = pm.gp.Latent(cov_func=pm.gp.cov.ExpQuad(1, ls=0.5)).prior("g", X=X1, reparameterize=False)
+    assert m.named_vars_to_dims["f"] == ("obs",) and m.named_vars_to_dims["f_rotated_"] == ("obs",)
+    assert g in m.free_RVs and "g_rotated_" not in m.named_vars
