@@ -215,3 +215,82 @@ def test_latent_non_centred_off_and_dims():
         g = pm.gp.Latent(cov_func=pm.gp.cov.ExpQuad(1, ls=0.5)).prior("g", X=X1, reparameterize=False)
     assert m.named_vars_to_dims["f"] == ("obs",) and m.named_vars_to_dims["f_rotated_"] == ("obs",)
     assert g in m.free_RVs and "g_rotated_" not in m.named_vars
+
+
+# ---------------------------------------------------------------- HSGP
+@pytest.mark.parametrize("name", ["ExpQuad", "Matern52", "Matern32"])
+def test_hsgp_basis_reproduces_the_kernel(name):
+    x = np.linspace(0, 5, 15)[:, None]
+    k = 1.5 * getattr(pm.gp.cov, name)(1, ls=0.9)
+    gp = pm.gp.HSGP(m=[120], c=3.0, cov_func=k)
+    phi, sqrt_psd = gp.prior_linearized(x)
+    phi, s = ev(phi), ev(sqrt_psd)
+    assert phi.shape == (15, 120)
+    np.testing.assert_allclose(phi @ np.diag(s**2) @ phi.T, ev(k(x)), atol=2e-3)
+    assert np.allclose(gp.L, [3.0 * 2.5])
+
+
+def test_hsgp_2d_basis_and_psd_closed_form():
+    # (the same phi and sqrt_psd as PyMC 5.28.5 gives for this HSGP, checked side by side)
+    x = np.column_stack([np.linspace(0, 5, 12), np.linspace(-1, 3, 12) ** 2])
+    gp = pm.gp.HSGP(m=[5, 4], c=2.0, cov_func=1.7 * pm.gp.cov.Matern52(2, ls=[0.7, 1.5]))
+    phi, s = gp.prior_linearized(x)
+    L = 2.0 * (x.max(0) - x.min(0)) / 2
+    lam1 = (np.pi * 1 / (2 * L)) ** 2  # first basis function: index (1, 1)
+    xc = x - (x.max(0) + x.min(0)) / 2
+    want_phi0 = np.prod(np.sin(np.sqrt(lam1) * (xc + L)) / np.sqrt(L), axis=1)
+    np.testing.assert_allclose(ev(phi)[:, 0], want_phi0, atol=1e-12)
+    # Matern52 density in D=2: 2^2 pi Gamma(7/2) 5^(5/2) / Gamma(5/2) prod(ls) (5 + sum ls^2 w^2)^(-7/2)
+    ls = np.array([0.7, 1.5])
+    w2 = lam1
+    S = 4 * np.pi * 2.5 * 5**2.5 * ls.prod() * (5 + (ls**2 * w2).sum()) ** -3.5
+    np.testing.assert_allclose(ev(s)[0], np.sqrt(1.7 * S), rtol=1e-10)
+
+
+def test_hsgp_prior_and_conditional():
+    x = np.linspace(0, 4, 9)[:, None]
+    with pm.Model() as m:
+        gp = pm.gp.HSGP(m=[12], L=[4.0], mean_func=pm.gp.mean.Constant(C), cov_func=pm.gp.cov.ExpQuad(1, ls=1.0))
+        f = gp.prior("f", X=x)
+        f_new = gp.conditional("f_new", x[::2])
+    beta = RNG.normal(size=12)
+    phi, s = (ev(t) for t in gp.prior_linearized(x))
+    fv, fn = m.compile_fn([f, f_new])({"f_hsgp_coeffs": beta})
+    np.testing.assert_allclose(fv, C + phi @ (beta * s), atol=1e-12)
+    np.testing.assert_allclose(fn, fv[::2], atol=1e-12)
+    with pytest.raises(ValueError, match="one of L"):
+        pm.gp.HSGP(m=[5], cov_func=pm.gp.cov.ExpQuad(1, ls=1.0))
+    with pytest.raises(ValueError, match="spectral density"):
+        pm.gp.HSGP(m=[5], L=[2.0], cov_func=pm.gp.cov.Periodic(1, period=1.0, ls=1.0)).prior_linearized(x)
+
+
+# ---------------------------------------------------------------- PyMC docs example, end to end
+@pytest.mark.slow
+def test_pymc_docs_marginal_example_runs_unchanged():
+    rng = np.random.default_rng(1)
+    n = 25
+    X = np.linspace(0, 10, n)[:, None]
+    y = np.sin(X[:, 0]) + 0.2 * rng.normal(size=n)
+    X_new = np.linspace(0, 12, 15)[:, None]
+    with pm.Model() as model:
+        ell = pm.Gamma("ell", alpha=2, beta=1)
+        eta = pm.HalfCauchy("eta", beta=5)
+        cov = eta**2 * pm.gp.cov.Matern52(1, ell)
+        gp = pm.gp.Marginal(cov_func=cov)
+        sigma = pm.HalfCauchy("sigma", beta=5)
+        y_ = gp.marginal_likelihood("y", X=X, y=y, sigma=sigma)
+        mp = pm.find_MAP()
+        approx = pm.fit(3000, method="advi", random_seed=1)
+        idata = approx.sample(200, random_seed=2)
+        f_pred = gp.conditional("f_pred", X_new)
+        pp = pm.sample_posterior_predictive(idata, var_names=["f_pred"], random_seed=3)
+        mu, var = gp.predict(X_new, point=mp, diag=True)
+    assert 0.1 < float(mp["sigma"]) < 0.35  # the data's noise sd is 0.2
+    post = idata.posterior
+    assert 0.1 < float(post["sigma"].mean()) < 0.4
+    assert pp.posterior_predictive["f_pred"].shape[-1] == 15
+    # inside the data range the posterior mean tracks sin(x)
+    inside = X_new[:, 0] <= 10
+    np.testing.assert_allclose(mu[inside], np.sin(X_new[inside, 0]), atol=0.35)
+    f_mean = pp.posterior_predictive["f_pred"].mean(("chain", "draw")).values
+    np.testing.assert_allclose(f_mean[inside], np.sin(X_new[inside, 0]), atol=0.4)

@@ -12,12 +12,13 @@ Example
 """
 
 from symvi.gp import cov, mean, util
+from symvi.gp.hsgp import HSGP
 from symvi.gp.latent import Latent
 from symvi.gp.marginal import Marginal
 
-__all__ = ["cov", "mean", "util", "Latent", "Marginal"]
+__all__ = ["cov", "mean", "util", "HSGP", "Latent", "Marginal"]
 
-_NOT_PROVIDED = ("TP", "MarginalApprox", "MarginalSparse", "LatentKron", "MarginalKron")
+_NOT_PROVIDED = ("TP", "MarginalApprox", "MarginalSparse", "LatentKron", "MarginalKron", "HSGPPeriodic")
 
 
 def __getattr__(name: str):
