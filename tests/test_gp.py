@@ -141,8 +141,7 @@ def posterior_np(pred_noise=False):
     return mu, cov + (SIGMA**2 * np.eye(3) if pred_noise else 0)
 
 
-@pytest.fixture(scope="module")
-def marginal():
+def _marginal_model():
     with pm.Model() as m:
         ell = pm.Gamma("ell", alpha=2, beta=1)
         eta = pm.HalfNormal("eta", 2.0)
@@ -151,6 +150,11 @@ def marginal():
         y = gp.marginal_likelihood("y", X=X1, y=Y1, sigma=sigma)
     point = {"ell": ELL, "eta": ETA, "sigma": SIGMA}
     return m, gp, y, point
+
+
+@pytest.fixture(scope="module")
+def marginal():
+    return _marginal_model()
 
 
 def test_marginal_likelihood_equals_scipy(marginal):
@@ -294,3 +298,33 @@ def test_pymc_docs_marginal_example_runs_unchanged():
     np.testing.assert_allclose(mu[inside], np.sin(X_new[inside, 0]), atol=0.35)
     f_mean = pp.posterior_predictive["f_pred"].mean(("chain", "draw")).values
     np.testing.assert_allclose(f_mean[inside], np.sin(X_new[inside, 0]), atol=0.4)
+
+
+@pytest.mark.slow  # ~25 s warm, ~75 s with cold caches: compiling the fit dominates
+def test_advi_fit_then_predict_matches_numpy_at_the_fitted_point():
+    m, gp, y, _ = _marginal_model()
+    with m:
+        approx = pm.fit(300, random_seed=5, progressbar=False)
+        post = approx.sample(50, random_seed=6).posterior
+        point = {k: float(post[k].mean()) for k in ("ell", "eta", "sigma")}
+        mu, var = gp.predict(XNEW, point=point, diag=True)
+    ell, eta, sigma = point["ell"], point["eta"], point["sigma"]
+    r2 = lambda A, B: sqdist(A, B, np.array([ell]))  # noqa: E731
+    k = lambda A, B: eta**2 * (1 + np.sqrt(5 * r2(A, B) + 5e-12) + 5 / 3 * r2(A, B)) * np.exp(-np.sqrt(5 * r2(A, B) + 5e-12))  # noqa: E731
+    K = k(X1, X1) + (1e-6 + sigma**2) * np.eye(7)
+    Ks = k(X1, XNEW)
+    np.testing.assert_allclose(mu, C + Ks.T @ np.linalg.solve(K, Y1 - C), atol=1e-6)
+    np.testing.assert_allclose(var, eta**2 - np.einsum("ij,ij->j", Ks, np.linalg.solve(K, Ks)), atol=1e-6)
+
+
+def test_noise_alias_and_additive_gps():
+    k1, k2 = pm.gp.cov.ExpQuad(1, ls=0.5), 0.5 * pm.gp.cov.Matern32(1, ls=2.0)
+    with pm.Model() as m:
+        gp1, gp2 = pm.gp.Marginal(cov_func=k1), pm.gp.Marginal(cov_func=k2)
+        gp = gp1 + gp2
+        with pytest.warns(FutureWarning, match="noise"):
+            gp.marginal_likelihood("y", X=X1, y=Y1, noise=SIGMA)
+        # the part of the data explained by gp1 alone, given the sum
+        mu1, _ = gp1.predict(XNEW, given={"gp": gp, "X": X1, "y": Y1, "sigma": SIGMA})
+    K = ev(k1(X1)) + ev(k2(X1)) + (1e-6 + SIGMA**2) * np.eye(7)
+    np.testing.assert_allclose(mu1, ev(k1(X1, XNEW)).T @ np.linalg.solve(K, Y1), atol=1e-8)
