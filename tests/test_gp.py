@@ -328,3 +328,29 @@ def test_noise_alias_and_additive_gps():
         mu1, _ = gp1.predict(XNEW, given={"gp": gp, "X": X1, "y": Y1, "sigma": SIGMA})
     K = ev(k1(X1)) + ev(k2(X1)) + (1e-6 + SIGMA**2) * np.eye(7)
     np.testing.assert_allclose(mu1, ev(k1(X1, XNEW)).T @ np.linalg.solve(K, Y1), atol=1e-8)
+
+
+@pytest.mark.slow
+def test_pymc_docs_hsgp_linearized_example_runs_unchanged():
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 10, 40)
+    y = np.sin(x) + 0.2 * rng.normal(size=40)
+    x_new = np.linspace(10, 12, 5)
+    with pm.Model() as model:
+        eta = pm.Exponential("eta", lam=1.0)
+        ell = pm.InverseGamma("ell", mu=2.0, sigma=1.0)
+        cov_func = eta**2 * pm.gp.cov.ExpQuad(1, ls=ell)
+        gp = pm.gp.HSGP(m=[30], L=[10], cov_func=cov_func)
+        X = pm.Data("X", x[:, None])
+        phi, sqrt_psd = gp.prior_linearized(X=X)
+        beta = pm.Normal("beta", size=gp.n_basis_vectors)
+        f = pm.Deterministic("f", phi @ (beta * sqrt_psd))
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("y", mu=f, sigma=sigma, observed=y, shape=X.shape[0])
+        idata = pm.fit(3000, random_seed=1, progressbar=False).sample(100, random_seed=2)
+    assert 0.1 < float(idata.posterior["sigma"].mean()) < 0.4  # the data's noise sd is 0.2
+    with model:
+        pm.set_data({"X": x_new[:, None]})
+        ppc = pm.sample_posterior_predictive(idata, var_names=["f"], random_seed=3)
+    f_new = ppc.posterior_predictive["f"].mean(("chain", "draw")).values
+    np.testing.assert_allclose(f_new, np.sin(x_new), atol=0.3)  # a short extrapolation
