@@ -354,3 +354,20 @@ def test_pymc_docs_hsgp_linearized_example_runs_unchanged():
         ppc = pm.sample_posterior_predictive(idata, var_names=["f"], random_seed=3)
     f_new = ppc.posterior_predictive["f"].mean(("chain", "draw")).values
     np.testing.assert_allclose(f_new, np.sin(x_new), atol=0.3)  # a short extrapolation
+
+
+def test_plot_gp_dist_draws_bands_and_lines():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symvi.gp.util import plot_gp_dist
+
+    fig, ax = plt.subplots()
+    draws = np.random.default_rng(0).normal(size=(60, 5))
+    plot_gp_dist(ax, draws, np.arange(5.0)[:, None], random_seed=1)
+    assert len(ax.collections) == 40 and len(ax.lines) == 30
+    with pytest.raises(ValueError, match="samples must be"):
+        plot_gp_dist(ax, draws.T, np.arange(5.0))
+    plt.close(fig)

@@ -28,7 +28,7 @@ import pytensor.tensor as pt
 __all__ = [
     "Covariance", "Combination", "Add", "Prod", "Exponentiated", "Constant", "WhiteNoise",
     "Stationary", "ExpQuad", "RatQuad", "Matern52", "Matern32", "Matern12", "Exponential",
-    "Cosine", "Periodic", "Linear", "Polynomial", "ScaledCov",
+    "Cosine", "Periodic", "Linear", "Polynomial", "ScaledCov", "BaseCovariance",
 ]
 
 # PyMC kernels symvi does not provide yet: asking for one says so by name
@@ -126,6 +126,9 @@ class Covariance:
 
     def __pow__(self, other):
         return Exponentiated(self, other)
+
+
+BaseCovariance = Covariance  # PyMC's name for the base of kernels without input_dim (Constant, WhiteNoise)
 
 
 class Combination(Covariance):

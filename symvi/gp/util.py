@@ -25,7 +25,7 @@ from symvi.gp import mean as _mean
 from symvi.model import modelcontext
 from symvi.pytensorf import compile_fn
 
-__all__ = ["JITTER_DEFAULT", "stabilize", "Base", "replace_with_values"]
+__all__ = ["JITTER_DEFAULT", "stabilize", "Base", "replace_with_values", "plot_gp_dist"]
 
 JITTER_DEFAULT = 1e-6
 
@@ -113,3 +113,39 @@ def replace_with_values(outs: Sequence, replacements: Mapping | None = None, mod
     fn = compile_fn(list(stand_ins.values()), graphs, on_unused_input="ignore")
     values = [np.asarray(replacements[rv.name], dtype=rv.type.dtype).reshape(np.shape(replacements[rv.name])) for rv in rvs]
     return [np.asarray(v) for v in fn(*values)]
+
+
+def plot_gp_dist(ax, samples: np.ndarray, x: np.ndarray, plot_samples: bool = True, palette: str = "Reds",
+                 fill_alpha: float = 0.8, samples_alpha: float = 0.1, fill_kwargs: dict | None = None,
+                 samples_kwargs: dict | None = None, n_lines: int = 30, random_seed=None):
+    """Draw the distribution of 1-d GP draws on matplotlib axes ``ax``: nested central bands
+    (from the 2% to the 98% interval, darker towards the outside) and, with ``plot_samples``,
+    ``n_lines`` of the draws themselves.  ``samples`` is (draws, len(x)).
+
+    >>> import numpy as np, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> ax = plot_gp_dist(plt.gca(), np.random.default_rng(0).normal(size=(50, 4)), np.arange(4.0))
+    >>> len(ax.collections) > 0
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    samples = np.asarray(samples, dtype="float64")
+    x = np.asarray(x).ravel()
+    if samples.ndim != 2 or samples.shape[1] != x.size:
+        raise ValueError(f"plot_gp_dist: samples must be (draws, {x.size}) for {x.size} x values, got {samples.shape}")
+    if np.isnan(samples).any():
+        import warnings
+
+        warnings.warn("plot_gp_dist: samples contain NaN; the bands will have gaps", UserWarning, stacklevel=2)
+    cmap = plt.get_cmap(palette)
+    levels = np.linspace(51, 99, 40)
+    for p in levels[::-1]:  # widest band first, narrower ones painted over it
+        shade = (p - levels[0]) / (levels[-1] - levels[0])
+        hi, lo = np.percentile(samples, [p, 100 - p], axis=0)
+        ax.fill_between(x, hi, lo, color=cmap(shade), alpha=fill_alpha, **(fill_kwargs or {}))
+    if plot_samples:
+        pick = np.random.default_rng(random_seed).integers(0, samples.shape[0], n_lines)
+        ax.plot(x, samples[pick].T, color=cmap(0.9), lw=1, alpha=samples_alpha, **(samples_kwargs or {}))
+    return ax
