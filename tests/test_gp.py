@@ -371,3 +371,16 @@ def test_plot_gp_dist_draws_bands_and_lines():
     with pytest.raises(ValueError, match="samples must be"):
         plot_gp_dist(ax, draws.T, np.arange(5.0))
     plt.close(fig)
+
+
+def test_latent_n_outputs_gives_independent_rows():
+    with pm.Model() as m:
+        gp = pm.gp.Latent(cov_func=pm.gp.cov.ExpQuad(1, ls=ELL))
+        f = gp.prior("f", X=X1, n_outputs=2)
+        f_star = gp.conditional("f_star", XNEW)
+    v = RNG.normal(size=(2, 7))
+    L = np.linalg.cholesky(ev(pm.gp.cov.ExpQuad(1, ls=ELL)(X1)) + 1e-6 * np.eye(7))
+    fv, mu = m.compile_fn([f, f_star.owner.inputs[2]])({"f_rotated_": v})
+    np.testing.assert_allclose(fv, (L @ v.T).T, atol=1e-10)
+    Ks = ev(pm.gp.cov.ExpQuad(1, ls=ELL)(X1, XNEW))
+    np.testing.assert_allclose(mu, (Ks.T @ np.linalg.solve(L @ L.T, fv.T)).T, atol=1e-6)
