@@ -41,6 +41,7 @@ from symvi.variational import approximations, inference  # PyMC's module names: 
 from symvi.variational import optimizers as updates  # PyMC's module name for the optimizers
 from symvi import distributed  # noqa: E402 - dask.distributed fits (dask imported only when used)
 from symvi.distributed import fit_many
+from symvi import gp  # noqa: E402 - Gaussian processes (pm.gp.cov, pm.gp.Latent, pm.gp.Marginal, ...)
 
 from symvi import math  # noqa: E402 - pytensor.tensor plus PyMC's helpers (invlogit, logdet, ...)
 from symvi.math import expand_packed_triangular, invlogit, invprobit, logaddexp, logit, logsumexp, probit
