@@ -51,3 +51,4 @@ def __getattr__(name: str):
 
 
 __version__ = "0.1.0"
+from symvi.mcmc import NUTS  # noqa: E402 - pm.NUTS() alone runs symvi's NUTS; in a compound step, Slice
