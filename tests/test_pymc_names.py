@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import symvi as pm
+from symvi.pytensorf import ONE_SHOT_MODE  # Python linker: no compile for one-off checks
 
 Y = np.array([0.5, 1.5, 1.0, 2.0, 0.2])
 PRIOR_SD = 10.0
@@ -74,3 +75,81 @@ def test_nuts_argument_errors():
         pm.NUTS(max_treedepth=0)
     with pytest.raises(TypeError, match="unknown arguments"):
         pm.NUTS(bogus=1)
+
+
+# ------------------------------------------------------------------------ PyTensor helpers
+def test_gradient_jacobian_hessian_analytic():
+    import pytensor.tensor as pt
+
+    a, b = pt.scalar("a"), pt.vector("b")
+    f = a**2 * pt.sum(b**3)
+    av, bv = 1.5, np.array([1.0, -2.0])
+    vals = {a: av, b: bv}
+    s3 = np.sum(bv**3)
+    np.testing.assert_allclose(pm.gradient(f, [a, b]).eval(vals, mode=ONE_SHOT_MODE), [2 * av * s3, *(3 * av**2 * bv**2)])
+    H = np.array(
+        [
+            [2 * s3, *(6 * av * bv**2)],
+            [6 * av * bv[0] ** 2, 6 * av**2 * bv[0], 0.0],
+            [6 * av * bv[1] ** 2, 0.0, 6 * av**2 * bv[1]],
+        ]
+    )
+    np.testing.assert_allclose(pm.hessian(f, [a, b], negate_output=False).eval(vals, mode=ONE_SHOT_MODE), H)
+    np.testing.assert_allclose(pm.hessian(f, [a, b]).eval(vals, mode=ONE_SHOT_MODE), -H)
+    np.testing.assert_allclose(pm.hessian_diag(f, [a, b], negate_output=False).eval(vals, mode=ONE_SHOT_MODE), np.diag(H))
+    # Jacobian of a vector function: rows = outputs, columns = inputs
+    g = pt.stack([a * b[0], pt.sin(b[1])])
+    np.testing.assert_allclose(pm.jacobian(g, [a, b]).eval(vals, mode=ONE_SHOT_MODE), [[bv[0], av, 0.0], [0.0, 0.0, np.cos(bv[1])]])
+    # one continuous input: vars may be left out; two: it must be given
+    np.testing.assert_allclose(pm.gradient(pt.sum(b**2)).eval({b: bv}, mode=ONE_SHOT_MODE), 2 * bv)
+    with pytest.raises(ValueError, match="say which in vars"):
+        pm.gradient(f)
+    assert {v.name for v in pm.inputvars(f + pt.constant(1.0))} == {"a", "b"}
+
+
+def test_compile_random_seed_reproducible():
+    x = pm.Normal.dist(0.0, 1.0, size=3)
+    f = pm.compile([], x, random_seed=42)
+    first, second = f(), f()
+    assert not np.allclose(first, second)  # the generator advances between calls
+    g = pm.compile([], x, random_seed=42)
+    np.testing.assert_array_equal(g(), first)
+    np.testing.assert_array_equal(g(), second)
+    assert not np.allclose(pm.compile([], x, random_seed=43)(), first)
+
+
+def test_compile_fn_uses_model_values():
+    with pm.Model():
+        s = pm.HalfNormal("s", 1.0)
+        f = pm.compile_fn(3 * s)
+    assert float(f({"s_log__": np.log(2.0)})) == pytest.approx(6.0)
+
+
+def test_logccdf_matches_scipy_sf():
+    from scipy import stats
+
+    cases = [
+        (pm.Normal.dist(1.0, 2.0), stats.norm(1.0, 2.0), [-3.0, 1.0, 4.0, 30.0]),
+        (pm.Gamma.dist(alpha=2.0, beta=3.0), stats.gamma(2.0, scale=1 / 3.0), [0.1, 1.0, 5.0]),
+        (pm.Exponential.dist(0.5), stats.expon(scale=2.0), [0.5, 3.0, 100.0]),
+    ]
+    for dist, ref, values in cases:
+        got = [float(pm.logccdf(dist, v).eval(mode=ONE_SHOT_MODE)) for v in values]
+        np.testing.assert_allclose(got, ref.logsf(values), rtol=1e-9)
+
+
+def test_find_hessian_normal_model():
+    """-logp of mu ~ N(0, 10), y_i ~ N(mu, sigma=2), sigma fixed: Hessian n / 4 + 1 / 100."""
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        b = pm.Normal("b", 0.0, 3.0, shape=2)
+        pm.Normal("y", mu + b.sum(), 2.0, observed=Y)
+    point = {"mu": 0.7, "b": np.array([0.1, -0.2])}
+    n = len(Y)
+    H = np.full((3, 3), n / 4) + np.diag([1 / 100, 1 / 9, 1 / 9])
+    np.testing.assert_allclose(pm.find_hessian(point, model=model), H)
+    np.testing.assert_allclose(pm.find_hessian(point, model=model, negate_output=False), -H)
+    np.testing.assert_allclose(pm.find_hessian(point, vars=[mu], model=model), [[n / 4 + 1 / 100]])
+    np.testing.assert_allclose(pm.find_hessian_diag(point, model=model), np.diag(H))
+    with pytest.raises(KeyError, match="lacks the value variables"):
+        pm.find_hessian({"mu": 0.0}, model=model)
