@@ -25,6 +25,7 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import explicit_graph_inputs, graph_inputs
 
 from symvi.model import modelcontext
+from symvi.pytensorf import ONE_SHOT_MODE
 from symvi.pytensorf import compile_fn as _compile_fn
 
 __all__ = [
@@ -197,6 +198,7 @@ def _point_of(model, point, vars) -> tuple[list | None, dict]:
 def find_hessian(point: dict, vars=None, model=None, negate_output: bool = True) -> np.ndarray:
     """The Hessian of the model's log density (over the unconstrained value variables) at
     ``point``; negated (PyMC's sign: positive definite at a mode) unless ``negate_output=False``.
+    Evaluated once, so compiled in the one-shot mode (Python linker: no Numba compile).
 
     >>> import numpy as np, symvi as pm
     >>> with pm.Model():
@@ -207,8 +209,8 @@ def find_hessian(point: dict, vars=None, model=None, negate_output: bool = True)
     """
     model = modelcontext(model, who="find_hessian()")
     values, pt_point = _point_of(model, point, vars)
-    h = np.asarray(model.compile_d2logp(vars=values)(pt_point))
-    return h if negate_output else -h
+    graph = hessian(model.logp(), values or model.value_vars, negate_output=negate_output)
+    return np.asarray(model.compile_fn(graph, inputs=model.value_vars, mode=ONE_SHOT_MODE)(pt_point))
 
 
 def find_hessian_diag(point: dict, vars=None, model=None, negate_output: bool = True) -> np.ndarray:
@@ -224,5 +226,5 @@ def find_hessian_diag(point: dict, vars=None, model=None, negate_output: bool = 
     model = modelcontext(model, who="find_hessian_diag()")
     values, pt_point = _point_of(model, point, vars)
     graph = hessian_diag(model.logp(), values or model.value_vars, negate_output=negate_output)
-    return np.asarray(model.compile_fn(graph, inputs=model.value_vars)(pt_point))
+    return np.asarray(model.compile_fn(graph, inputs=model.value_vars, mode=ONE_SHOT_MODE)(pt_point))
 

@@ -153,3 +153,30 @@ def test_find_hessian_normal_model():
     np.testing.assert_allclose(pm.find_hessian_diag(point, model=model), np.diag(H))
     with pytest.raises(KeyError, match="lacks the value variables"):
         pm.find_hessian({"mu": 0.0}, model=model)
+
+
+# ------------------------------------------------------------------ find_constrained_prior
+def test_find_constrained_prior_gamma_mass():
+    from scipy import stats
+
+    opt = pm.find_constrained_prior(pm.Gamma, lower=0.1, upper=0.4, init_guess={"alpha": 1.0, "beta": 10.0})
+    g = stats.gamma(opt["alpha"], scale=1 / opt["beta"])
+    assert g.cdf(0.4) - g.cdf(0.1) == pytest.approx(0.95, abs=1e-4)
+    # PyMC 5.28.5 on the same call: alpha 8.6156, beta 37.5287 (SLSQP stops at the same point)
+    assert opt["alpha"] == pytest.approx(8.6156, rel=1e-3) and opt["beta"] == pytest.approx(37.5287, rel=1e-3)
+
+
+def test_find_constrained_prior_pymc_docs_examples():
+    from scipy import stats
+
+    opt = pm.find_constrained_prior(pm.Gamma, lower=0.1, upper=0.4, mass=0.75, init_guess={"alpha": 1, "beta": 10})
+    g = stats.gamma(opt["alpha"], scale=1 / opt["beta"])
+    assert g.cdf(0.4) - g.cdf(0.1) == pytest.approx(0.75, abs=1e-4)
+    assert pm.Gamma.dist(**opt, size=5).eval(mode=ONE_SHOT_MODE).shape == (5,)
+    opt = pm.find_constrained_prior(pm.StudentT, lower=0, upper=1, init_guess={"mu": 5, "sigma": 2}, fixed_params={"nu": 7})
+    t = stats.t(7, opt["mu"], opt["sigma"])
+    assert opt["nu"] == 7 and t.cdf(1) - t.cdf(0) == pytest.approx(0.95, abs=1e-4)
+    opt = pm.find_constrained_prior(pm.Exponential, lower=0, upper=3.0, mass=0.9, init_guess={"lam": 1}, mass_below_lower=0)
+    assert opt["lam"] == pytest.approx(np.log(10) / 3, rel=1e-5)  # 1 - exp(-3 lam) = 0.9
+    with pytest.raises(ValueError, match="mass must lie"):
+        pm.find_constrained_prior(pm.Gamma, 0.1, 0.4, {"alpha": 1, "beta": 10}, mass=0.999)
