@@ -68,6 +68,26 @@ def test_nuts_with_metropolis_slices_and_warns():
     assert abs(float(idata.posterior["k"].mean()) - 3.0) < 0.6
 
 
+def test_nuts_settings_choice():
+    """Which steps select symvi's NUTS (and with what), without sampling."""
+    from symvi.mcmc.nuts_step import nuts_settings
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        s = pm.HalfNormal("s", 1.0)
+        pm.Normal("y", mu, s, observed=Y)
+    step, settings = nuts_settings(model, pm.CompoundStep([pm.NUTS(["mu", s], max_treedepth=4, target_accept=0.9)]))
+    assert step is None and settings == {"target_accept": 0.9, "maxdepth": 4, "max_energy_error": 1000.0}
+    assert nuts_settings(model, pm.NUTS(), "blackjax") == (None, {"target_accept": 0.8})
+    with pytest.raises(ValueError, match="blackjax"):
+        nuts_settings(model, pm.NUTS(max_treedepth=5), "blackjax")
+    with pytest.warns(UserWarning, match="step_scale"):
+        nuts_settings(model, pm.NUTS(step_scale=0.5))
+    given = [pm.NUTS([mu]), pm.Slice([s])]
+    with pytest.warns(UserWarning, match=r"\['mu'\] are sampled with Slice"):
+        assert nuts_settings(model, given) == (given, None)
+
+
 def test_nuts_argument_errors():
     with pytest.raises(ValueError, match="target_accept"):
         pm.NUTS(target_accept=1.5)
