@@ -54,3 +54,7 @@ def __getattr__(name: str):
 
 
 __version__ = "0.1.0"
+from symvi.mcmc import NUTS  # noqa: E402 - pm.NUTS() alone runs symvi's NUTS; in a compound step, Slice
+from symvi.pytensor_helpers import compile, compile_fn, find_hessian, find_hessian_diag, gradient, hessian  # noqa: E402
+from symvi.pytensor_helpers import hessian_diag, inputvars, jacobian, logccdf  # noqa: E402
+from symvi.constrained_prior import find_constrained_prior  # noqa: E402 - scipy.optimize imported when called

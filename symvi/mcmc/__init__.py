@@ -9,5 +9,6 @@ Slice and Gibbs steps for ``step=`` and discrete variables) and :mod:`~symvi.mcm
 
 from symvi.mcmc.api import sample
 from symvi.mcmc.steps import BinaryGibbsMetropolis, CategoricalGibbsMetropolis, CompoundStep, Metropolis, Slice
+from symvi.mcmc.nuts_step import NUTS
 
-__all__ = ["sample", "Metropolis", "Slice", "BinaryGibbsMetropolis", "CategoricalGibbsMetropolis", "CompoundStep"]
+__all__ = ["sample", "Metropolis", "Slice", "BinaryGibbsMetropolis", "CategoricalGibbsMetropolis", "CompoundStep", "NUTS"]

@@ -88,6 +88,8 @@ def sample(
         compiles the cfunc in every new process, 5-15 s; worth it for long runs).
     step : step methods (``pm.Metropolis()``, ``pm.Slice()``, a list of them or a
         ``pm.CompoundStep``) instead of NUTS; variables they leave out get default steps.
+        ``pm.NUTS(target_accept=..., max_treedepth=...)`` alone runs NUTS with those
+        settings; within a compound step its variables are slice-sampled (with a warning).
         A model with discrete free variables is sampled this way even without ``step=``:
         Gibbs for Bernoulli/Categorical, Metropolis for other discrete ones, Slice for the
         continuous ones (see :mod:`symvi.mcmc.steps`).  ``compile_kwargs={"mode": ...}``
@@ -130,6 +132,13 @@ def sample(
         raise ValueError(f"sample: nuts_sampler must be one of {sorted(_EXTRAS)}, got {nuts_sampler!r}")
     step = kwargs.pop("step", None)
     compile_kwargs = kwargs.pop("compile_kwargs", None)
+    if step is not None:  # pm.NUTS() alone selects symvi's NUTS with its settings (symvi.mcmc.nuts_step)
+        from symvi.mcmc.nuts_step import nuts_settings
+
+        step, nuts = nuts_settings(model, step, nuts_sampler)
+        if nuts is not None:
+            target_accept = nuts.pop("target_accept")
+            kwargs = {**nuts, **kwargs}
     discrete = [rv for rv in model.free_RVs if rv.dtype.startswith(("int", "uint", "bool"))]
     _check_model(model)
     if var_names is not None:
