@@ -86,7 +86,8 @@ def sample(
         disk cache holds) or ``"numba"`` (nutpie calls a Numba ``cfunc`` wrapping it, no
         Python per gradient: 4-5x less time per gradient and parallel chains, but Numba
         compiles the cfunc in every new process, 5-15 s; worth it for long runs).
-    step : step methods (``pm.Metropolis()``, ``pm.Slice()``, a list of them or a
+    kwargs : further nutpie settings (``maxdepth``, ``store_divergences``, ...), and
+        ``step=``: step methods (``pm.Metropolis()``, ``pm.Slice()``, a list of them or a
         ``pm.CompoundStep``) instead of NUTS; variables they leave out get default steps.
         ``pm.NUTS(target_accept=..., max_treedepth=...)`` alone runs NUTS with those
         settings; within a compound step its variables are slice-sampled (with a warning).
@@ -94,7 +95,6 @@ def sample(
         Gibbs for Bernoulli/Categorical, Metropolis for other discrete ones, Slice for the
         continuous ones (see :mod:`symvi.mcmc.steps`).  ``compile_kwargs={"mode": ...}``
         sets how their log density is compiled (default: symvi's Numba mode).
-    kwargs : further nutpie settings (``maxdepth``, ``store_divergences``, ...).
 
     Returns
     -------
