@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import warnings
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -28,6 +30,7 @@ from pytensor.gradient import DisconnectedType, grad_not_implemented
 from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
 from pytensor.graph.replace import _vectorize_node
+from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
 
 __all__ = ["DifferentialEquation"]
 
@@ -308,3 +311,12 @@ class ODESolve(Op):
 def _vectorize_ode_solve(op: ODESolve, node: Apply, y0: Variable, theta: Variable) -> Apply:
     """Draws in leading dimensions: the Op loops over them itself (no Blockwise wrapper)."""
     return op.make_node(y0, theta)
+
+
+@numba_funcify.register(ODESolve)
+def _numba_ode_solve(op: ODESolve, node: Apply, **kwargs: Any) -> Callable[..., Any]:
+    """Under Numba the solve runs in object mode (odeint calls back into Python anyway);
+    PyTensor's warning about that would repeat on every compiled fit, so it is dropped here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+        return generate_fallback_impl(op, node, **kwargs)
