@@ -111,6 +111,18 @@ def test_batched_draws_equal_one_solve_per_draw():
         np.testing.assert_allclose(b_g[i], one_g, rtol=1e-10)
 
 
+def test_broadcast_y0_gradient_sums_over_draws():
+    y0 = pt.tensor("y0", shape=(1, 2))  # one initial state shared by three parameter draws
+    th = pt.dmatrix("theta")
+    out = LV(y0=y0, theta=th)
+    fn = pytensor.function([y0, th], [out, pytensor.grad(out.sum(), y0)], mode=FAST)
+    Z = np.array([[0.8, 0.6], [1.1, 0.4], [0.5, 0.9]])
+    sol, g = fn(np.array([[1.0, 0.5]]), Z)
+    assert sol.shape == (3, len(TIMES), 2) and g.shape == (1, 2)
+    expect = sum(LV.simulate([1.0, 0.5], z)[1][..., :2].sum(axis=(0, 1)) for z in Z)
+    np.testing.assert_allclose(g[0], expect, rtol=1e-10)
+
+
 def _freefall_data():
     def freefall(y, t, p):
         return 2.0 * p[1] - p[0] * y[0]

@@ -243,7 +243,9 @@ class ODESolve(Op):
             )
         # batch dimensions broadcast explicitly (their gradient sums over what was broadcast)
         nb = max(y0.ndim, theta.ndim) - 1
-        if nb and (y0.ndim - 1 != nb or theta.ndim - 1 != nb or y0.type.shape[:-1] != theta.type.shape[:-1]):
+        # (as in PyTensor's elementwise ops, a batch length is broadcast only where it is
+        # statically 1 or missing; two unknown lengths must agree when run)
+        if nb and (y0.ndim != theta.ndim or y0.type.shape[:-1] != theta.type.shape[:-1]):
             y0 = pt.shape_padleft(y0, nb + 1 - y0.ndim)
             theta = pt.shape_padleft(theta, nb + 1 - theta.ndim)
             yb, tb = pt.broadcast_arrays(y0[..., 0], theta[..., 0])
@@ -265,9 +267,11 @@ class ODESolve(Op):
             raise ValueError(f"y0 must have n_states={ode.n_states} values, got shape {y0.shape}")
         if theta.shape[-1] != ode.n_theta:
             raise ValueError(f"theta must have n_theta={ode.n_theta} values, got shape {theta.shape}")
-        batch = np.broadcast_shapes(y0.shape[:-1], theta.shape[:-1])
-        y0 = np.broadcast_to(y0, (*batch, ode.n_states))
-        theta = np.broadcast_to(theta, (*batch, ode.n_theta))
+        if y0.shape[:-1] != theta.shape[:-1]:
+            raise ValueError(
+                f"y0 and theta must have the same batch shape, got y0 {y0.shape} and theta {theta.shape}"
+            )
+        batch = y0.shape[:-1]
         dtype = node.outputs[0].dtype
         states = np.empty((*batch, ode.n_times, ode.n_states), dtype=dtype)
         sens = np.empty((*batch, ode.n_times, ode.n_states, ode.n_p), dtype=dtype)
