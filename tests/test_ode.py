@@ -84,7 +84,7 @@ def test_two_state_system_matches_scipy_and_finite_differences():
 
 def test_sensitivities_output_and_python_literals_in_theta():
     k = pt.dscalar("k")
-    states, sens = DECAY(y0=[1], theta=[k], return_sens=True)  # an int in y0, as in PyMC's docs
+    _, sens = DECAY(y0=[1], theta=[k], return_sens=True)  # an int in y0, as in PyMC's docs
     assert sens.type.shape == (len(TIMES), 1, 2)
     s = pytensor.function([k], sens, mode=FAST)(0.5)
     np.testing.assert_allclose(s[:, 0, 0], np.exp(-0.5 * TIMES), rtol=1e-6)  # d y / d y0

@@ -18,10 +18,9 @@ vectorises a log density over draws, the solver loops over the batch itself.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import warnings
 
 import numpy as np
 import pytensor
@@ -282,11 +281,7 @@ class ODESolve(Op):
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         ode = self.ode
-        y0, theta = node.inputs
-        batch = [
-            ys if ts is None else ts if ys is None else pt.maximum(ys, ts)
-            for ys, ts in zip(input_shapes[0][:-1], input_shapes[1][:-1])
-        ]
+        batch = input_shapes[0][:-1]  # make_node gave y0 and theta one batch shape
         return [(*batch, ode.n_times, ode.n_states), (*batch, ode.n_times, ode.n_states, ode.n_p)]
 
     def pullback(
