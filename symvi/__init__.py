@@ -46,6 +46,7 @@ from symvi import gp  # noqa: E402 - Gaussian processes (pm.gp.cov, pm.gp.Latent
 from symvi import math  # noqa: E402 - pytensor.tensor plus PyMC's helpers (invlogit, logdet, ...)
 from symvi.math import expand_packed_triangular, invlogit, invprobit, logaddexp, logit, logsumexp, probit
 from symvi import stats as _stats
+from symvi import ode  # noqa: E402 - pm.ode.DifferentialEquation (scipy.integrate imported at first solve)
 
 
 def __getattr__(name: str):
