@@ -106,6 +106,10 @@ class LaplaceProposal(Proposal):
 class PoissonProposal(Proposal):
     """Integer jumps ``Poisson(s) - s`` (mean 0, variance ``s``), for count variables.
 
+    The jumps are skewed (not symmetric), so a Metropolis step using them - here as in PyMC,
+    which applies no Hastings correction - is not exactly reversible and biases the chain
+    slightly (towards smaller counts for small ``s``).
+
     Examples
     --------
     >>> import numpy as np
