@@ -59,3 +59,6 @@ from symvi.mcmc import NUTS  # noqa: E402 - pm.NUTS() alone runs symvi's NUTS; i
 from symvi.pytensor_helpers import compile, compile_fn, find_hessian, find_hessian_diag, gradient, hessian  # noqa: E402
 from symvi.pytensor_helpers import hessian_diag, inputvars, jacobian, logccdf  # noqa: E402
 from symvi.constrained_prior import find_constrained_prior  # noqa: E402 - scipy.optimize imported when called
+from symvi.mcmc import BinaryMetropolis, DEMetropolis, DEMetropolisZ  # noqa: E402 - step methods for pm.sample(step=...)
+from symvi.mcmc import CauchyProposal, LaplaceProposal, MultivariateNormalProposal  # noqa: E402
+from symvi.mcmc import NormalProposal, PoissonProposal, UniformProposal  # noqa: E402

@@ -12,3 +12,16 @@ from symvi.mcmc.steps import BinaryGibbsMetropolis, CategoricalGibbsMetropolis, 
 from symvi.mcmc.nuts_step import NUTS
 
 __all__ = ["sample", "Metropolis", "Slice", "BinaryGibbsMetropolis", "CategoricalGibbsMetropolis", "CompoundStep", "NUTS"]
+from symvi.mcmc.steps import BinaryMetropolis  # noqa: E402
+from symvi.mcmc.de_steps import DEMetropolis, DEMetropolisZ  # noqa: E402
+from symvi.mcmc.proposals import (  # noqa: E402
+    CauchyProposal,
+    LaplaceProposal,
+    MultivariateNormalProposal,
+    NormalProposal,
+    PoissonProposal,
+    UniformProposal,
+)
+
+__all__ += ["BinaryMetropolis", "DEMetropolis", "DEMetropolisZ", "NormalProposal", "UniformProposal", "CauchyProposal"]
+__all__ += ["LaplaceProposal", "PoissonProposal", "MultivariateNormalProposal"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from symvi.distributions.base import dist_info
 
-__all__ = ["Metropolis", "Slice", "BinaryGibbsMetropolis", "CategoricalGibbsMetropolis", "CompoundStep", "assign_steps"]
+__all__ = ["Metropolis", "BinaryMetropolis", "Slice", "BinaryGibbsMetropolis", "CategoricalGibbsMetropolis", "CompoundStep", "assign_steps"]
 
 
 class _Target:
@@ -111,8 +111,9 @@ def _tuned_scale(scale: float, acc_rate: float) -> float:
 class Metropolis(_Step):
     """Random-walk Metropolis on a block of variables (PyMC's ``pm.Metropolis``).
 
-    Proposals add ``scaling * S * N(0, 1)`` to the block (``S``: a proposal standard deviation
-    per element, default 1), rounded for discrete variables.  With ``tune`` the scaling is
+    Proposals add ``scaling * proposal_dist(S)`` draws to the block (``S``: a proposal scale per
+    element, default 1, or a covariance matrix; ``proposal_dist``: a class of
+    :mod:`symvi.mcmc.proposals`, default normal), rounded for discrete variables.  With ``tune`` the scaling is
     adapted every ``tune_interval`` warm-up steps towards acceptance rates of 0.2-0.5.
 
     Examples
@@ -126,8 +127,10 @@ class Metropolis(_Step):
     """
 
     def __init__(self, vars=None, S=None, scaling: float = 1.0, tune: bool = True, tune_interval: int = 100, model=None, **kwargs):
-        if kwargs.pop("proposal_dist", None) is not None:
-            raise ValueError("Metropolis: only the normal proposal is available (proposal_dist=None)")
+        from symvi.mcmc.proposals import check_proposal_dist
+
+        proposal_dist = kwargs.pop("proposal_dist", None)
+        check_proposal_dist("Metropolis", proposal_dist)
         if kwargs:
             raise TypeError(f"Metropolis: unknown arguments {sorted(kwargs)}")
         if not (np.isfinite(scaling) and scaling > 0):
@@ -136,14 +139,23 @@ class Metropolis(_Step):
             raise ValueError(f"Metropolis: tune_interval must be a positive integer, got {tune_interval!r}")
         super().__init__(vars, model)
         self.S = None if S is None else np.asarray(S, dtype=float)
+        self.proposal_dist = proposal_dist
         self.scaling = float(scaling)
         self.tune = bool(tune)
         self.tune_interval = int(tune_interval)
 
     def bind(self, target, rvs):
         super().bind(target, rvs)
-        S = np.ones(len(self.idx)) if self.S is None else np.broadcast_to(np.ravel(self.S), (len(self.idx),)).copy()
-        self._sd = S
+        from symvi.mcmc.proposals import make_proposal
+
+        D = len(self.idx)
+        if self.S is not None and self.S.ndim == 2:
+            if self.S.shape != (D, D):
+                raise ValueError(f"Metropolis: S must be a ({D}, {D}) covariance matrix for its {D} elements, got shape {self.S.shape}")
+            S = self.S
+        else:
+            S = np.ones(D) if self.S is None else np.broadcast_to(np.ravel(self.S), (D,)).copy()
+        self._proposal = make_proposal("Metropolis", self.proposal_dist, S)
         self._scale = self.scaling
         self._accepted = self._tried = 0
 
@@ -151,7 +163,7 @@ class Metropolis(_Step):
         if tuning and self.tune and self._tried == self.tune_interval:
             self._scale = _tuned_scale(self._scale, self._accepted / self._tried)
             self._accepted = self._tried = 0
-        delta = self._scale * self._sd * rng.standard_normal(len(self.idx))
+        delta = self._scale * np.asarray(self._proposal(rng=rng), dtype=float)
         delta[self.discrete] = np.round(delta[self.discrete])
         new = x.copy()
         new[self.idx] += delta
@@ -272,6 +284,54 @@ class BinaryGibbsMetropolis(_Gibbs):
         self._k = np.full(len(self.idx), 2)
 
 
+class BinaryMetropolis(_Step):
+    """Metropolis on 0/1 variables (PyMC's ``pm.BinaryMetropolis``): each element flips with
+    probability ``1 - 0.5**scaling`` and the whole flip is accepted or rejected at once.
+    With ``tune`` the scaling is adapted during warm-up like Metropolis's.
+
+    Examples
+    --------
+    >>> import symvi as pm
+    >>> with pm.Model():
+    ...     z = pm.Bernoulli("z", 0.3, shape=4)
+    ...     step = pm.BinaryMetropolis([z], scaling=2.0)
+    >>> step.scaling
+    2.0
+    """
+
+    def __init__(self, vars=None, scaling: float = 1.0, tune: bool = True, tune_interval: int = 100, model=None):
+        if not (np.isfinite(scaling) and scaling > 0):
+            raise ValueError(f"BinaryMetropolis: scaling must be a positive number, got {scaling!r}")
+        if int(tune_interval) < 1:
+            raise ValueError(f"BinaryMetropolis: tune_interval must be a positive integer, got {tune_interval!r}")
+        super().__init__(vars, model)
+        self.scaling, self.tune, self.tune_interval = float(scaling), bool(tune), int(tune_interval)
+
+    def default_vars(self, model):
+        return [rv for rv in model.free_RVs if dist_info(rv).cls.__name__ == "Bernoulli"]
+
+    def bind(self, target, rvs):
+        super().bind(target, rvs)
+        if not self.discrete.all():
+            raise TypeError(f"BinaryMetropolis: {[rv.name for rv in rvs if not rv.dtype.startswith(('int', 'uint', 'bool'))]} are not 0/1")
+        self._scale = self.scaling
+        self._accepted = self._tried = 0
+
+    def step(self, x, lp, target, rng, tuning):
+        if tuning and self.tune and self._tried == self.tune_interval:
+            self._scale = _tuned_scale(self._scale, self._accepted / self._tried)
+            self._accepted = self._tried = 0
+        flip = rng.uniform(size=len(self.idx)) < 1.0 - 0.5**self._scale
+        new = x.copy()
+        new[self.idx[flip]] = 1.0 - new[self.idx[flip]]
+        new_lp = target.logp(new)
+        self._tried += 1
+        if np.log(rng.uniform()) < new_lp - lp:
+            self._accepted += 1
+            return new, new_lp, 1.0
+        return x, lp, 0.0
+
+
 class CategoricalGibbsMetropolis(_Gibbs):
     """Gibbs updates of Categorical variables, element by element, over their k categories
     (PyMC's ``pm.CategoricalGibbsMetropolis``).
@@ -375,6 +435,10 @@ def run_steps(model, step, draws: int, tune: int, chains: int, seed: int, mode=N
     start = target.layout.ravel(target.start).astype("float64")
     if not np.isfinite(target.logp(start)):
         raise ValueError("sample: the log density is not finite at the initial point; see model.debug()")
+    if any(getattr(s, "population", False) for s, _ in plan):  # DEMetropolis: all chains in lockstep
+        from symvi.mcmc.de_steps import run_population
+
+        return run_population(target, plan, draws, tune, children, start)
     flat = np.empty((chains, draws, target.layout.size))
     lp_out = np.empty((chains, draws))
     acc_out = np.empty((chains, draws))
