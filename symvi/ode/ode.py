@@ -29,7 +29,7 @@ from pytensor.gradient import DisconnectedType, grad_not_implemented
 from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
 from pytensor.graph.replace import _vectorize_node
-from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
+from pytensor.link.numba.dispatch.basic import generate_fallback_impl, register_funcify_and_cache_key
 
 __all__ = ["DifferentialEquation"]
 
@@ -312,10 +312,17 @@ def _vectorize_ode_solve(op: ODESolve, node: Apply, y0: Variable, theta: Variabl
     return op.make_node(y0, theta)
 
 
-@numba_funcify.register(ODESolve)
-def _numba_ode_solve(op: ODESolve, node: Apply, **kwargs: Any) -> Callable[..., Any]:
-    """Under Numba the solve runs in object mode (odeint calls back into Python anyway);
-    PyTensor's warning about that would repeat on every compiled fit, so it is dropped here."""
+@register_funcify_and_cache_key(ODESolve)
+def _numba_ode_solve(op: ODESolve, node: Apply, **kwargs: Any) -> tuple[Callable[..., Any], str | None]:
+    """Under Numba the solve is nopython code calling the Python solver through a C callback
+    (:mod:`symvi.ode.numba_solve`), with a cache key, so a compiled fit is cached and reused.
+    An ODE that cannot be keyed runs in object mode, uncached; PyTensor's warning about that
+    would repeat on every compiled fit, so it is dropped here."""
+    from symvi.ode.numba_solve import numba_ode_solve
+
+    found = numba_ode_solve(op, node)
+    if found is not None:
+        return found
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-        return generate_fallback_impl(op, node, **kwargs)
+        return generate_fallback_impl(op, node, **kwargs), None
