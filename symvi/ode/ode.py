@@ -136,8 +136,12 @@ class DifferentialEquation:
         p = pt.vector("p", dtype="float64", shape=(P,))
         sens = pt.matrix("sens", dtype="float64", shape=(S, S + P))
         f = _stack_rhs(self.func(y, t, p), S)
-        dfdy = pytensor.gradient.jacobian(f, y, disconnected_inputs="ignore")
-        dfdp = pytensor.gradient.jacobian(f, p, disconnected_inputs="ignore")
+        # one gradient per equation, unrolled (S is static): PyTensor's jacobian would loop with
+        # a Scan, slower per right-hand-side call and without a key for the compiled-code cache
+        dfdy, dfdp = (
+            pt.stack([pytensor.grad(f[i], wrt, disconnected_inputs="ignore") for i in range(S)])
+            for wrt in (y, p)
+        )
         dsens = pt.dot(dfdy, sens) + pt.concatenate([pt.zeros((S, S), dtype="float64"), dfdp], axis=1)
         self._graph = ([y, t, p, sens], [f, dsens.ravel()])
 
