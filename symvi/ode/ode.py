@@ -12,6 +12,10 @@ integrated with :func:`scipy.integrate.odeint` inside an Op.  The Op returns the
 the sensitivities; its gradient contracts the output gradient with the sensitivities, so
 VI and NUTS differentiate through the solver without a second solve.
 
+Under Numba (symvi's default backend) the Op is nopython code calling the solver through a
+C callback, with a cache key (:mod:`symvi.ode.numba_solve`): a re-fit of an ODE model reuses
+the compiled training loop, in the same process and from PyTensor's disk cache.
+
 The Op accepts batched inputs (leading dimensions on ``y0`` / ``theta``): when symvi
 vectorises a log density over draws, the solver loops over the batch itself.
 """
