@@ -181,3 +181,52 @@ def test_bad_input_names_the_argument():
     fn = pytensor.function([th], LV(y0=[1.0, 0.5], theta=th), mode=FAST)
     with pytest.raises(ValueError, match="theta"):
         fn(np.ones(3))
+
+
+def test_numba_solve_has_a_cache_key_shared_by_equal_odes():
+    """Under Numba the solve has a cache key (no object-mode fallback), so a compiled fit of an
+    ODE model is reused within a process and found in PyTensor's disk cache by a new one."""
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    def key(ode):
+        th = pt.dmatrix("theta")
+        node = ode._op.make_node(pt.as_tensor_variable(np.array([1.0, 0.5])), th)
+        return numba_funcify_and_cache_key(node.op, node=node)[1]
+
+    def lv_other(y, t, p):  # one constant differs from lotka_volterra
+        return [p[0] * y[0] - p[1] * y[0] * y[1], p[1] * y[0] * y[1] - 2.0 * p[0] * y[1]]
+
+    again = DifferentialEquation(func=lotka_volterra, times=TIMES, n_states=2, n_theta=2, t0=0)
+    later = DifferentialEquation(func=lotka_volterra, times=TIMES + 0.5, n_states=2, n_theta=2, t0=0)
+    other = DifferentialEquation(func=lv_other, times=TIMES, n_states=2, n_theta=2, t0=0)
+    assert key(LV) is not None
+    assert key(again) == key(LV)  # a re-run of the cell that builds the model
+    assert len({key(LV), key(later), key(other)}) == 3
+    # the whole graph of a log density with its gradient gets a key too
+    th = pt.dvector("theta")
+    lp = -((LV(y0=[1.0, 0.5], theta=th) - 1.0) ** 2).sum()
+    fg = FunctionGraph([th], [lp, pytensor.grad(lp, th)], clone=True)
+    assert numba_funcify_and_cache_key(fg)[1] is not None
+
+
+def test_numba_solve_reports_errors_and_interrupts_from_the_solver():
+    """An exception in the Python solver becomes a RuntimeError (its traceback is logged);
+    Ctrl-C during a solve still raises KeyboardInterrupt."""
+    ode = DifferentialEquation(func=lambda y, t, p: -1.2345 * p[0] * y[0], times=TIMES, n_states=1, n_theta=1)
+    th = pt.dvector("theta")
+    fn = pytensor.function([th], ode(y0=[1.0], theta=th), mode="NUMBA")
+    np.testing.assert_allclose(fn(np.array([0.3]))[:, 0], np.exp(-1.2345 * 0.3 * TIMES), rtol=1e-6)
+
+    def fail(*args):
+        raise ZeroDivisionError("inside the solver")
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    ode.simulate = fail
+    with pytest.raises(RuntimeError, match="ODE solve raised"):
+        fn(np.array([0.3]))
+    ode.simulate = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        fn(np.array([0.3]))

@@ -12,6 +12,10 @@ integrated with :func:`scipy.integrate.odeint` inside an Op.  The Op returns the
 the sensitivities; its gradient contracts the output gradient with the sensitivities, so
 VI and NUTS differentiate through the solver without a second solve.
 
+Under Numba (symvi's default backend) the Op is nopython code calling the solver through a
+C callback, with a cache key (:mod:`symvi.ode.numba_solve`): a re-fit of an ODE model reuses
+the compiled training loop, in the same process and from PyTensor's disk cache.
+
 The Op accepts batched inputs (leading dimensions on ``y0`` / ``theta``): when symvi
 vectorises a log density over draws, the solver loops over the batch itself.
 """
@@ -29,7 +33,7 @@ from pytensor.gradient import DisconnectedType, grad_not_implemented
 from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
 from pytensor.graph.replace import _vectorize_node
-from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
+from pytensor.link.numba.dispatch.basic import generate_fallback_impl, register_funcify_and_cache_key
 
 __all__ = ["DifferentialEquation"]
 
@@ -136,8 +140,12 @@ class DifferentialEquation:
         p = pt.vector("p", dtype="float64", shape=(P,))
         sens = pt.matrix("sens", dtype="float64", shape=(S, S + P))
         f = _stack_rhs(self.func(y, t, p), S)
-        dfdy = pytensor.gradient.jacobian(f, y, disconnected_inputs="ignore")
-        dfdp = pytensor.gradient.jacobian(f, p, disconnected_inputs="ignore")
+        # one gradient per equation, unrolled (S is static): PyTensor's jacobian would loop with
+        # a Scan, slower per right-hand-side call and without a key for the compiled-code cache
+        dfdy, dfdp = (
+            pt.stack([pytensor.grad(f[i], wrt, disconnected_inputs="ignore") for i in range(S)])
+            for wrt in (y, p)
+        )
         dsens = pt.dot(dfdy, sens) + pt.concatenate([pt.zeros((S, S), dtype="float64"), dfdp], axis=1)
         self._graph = ([y, t, p, sens], [f, dsens.ravel()])
 
@@ -312,10 +320,17 @@ def _vectorize_ode_solve(op: ODESolve, node: Apply, y0: Variable, theta: Variabl
     return op.make_node(y0, theta)
 
 
-@numba_funcify.register(ODESolve)
-def _numba_ode_solve(op: ODESolve, node: Apply, **kwargs: Any) -> Callable[..., Any]:
-    """Under Numba the solve runs in object mode (odeint calls back into Python anyway);
-    PyTensor's warning about that would repeat on every compiled fit, so it is dropped here."""
+@register_funcify_and_cache_key(ODESolve)
+def _numba_ode_solve(op: ODESolve, node: Apply, **kwargs: Any) -> tuple[Callable[..., Any], str | None]:
+    """Under Numba the solve is nopython code calling the Python solver through a C callback
+    (:mod:`symvi.ode.numba_solve`), with a cache key, so a compiled fit is cached and reused.
+    An ODE that cannot be keyed runs in object mode, uncached; PyTensor's warning about that
+    would repeat on every compiled fit, so it is dropped here."""
+    from symvi.ode.numba_solve import numba_ode_solve
+
+    found = numba_ode_solve(op, node)
+    if found is not None:
+        return found
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-        return generate_fallback_impl(op, node, **kwargs)
+        return generate_fallback_impl(op, node, **kwargs), None
