@@ -103,12 +103,7 @@ class _DEBase(_Step):
     def _accept(self, x, lp, q, target, rng):
         new = x.copy()
         new[self.idx] = q
-        new_lp = target.logp(new)
-        self._tried += 1
-        if np.log(rng.uniform()) < new_lp - lp:
-            self._accepted += 1
-            return new, new_lp, 1.0
-        return x, lp, 0.0
+        return self._metropolis(x, lp, new, target, rng)
 
 
 class DEMetropolisZ(_DEBase):

@@ -89,6 +89,16 @@ class _Step:
     def steps(self) -> list:
         return [self]
 
+    def _metropolis(self, x, lp, new, target, rng):
+        """Accept ``new`` with probability ``min(1, p(new) / p(x))`` (a symmetric proposal);
+        returns (point, its log density, accepted 1/0) and counts the try for tuning."""
+        new_lp = target.logp(new)
+        self._tried += 1
+        if np.log(rng.uniform()) < new_lp - lp:
+            self._accepted += 1
+            return new, new_lp, 1.0
+        return x, lp, 0.0
+
     def bind(self, target: _Target, rvs: list) -> None:
         self.idx = target.indices(rvs)
         self.discrete = np.array(
@@ -167,12 +177,7 @@ class Metropolis(_Step):
         delta[self.discrete] = np.round(delta[self.discrete])
         new = x.copy()
         new[self.idx] += delta
-        new_lp = target.logp(new)
-        self._tried += 1
-        if np.log(rng.uniform()) < new_lp - lp:
-            self._accepted += 1
-            return new, new_lp, 1.0
-        return x, lp, 0.0
+        return self._metropolis(x, lp, new, target, rng)
 
 
 class Slice(_Step):
@@ -324,12 +329,7 @@ class BinaryMetropolis(_Step):
         flip = rng.uniform(size=len(self.idx)) < 1.0 - 0.5**self._scale
         new = x.copy()
         new[self.idx[flip]] = 1.0 - new[self.idx[flip]]
-        new_lp = target.logp(new)
-        self._tried += 1
-        if np.log(rng.uniform()) < new_lp - lp:
-            self._accepted += 1
-            return new, new_lp, 1.0
-        return x, lp, 0.0
+        return self._metropolis(x, lp, new, target, rng)
 
 
 class CategoricalGibbsMetropolis(_Gibbs):
