@@ -527,7 +527,7 @@ class Pathfinder:
         m = self.num_draws_per_path
         Z = np.concatenate([p.mu + gen.standard_normal((m, f.ndim)) @ p.chol.T for p in info.paths])
         lp = f.logp(Z)
-        lw = lp - mixture_logpdf(Z, means, chols)
+        lw = lp - mixture_logpdf(Z, means, chols, compiled=True)
         lw = np.where(np.isnan(lw), -np.inf, lw)
         if not np.isfinite(lw).any():
             raise FloatingPointError("Pathfinder: the log density is -inf/NaN at every draw of the paths' Gaussians")
