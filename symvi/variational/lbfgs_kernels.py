@@ -201,7 +201,7 @@ def _cholesky_into(H, L):
             for k in range(j):
                 acc -= L[i, k] * L[j, k]
             if i == j:
-                if not acc > 0.0:
+                if not (acc > 0.0 and acc < np.inf):  # NaN/inf anywhere in H reaches a pivot
                     return False
                 L[j, j] = np.sqrt(acc)
             else:
@@ -212,65 +212,85 @@ def _cholesky_into(H, L):
 
 
 @njit(cache=True)
-def _dense_one(a, S, Y, H):
+def _gram(S, Y, SY):
+    """``SY[i, j] = s_i . y_j`` for the pairs ``S``, ``Y`` (m, D)."""
+    m, D = S.shape
+    for i in range(m):
+        for j in range(m):
+            acc = 0.0
+            for r in range(D):
+                acc += S[i, r] * Y[j, r]
+            SY[i, j] = acc
+
+
+@njit(cache=True)
+def _dense_one(a, S, Y, H, SY, Ut, AY, Mid, V):
     """The compact L-BFGS ``H = diag(a) + U (E + Y^T A Y) U^T - U (A Y)^T - (A Y) U^T`` with
     ``U = S R^-T`` (``R`` the upper triangle of ``S^T Y``, ``E`` its diagonal): the formula of
-    :mod:`symvi.variational.lbfgs_gaussians` multiplied out, for one state; ``S``, ``Y`` (m, D)."""
+    :mod:`symvi.variational.lbfgs_gaussians` multiplied out, for one state; ``S``, ``Y`` (m, D)
+    rows the pairs; ``SY``, ``Mid`` (m, m), ``Ut``, ``AY``, ``V`` (m, D) are work space."""
     m, D = S.shape
-    SY = S @ Y.T  # (m, m): SY[i, j] = s_i . y_j
+    _gram(S, Y, SY)
     # U^T = R^-1 S (rows s_i): back substitution, R[i, k] = s_i . y_k for i <= k
-    Ut = np.zeros((m, D))
     for i in range(m - 1, -1, -1):
         for j in range(D):
             acc = S[i, j]
             for k in range(i + 1, m):
                 acc -= SY[i, k] * Ut[k, j]
             Ut[i, j] = acc / SY[i, i]
-    AY = Y * a[None, :]  # (m, D)
-    Mid = Y @ AY.T  # Y^T A Y, (m, m)
     for i in range(m):
-        Mid[i, i] += SY[i, i]
-    UM = Mid @ Ut  # (m, D)
-    for i in range(D):
+        for j in range(D):
+            AY[i, j] = Y[i, j] * a[j]
+    for i in range(m):  # E + Y^T A Y
+        for j in range(m):
+            acc = 0.0
+            for r in range(D):
+                acc += Y[i, r] * AY[j, r]
+            Mid[i, j] = acc + (SY[i, i] if i == j else 0.0)
+    for i in range(m):  # V = Mid U^T - A Y
         for j in range(D):
             acc = 0.0
             for k in range(m):
-                acc += Ut[k, i] * UM[k, j] - Ut[k, i] * AY[k, j] - AY[k, i] * Ut[k, j]
-            H[i, j] = acc
+                acc += Mid[i, k] * Ut[k, j]
+            V[i, j] = acc - AY[i, j]
+    # H is symmetric (so is the sum of the two cross terms): its lower triangle, mirrored
     for i in range(D):
-        H[i, i] += a[i]
-    for i in range(D):
-        for j in range(i):
-            v = 0.5 * (H[i, j] + H[j, i])
-            H[i, j] = v
-            H[j, i] = v
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(m):
+                acc += Ut[k, i] * V[k, j] - AY[k, i] * Ut[k, j]
+            if i == j:
+                H[i, i] = acc + a[i]
+            else:
+                H[i, j] = acc
+                H[j, i] = acc
 
 
 @njit(cache=True)
-def _secant_gram(S, Y, C):
+def _secant_gram(S, Y, C, SY):
     """``C = sym(S Y^T)`` of the pairs ``S``, ``Y`` (k, D) into ``C`` (k, k)."""
     k = S.shape[0]
-    SY = S @ Y.T
+    _gram(S, Y, SY)
     for i in range(k):
         for j in range(k):
             C[i, j] = 0.5 * (SY[i, j] + SY[j, i])
 
 
 @njit(cache=True)
-def _secant_one(a, S, Y, H, C, Lc, strict):
+def _secant_one(a, S, Y, H, C, Lc, strict, SY, CiS, P):
     """The multi-secant ``H = S C^-1 S^T + P^T diag(a) P``, ``P = I - Y^T C^-1 S``,
     ``C = sym(S Y^T)`` for ``S``, ``Y`` (k, D) (see ``_secant_batch`` of
     :mod:`symvi.variational.lbfgs_gaussians`); False where ``C`` is not positive definite or
     ``H`` not finite.  ``strict`` (numpy's batch had a state whose ``C`` failed Cholesky):
-    also False where ``C``'s smallest eigenvalue is at most ``1e-12`` of its largest entry."""
+    also False where ``C``'s smallest eigenvalue is at most ``1e-12`` of its largest entry.
+    ``SY`` (k, k), ``CiS`` (k, D), ``P`` (D, D) are work space."""
     k, D = S.shape
-    _secant_gram(S, Y, C)
+    _secant_gram(S, Y, C, SY)
     if not _cholesky_into(C, Lc):
         return False
-    if strict and not np.linalg.eigvalsh(C)[0] > 1e-12 * np.max(np.abs(C)):
+    if strict and not np.linalg.eigvalsh(np.ascontiguousarray(C))[0] > 1e-12 * np.max(np.abs(C)):
         return False
     # CiS = C^-1 S (k, D): forward then back substitution with Lc
-    CiS = np.zeros((k, D))
     for j in range(D):
         for i in range(k):
             acc = S[i, j]
@@ -282,20 +302,23 @@ def _secant_one(a, S, Y, H, C, Lc, strict):
             for r in range(i + 1, k):
                 acc -= Lc[r, i] * CiS[r, j]
             CiS[i, j] = acc / Lc[i, i]
-    P = -(Y.T @ CiS)  # (D, D): I - Y C^-1 S^T in the (D, k) convention
-    for i in range(D):
-        P[i, i] += 1.0
-    AP = P * a[:, None]
-    H[:, :] = S.T @ CiS + P.T @ AP
-    for i in range(D):
-        for j in range(i):
-            v = 0.5 * (H[i, j] + H[j, i])
-            H[i, j] = v
-            H[j, i] = v
-    for i in range(D):
+    for i in range(D):  # P = I - Y^T C^-1 S in the (D, k) convention
         for j in range(D):
-            if not np.isfinite(H[i, j]):
+            acc = 0.0
+            for r in range(k):
+                acc += Y[r, i] * CiS[r, j]
+            P[i, j] = (1.0 if i == j else 0.0) - acc
+    for i in range(D):  # symmetric: the lower triangle, mirrored
+        for j in range(i + 1):
+            acc = 0.0
+            for r in range(k):
+                acc += S[r, i] * CiS[r, j]
+            for r in range(D):
+                acc += P[r, i] * a[r] * P[r, j]
+            if not np.isfinite(acc):
                 return False
+            H[i, j] = acc
+            H[j, i] = acc
     return True
 
 
@@ -312,6 +335,9 @@ def candidates(X, G, n, ALPHA, RING, COUNT, ITER, OWNER, MU, CHOL):
     Lh = np.zeros((D, D))
     C = np.zeros((m_max, m_max))
     Lc = np.zeros((m_max, m_max))
+    SY, Mid = np.zeros((m_max, m_max)), np.zeros((m_max, m_max))
+    Ut, AY, V, CiS = np.zeros((m_max, D)), np.zeros((m_max, D)), np.zeros((m_max, D)), np.zeros((m_max, D))
+    Pw = np.zeros((D, D))
     # numpy's batches (one per pair count m) apply an eigenvalue threshold to every state of
     # a batch in which some C failed Cholesky: find those batches first, to choose alike
     strict = np.zeros(m_max + 1, dtype=np.bool_)
@@ -321,7 +347,7 @@ def candidates(X, G, n, ALPHA, RING, COUNT, ITER, OWNER, MU, CHOL):
             if m < 2 or strict[m]:
                 continue
             k = min(m, D)
-            _secant_gram(RING[p, l, m_max - k :, 0].copy(), RING[p, l, m_max - k :, 1].copy(), C[:k, :k])
+            _secant_gram(RING[p, l, m_max - k :, 0], RING[p, l, m_max - k :, 1], C[:k, :k], SY[:k, :k])
             if not _cholesky_into(C[:k, :k], Lc[:k, :k]):
                 strict[m] = True
     out = 0
@@ -336,18 +362,18 @@ def candidates(X, G, n, ALPHA, RING, COUNT, ITER, OWNER, MU, CHOL):
                         for i in range(D):
                             H[i, i] = a[i]
                     else:
-                        S = RING[p, l, m_max - m :, 0].copy()
-                        Y = RING[p, l, m_max - m :, 1].copy()
-                        _dense_one(a, S, Y, H)
+                        S = RING[p, l, m_max - m :, 0]
+                        Y = RING[p, l, m_max - m :, 1]
+                        _dense_one(a, S, Y, H, SY[:m, :m], Ut[:m], AY[:m], Mid[:m, :m], V[:m])
                 else:
                     if m < 2:
                         break
                     k = min(m, D)
-                    S = RING[p, l, m_max - k :, 0].copy()
-                    Y = RING[p, l, m_max - k :, 1].copy()
-                    if not _secant_one(a, S, Y, H, C[:k, :k], Lc[:k, :k], strict[m]):
+                    S = RING[p, l, m_max - k :, 0]
+                    Y = RING[p, l, m_max - k :, 1]
+                    if not _secant_one(a, S, Y, H, C[:k, :k], Lc[:k, :k], strict[m], SY[:k, :k], CiS[:k], Pw):
                         continue
-                if not (np.all(np.isfinite(H)) and _cholesky_into(H, Lh)):
+                if not _cholesky_into(H, Lh):
                     continue
                 ITER[out], OWNER[out] = l, p
                 CHOL[out] = Lh

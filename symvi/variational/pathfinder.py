@@ -228,7 +228,7 @@ def batched_paths(
     mus = np.concatenate([c[1] for c in cands])
     C = np.concatenate([c[2] for c in cands])
     # every candidate's draws in one product: candidate n of path p gets p's draws eps[p]
-    Z = mus[:, None, :] + np.einsum("nkj,ndj->nkd", eps[owner], C)
+    Z = mus[:, None, :] + eps[owner] @ np.swapaxes(C, 1, 2)
     lp = f.logp(Z.reshape(-1, f.ndim))
     elbos, score = _scores(eps[owner], C, lp)
     out: list[PathResult | FloatingPointError] = []
