@@ -277,53 +277,26 @@ def _secant_gram(S, Y, C, SY):
 
 
 @njit(cache=True)
-def _min_eigenvalue(C, W):
-    """Smallest eigenvalue of the small symmetric ``C`` (k, k) by cyclic Jacobi rotations in the
-    work space ``W`` (k, k) (compiles in a fraction of the time of ``np.linalg.eigvalsh``)."""
-    k = C.shape[0]
-    W[:, :] = C
-    for _ in range(50):
-        off = 0.0
-        for i in range(k):
-            for j in range(i):
-                off += W[i, j] * W[i, j]
-        if not off > 1e-300:
-            break
-        for p in range(k):
-            for q in range(p + 1, k):
-                if W[p, q] == 0.0:
-                    continue
-                theta = (W[q, q] - W[p, p]) / (2.0 * W[p, q])
-                t = (1.0 if theta >= 0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
-                c = 1.0 / np.sqrt(t * t + 1.0)
-                s = t * c
-                for r in range(k):  # W <- J^T W J, J the rotation in the (p, q) plane
-                    wp, wq = W[r, p], W[r, q]
-                    W[r, p], W[r, q] = c * wp - s * wq, s * wp + c * wq
-                for r in range(k):
-                    wp, wq = W[p, r], W[q, r]
-                    W[p, r], W[q, r] = c * wp - s * wq, s * wp + c * wq
-    smallest = W[0, 0]
-    for i in range(1, k):
-        smallest = min(smallest, W[i, i])
-    return smallest
-
-
-@njit(cache=True)
 def _secant_one(a, S, Y, H, C, Lc, strict, SY, CiS, P):
     """The multi-secant ``H = S C^-1 S^T + P^T diag(a) P``, ``P = I - Y^T C^-1 S``,
     ``C = sym(S Y^T)`` for ``S``, ``Y`` (k, D) (see ``_secant_batch`` of
     :mod:`symvi.variational.lbfgs_gaussians`); False where ``C`` is not positive definite or
     ``H`` not finite.  ``strict`` (numpy's batch had a state whose ``C`` failed Cholesky):
-    also False where ``C``'s smallest eigenvalue is at most ``1e-12`` of its largest entry.
+    also False where ``C``'s smallest eigenvalue is at most ``1e-12`` of its largest entry
+    (as ``np.linalg.eigvalsh`` would find, up to rounding at the threshold).
     ``SY`` (k, k), ``CiS`` (k, D), ``P`` (D, D) are work space."""
     k, D = S.shape
     _secant_gram(S, Y, C, SY)
     if not _cholesky_into(C, Lc):
         return False
-    if strict and not _min_eigenvalue(C, Lc) > 1e-12 * np.max(np.abs(C)):
-        return False
-    _cholesky_into(C, Lc)  # (the eigenvalue sweep used Lc as work space)
+    if strict:  # smallest eigenvalue above tau <=> C - tau I positive definite (P as work space)
+        tau = 1e-12 * np.max(np.abs(C))
+        W = P[:k, :k]
+        W[:, :] = C
+        for i in range(k):
+            W[i, i] -= tau
+        if not _cholesky_into(W, CiS[:, :k]):  # (CiS, k <= D columns, as work space)
+            return False
     # CiS = C^-1 S (k, D): forward then back substitution with Lc
     for j in range(D):
         for i in range(k):
