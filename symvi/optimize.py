@@ -38,6 +38,8 @@ __all__ = ["FlatLogp", "find_MAP", "largest_array", "maximise"]
 _GRADIENT_FREE = {"nelder-mead", "powell", "cobyla", "cobyqa"}
 #: memory for one batched call's intermediates (see ``FlatLogp.max_rows``)
 BATCH_BYTES = 2**28
+#: elements of one intermediate (rows x data) that stay in the CPU caches (see ``FlatLogp.max_rows``)
+CACHE_ELEMENTS = 2**17
 
 
 def largest_array(graph) -> int:
@@ -120,7 +122,12 @@ class FlatLogp:
         # a batch of B points makes intermediates of B times the model's largest array (the
         # observed data, say): at most BATCH_BYTES of them per compiled call
         self.data_elements = max(largest_array(logp), self.layout.size)  # the largest array read
-        self.max_rows = max(1, int(BATCH_BYTES // (8 * self.data_elements)))
+        # ... and calls of at most CACHE_ELEMENTS per intermediate (64 rows at least): a model
+        # with a thousand data points evaluated 4000 points per call at 78 us a point (logp
+        # alone; 830 with the gradient), 128 per call at 50 (64-86): each intermediate of the
+        # vectorised graph then stays in the cache for the next operation
+        cache_rows = max(64, CACHE_ELEMENTS // self.data_elements)
+        self.max_rows = max(1, min(int(BATCH_BYTES // (8 * self.data_elements)), cache_rows))
 
     def _compile(self, inputs, outputs):
         # prior values as inputs: a model whose priors changed value reuses the compiled code

@@ -111,6 +111,29 @@ def test_candidates_of_many_paths_equal_those_of_each_path():
         assert min(np.abs(c @ c.T - cov).max() for c in chols) < 1e-6
 
 
+def test_compiled_candidates_and_mixture_equal_numpy_ones():
+    # a non-Gaussian target: near-singular secant systems late on the paths, where numpy's
+    # batches drop states by an eigenvalue threshold (the Numba loop must choose alike):
+    # seed 20 has a batch with a failed Cholesky and a state only the threshold drops
+    rng = np.random.default_rng(20)
+    A = rng.standard_normal((5, 5))
+    A = A @ A.T + 0.1 * np.eye(5)
+
+    def fn(Z):
+        return -0.5 * np.einsum("pi,ij,pj->p", Z, A, Z) + np.sum(np.sin(Z), 1), -Z @ A + np.cos(Z)
+
+    paths = [(p.X, p.G) for p in batched_lbfgs(fn, 3 * rng.standard_normal((5, 5)))]
+    fast = local_gaussians_many(paths, 6, compiled=True)
+    slow = local_gaussians_many(paths, 6, compiled=False)
+    for (i1, m1, c1), (i2, m2, c2) in zip(fast, slow):
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_allclose(m1, m2, atol=1e-8)
+        np.testing.assert_allclose(c1, c2, atol=1e-8)
+    mus, chols = np.stack([m[-1] for _, m, _ in fast]), np.stack([c[-1] for _, _, c in fast])
+    Z = rng.standard_normal((40, 5))
+    np.testing.assert_allclose(mixture_logpdf(Z, mus, chols, compiled=True), mixture_logpdf(Z, mus, chols), rtol=1e-12)
+
+
 # ---------------------------------------------------------------- single path
 @pytest.mark.parametrize("seed", range(5))
 def test_single_path_returns_the_exact_covariance_of_a_gaussian(seed):

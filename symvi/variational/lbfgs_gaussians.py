@@ -310,6 +310,8 @@ def local_gaussians_many(paths, history: int = 6, compiled: bool = True) -> list
     >>> [it.tolist() for it, _, _ in local_gaussians_many([(X, -2.0 * X), (X[:1], -X[:1])])]
     [[0, 1], [0]]
     """
+    if compiled:
+        return _local_gaussians_compiled(paths, history)
     per_path = _candidates_many(paths, history, compiled)
     cands = [(p, l, H) for p, rows in enumerate(per_path) for l, H, _ in rows]
     Hs = np.stack([H for _, _, H in cands])
@@ -340,6 +342,25 @@ def local_gaussians_many(paths, history: int = 6, compiled: bool = True) -> list
     return out
 
 
+def _local_gaussians_compiled(paths, history: int):
+    """:func:`local_gaussians_many` in one Numba loop over all states
+    (:func:`symvi.variational.lbfgs_kernels.candidates`): the same candidates as the numpy
+    batches, without a Python step per state."""
+    from symvi.variational.lbfgs_kernels import candidates
+
+    ALPHA, RING, COUNT, n = _windows_many(paths, history, compiled=True)
+    P, D = len(paths), paths[0][0].shape[1]
+    L = ALPHA.shape[1]
+    X = np.stack([np.concatenate([Xp, np.repeat(Xp[-1:], L - len(Xp), 0)]) for Xp, _ in paths])
+    G = np.stack([np.concatenate([Gp, np.repeat(Gp[-1:], L - len(Gp), 0)]) for _, Gp in paths])
+    N = 2 * int(n.sum())
+    ITER, OWNER = np.zeros(N, dtype=np.int64), np.zeros(N, dtype=np.int64)
+    MU, CHOL = np.zeros((N, D)), np.zeros((N, D, D))
+    k = candidates(X, G, n.astype(np.int64), ALPHA, RING, COUNT, ITER, OWNER, MU, CHOL)
+    bounds = np.searchsorted(OWNER[:k], np.arange(P + 1))
+    return [(ITER[a:b].astype(int), MU[a:b], CHOL[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def gaussian_logpdf(Z: np.ndarray, mu: np.ndarray, chol: np.ndarray) -> np.ndarray:
     """Log density of ``N(mu, chol chol^T)`` at the rows of ``Z`` (n, D).
 
@@ -353,8 +374,11 @@ def gaussian_logpdf(Z: np.ndarray, mu: np.ndarray, chol: np.ndarray) -> np.ndarr
     return -0.5 * np.sum(u**2, axis=0) - np.sum(np.log(np.abs(np.diag(chol)))) - 0.5 * Z.shape[1] * LOG_2PI
 
 
-def mixture_logpdf(Z: np.ndarray, mus: np.ndarray, chols) -> np.ndarray:
+def mixture_logpdf(Z: np.ndarray, mus: np.ndarray, chols, compiled: bool = False) -> np.ndarray:
     """Log density at the rows of ``Z`` of the equal-weight mixture of ``N(mus[p], chols[p] chols[p]^T)``.
+
+    ``compiled``: one Numba loop (:func:`symvi.variational.lbfgs_kernels.mixture_logpdf`,
+    compiled on first use and cached on disk) instead of numpy's batched products.
 
     Examples
     --------
@@ -364,6 +388,13 @@ def mixture_logpdf(Z: np.ndarray, mus: np.ndarray, chols) -> np.ndarray:
     True
     """
     chols = np.asarray(chols, dtype="float64")
+    if compiled:
+        from symvi.variational.lbfgs_kernels import mixture_logpdf as kernel
+
+        linvs = np.linalg.inv(chols)
+        logdets = np.sum(np.log(np.abs(np.diagonal(chols, axis1=1, axis2=2))), axis=1)
+        Zt = np.ascontiguousarray(np.asarray(Z, dtype="float64").T)
+        return kernel(Zt, np.ascontiguousarray(mus, dtype="float64"), np.ascontiguousarray(linvs), logdets)
     # all components in one batched product: (Z - mu_p) L_p^-T, (P, n, D)
     U = (np.asarray(Z)[None, :, :] - np.asarray(mus)[:, None, :]) @ np.swapaxes(np.linalg.inv(chols), 1, 2)
     logdet = np.sum(np.log(np.abs(np.diagonal(chols, axis1=1, axis2=2))), axis=1)

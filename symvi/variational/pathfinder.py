@@ -221,14 +221,22 @@ def batched_paths(
     """
     paths = batched_lbfgs(f, starts, maxiter=maxiter, history=history)
     cands = _many_candidates(paths, history)
-    eps = [gen.standard_normal((num_elbo_draws, f.ndim)) for _ in paths]
-    Zs = [_elbo_points(c, e) for c, e in zip(cands, eps)]
-    lp = f.logp(np.concatenate(Zs))
+    # one (P, K, D) draw is the P successive (K, D) draws of the same generator
+    eps = gen.standard_normal((len(paths), num_elbo_draws, f.ndim))
+    sizes = np.array([len(c[0]) for c in cands])
+    owner = np.repeat(np.arange(len(paths)), sizes)
+    mus = np.concatenate([c[1] for c in cands])
+    C = np.concatenate([c[2] for c in cands])
+    # every candidate's draws in one product: candidate n of path p gets p's draws eps[p]
+    Z = mus[:, None, :] + eps[owner] @ np.swapaxes(C, 1, 2)
+    lp = f.logp(Z.reshape(-1, f.ndim))
+    elbos, score = _scores(eps[owner], C, lp)
     out: list[PathResult | FloatingPointError] = []
-    offsets = np.cumsum([0] + [len(z) for z in Zs])
+    offsets = np.r_[0, np.cumsum(sizes)]
     for k, path in enumerate(paths):
+        a, b = offsets[k], offsets[k + 1]
         try:
-            out.append(_choose(path, cands[k], eps[k], lp[offsets[k] : offsets[k + 1]], path.n_evals))
+            out.append(_pick(path, cands[k], elbos[a:b], score[a:b], num_elbo_draws, path.n_evals))
         except FloatingPointError as err:
             out.append(err)
     return out
@@ -278,16 +286,29 @@ def _elbo_points(cands, eps: np.ndarray) -> np.ndarray:
 
 def _choose(path, cands, eps: np.ndarray, lp: np.ndarray, n_grad: int) -> PathResult:
     """The candidate with the highest ELBO less two Monte Carlo standard errors."""
-    iters, mus, C = cands
-    (K, D), n = eps.shape, len(mus)
+    elbos, score = _scores(np.broadcast_to(eps, (len(cands[1]),) + eps.shape), cands[2], lp)
+    return _pick(path, cands, elbos, score, eps.shape[0], n_grad)
+
+
+def _scores(eps: np.ndarray, C: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ELBO estimates, ELBO less two Monte Carlo standard errors) of candidates with Cholesky
+    factors ``C`` (n, D, D) from their draws ``eps`` (n, K, D) and log densities ``lp`` (n * K,)."""
+    n, K, D = eps.shape
     lp = np.where(np.isnan(lp), -np.inf, lp).reshape(n, K)
     logdet = np.sum(np.log(np.diagonal(C, axis1=1, axis2=2)), axis=1)
-    lq = -0.5 * np.sum(eps**2, axis=-1)[None, :] - logdet[:, None] - 0.5 * D * LOG_2PI
+    lq = -0.5 * np.sum(eps**2, axis=-1) - logdet[:, None] - 0.5 * D * LOG_2PI
     with np.errstate(invalid="ignore", over="ignore"):  # far starts: huge spreads are scored -inf below
         elbos = np.mean(lp - lq, axis=1)
         mcse = np.std(lp - lq, axis=1, ddof=1) / np.sqrt(K) if K > 1 else np.zeros(n)
         elbos = np.where(np.isnan(elbos), -np.inf, elbos)
         score = np.where(np.isfinite(elbos), elbos - 2.0 * np.nan_to_num(mcse, nan=np.inf), -np.inf)
+    return elbos, score
+
+
+def _pick(path, cands, elbos: np.ndarray, score: np.ndarray, K: int, n_grad: int) -> PathResult:
+    """The :class:`PathResult` of the candidate with the best ``score`` (see :func:`_choose`)."""
+    iters, mus, C = cands
+    n = len(mus)
     if not np.isfinite(elbos).any():
         raise FloatingPointError(
             f"Pathfinder: no Gaussian along the L-BFGS path ({path.X.shape[0] - 1} iterations, {path.message}) has a finite ELBO; "
@@ -525,9 +546,10 @@ class Pathfinder:
         means = np.stack([p.mu for p in info.paths])
         chols = np.stack([p.chol for p in info.paths])
         m = self.num_draws_per_path
-        Z = np.concatenate([p.mu + gen.standard_normal((m, f.ndim)) @ p.chol.T for p in info.paths])
+        # one (P, m, D) draw is the P successive (m, D) draws of the same generator
+        Z = (means[:, None, :] + gen.standard_normal((len(info.paths), m, f.ndim)) @ np.swapaxes(chols, 1, 2)).reshape(-1, f.ndim)
         lp = f.logp(Z)
-        lw = lp - mixture_logpdf(Z, means, chols)
+        lw = lp - mixture_logpdf(Z, means, chols, compiled=True)
         lw = np.where(np.isnan(lw), -np.inf, lw)
         if not np.isfinite(lw).any():
             raise FloatingPointError("Pathfinder: the log density is -inf/NaN at every draw of the paths' Gaussians")
