@@ -89,6 +89,12 @@ class _Step:
     def steps(self) -> list:
         return [self]
 
+    def _retune(self, tuning: bool) -> None:
+        """During warm-up, every ``tune_interval`` tries: rescale the proposal by the acceptance rate."""
+        if tuning and self.tune and self._tried == self.tune_interval:
+            self._scale = _tuned_scale(self._scale, self._accepted / self._tried)
+            self._accepted = self._tried = 0
+
     def _metropolis(self, x, lp, new, target, rng):
         """Accept ``new`` with probability ``min(1, p(new) / p(x))`` (a symmetric proposal);
         returns (point, its log density, accepted 1/0) and counts the try for tuning."""
@@ -170,9 +176,7 @@ class Metropolis(_Step):
         self._accepted = self._tried = 0
 
     def step(self, x, lp, target, rng, tuning):
-        if tuning and self.tune and self._tried == self.tune_interval:
-            self._scale = _tuned_scale(self._scale, self._accepted / self._tried)
-            self._accepted = self._tried = 0
+        self._retune(tuning)
         delta = self._scale * np.asarray(self._proposal(rng=rng), dtype=float)
         delta[self.discrete] = np.round(delta[self.discrete])
         new = x.copy()
@@ -323,9 +327,7 @@ class BinaryMetropolis(_Step):
         self._accepted = self._tried = 0
 
     def step(self, x, lp, target, rng, tuning):
-        if tuning and self.tune and self._tried == self.tune_interval:
-            self._scale = _tuned_scale(self._scale, self._accepted / self._tried)
-            self._accepted = self._tried = 0
+        self._retune(tuning)
         flip = rng.uniform(size=len(self.idx)) < 1.0 - 0.5**self._scale
         new = x.copy()
         new[self.idx[flip]] = 1.0 - new[self.idx[flip]]
