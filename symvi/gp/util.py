@@ -23,7 +23,7 @@ from pytensor.tensor.linalg import cholesky, solve_triangular
 from symvi.gp import cov as _cov
 from symvi.gp import mean as _mean
 from symvi.model import modelcontext
-from symvi.pytensorf import compile_fn
+from symvi.pytensorf import ONE_SHOT_MODE, compile_fn
 
 __all__ = ["JITTER_DEFAULT", "stabilize", "Base", "replace_with_values", "plot_gp_dist"]
 
@@ -110,7 +110,8 @@ def replace_with_values(outs: Sequence, replacements: Mapping | None = None, mod
         raise ValueError(f"gp.predict: point must give values of {', '.join(missing)} (got {sorted(replacements) or 'none'})")
     stand_ins = {rv: rv.type() for rv in rvs}
     graphs = graph_replace(outs, stand_ins, strict=False)
-    fn = compile_fn(list(stand_ins.values()), graphs, on_unused_input="ignore")
+    # one evaluation of a graph new each call: no Numba compile (the Python linker)
+    fn = compile_fn(list(stand_ins.values()), graphs, mode=ONE_SHOT_MODE, on_unused_input="ignore")
     values = [np.asarray(replacements[rv.name], dtype=rv.type.dtype).reshape(np.shape(replacements[rv.name])) for rv in rvs]
     return [np.asarray(v) for v in fn(*values)]
 

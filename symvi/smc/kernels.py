@@ -36,6 +36,7 @@ import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
+from scipy.special import logsumexp
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
@@ -48,10 +49,7 @@ _DISCRETE = ("int", "uint", "bool")
 
 
 def _logsumexp(a: np.ndarray) -> float:
-    m = np.max(a)
-    if not np.isfinite(m):
-        return float(m)
-    return float(m + np.log(np.sum(np.exp(a - m))))
+    return float(logsumexp(a)) if np.isfinite(np.max(a)) else float(np.max(a))
 
 
 def systematic_resampling(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
