@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("SYMVI_NOTEBOOK_STEPS", "small")
+# fits in tests run one compiled path (Numba) unless a test asks for the JAX tier
+# (tests/test_jax_tier.py): the tier's switch to Numba lands at a time-dependent step
+os.environ.setdefault("SYMVI_JAX_TIER", "0")
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="pytensor")
 
 

@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-__all__ = ["BACKENDS", "backend", "resolve_backend", "chosen_backend", "get_mode", "fixed_length_loops"]
+__all__ = ["BACKENDS", "backend", "resolve_backend", "chosen_backend", "fit_backend", "get_mode", "fixed_length_loops"]
 
 BACKENDS = ("numba", "c", "jax")
 #: ``backend="auto"``: fits start on the quick C VM and move to Numba once a background
@@ -85,6 +85,23 @@ def chosen_backend(name: str | None = None) -> str | None:
     if name is None and not _stack() and not os.environ.get("SYMVI_BACKEND"):
         return None
     return resolve_backend(name)
+
+
+def fit_backend(name: str | None = None) -> str:
+    """The backend of a fit's compiled loop: the one chosen, else ``"auto"`` where JAX is
+    installed (the fit starts on JAX, which compiles a new model in about a second, and moves
+    to Numba once a background process has compiled it; both consume the same random draws),
+    else ``"numba"``.
+
+    >>> fit_backend("c")
+    'c'
+    """
+    chosen = chosen_backend(name)
+    if chosen is not None:
+        return chosen
+    from symvi.variational.tiers import jax_available
+
+    return TIERED if jax_available() else "numba"
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from symvi.gc_pause import paused
 from symvi.logprob import param_constants
 from symvi.model import modelcontext
 from symvi.streaming import chunk_hooks
-from symvi.backends import resolve_backend
+from symvi.backends import TIERED, chosen_backend, fit_backend, resolve_backend
 from symvi.variational import adapt
 from symvi.variational import convergence, warmstart
 from symvi.variational import objective as objectives
@@ -256,7 +256,8 @@ class Inference:
             self._start_checked = True
         try:
             step = self.step_function(**kwargs)
-            step.backend = resolve_backend(backend)  # "auto": quick tier now, Numba when compiled
+            step.backend = fit_backend(backend)  # "auto": a first tier now, Numba when compiled
+            step.quick_tier = chosen_backend(backend) == TIERED  # (the default never uses the C VM)
             if kwargs.get("obj_optimizer") is None and self.adaptive_default and self.adapted_rate is None:
                 if step.chunk_hooks:  # a data stream cannot be rewound for the trials: no search
                     self.set_adaptive_state(adapt.STREAM_RATE)

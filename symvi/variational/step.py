@@ -41,6 +41,10 @@ __all__ = ["StepFunction"]
 
 _log = logging.getLogger("symvi.tiers")
 
+#: the JAX tier of ``backend="auto"``: JAX's loop fed with draws made in numpy (tiers.LoopDraws)
+JAX_TIER = "jax-tier"
+_FIXED = ("jax", JAX_TIER)  # backends whose loops have a fixed length
+
 
 def _is_rng(var) -> bool:
     return isinstance(var.type, RandomGeneratorType)
@@ -167,13 +171,17 @@ class StepFunction:
         self.backend: str | None = None  # None: resolved at each run (context / env / numba); "auto": tiers
         self._built: dict = {}  # graphs built (to hash them) but not compiled yet, by compile key
         self._tiers: dict = {}  # per tracked set: tiers.BackgroundCompile of its Numba loop, or False
+        self._stay: dict = {}  # per tracked set: the first tier, while Numba is not loaded
+        self._draws_by: dict = {}  # per tracked set: the JAX tier's tiers.LoopDraws
+        self._on_jax_tier: bool | None = None  # None: no auto chunk has run yet
+        self.quick_tier = True  # an auto fit without a JAX tier starts on the quick C VM (else Numba)
         self.quick_fallbacks = 0  # ops of the quick loop without compiled C code (run in Python)
         self._compiled_in_tier = False
         self._last_call = None  # (backend setting, tracked, backend, loop) of the last run
         self._cells = [s.container.storage for s in self.state]  # where each state value is held
 
     def _key(self, backend: str, k: int | None, tracked: tuple = ()) -> tuple:
-        key = (backend, k if backend == "jax" else None)
+        key = (backend, k if backend in _FIXED else None)
         if tracked:
             ids = tuple(map(id, tracked))
             if ids not in self._tracked_keys:  # kept with the expressions, so the ids stay theirs
@@ -194,15 +202,21 @@ class StepFunction:
     def _graph(self, backend, static_k, tracked=()):
         """``(inputs, [losses, flags, *tracked rows], updates)`` of the K-step loop for ``backend``."""
         loss, updates, state = self._loss, self._updates, self.state
+        drawn = []  # the JAX tier: random nodes whose draws come in as sequences
+        if backend == JAX_TIER:
+            draws = self._draws_by[self._key("numba", None, tracked)[2:]]
+            drawn = draws.values
+            state = [s for s in state if s not in set(draws.rngs)]
         param_idx = [state.index(p) for p in self.params]
-        if backend == "jax":  # JAX traces shapes: lifted integer constants (reshape targets) go back in
+        if backend in _FIXED:  # JAX traces shapes: lifted integer constants (reshape targets) go back in
             folded = fold_lifted_integers([loss] + [updates[s] for s in state])
             loss, updates = folded[0], dict(zip(state, folded[1:]))
 
         def one_step(*inner):
+            noise, inner = inner[: len(drawn)], inner[len(drawn) :]
             alive = inner[-1]
             cur = inner[:-1]
-            repl = dict(zip(state, cur))
+            repl = dict(zip(state, cur)) | dict(zip(drawn, noise))
             new = graph_replace([updates[s] for s in state] + [loss], repl, strict=False)
             new_vals, step_loss = new[:-1], new[-1]
             finite = [pt.all(pt.isfinite(new_vals[i])) for i in param_idx]
@@ -223,8 +237,10 @@ class StepFunction:
         n_steps = pt.iscalar("K")
         length = n_steps if static_k is None else static_k
         init = [*state, pt.constant(np.bool_(True))]
+        feeds = [pt.tensor(dtype=v.dtype, shape=(static_k, *v.type.shape), name=f"draws{i}") for i, v in enumerate(drawn)]
         results = pytensor.scan(
             one_step,
+            sequences=feeds,
             outputs_info=init + [None] * (2 + len(tracked)),
             n_steps=length,
             return_updates=False,
@@ -235,10 +251,12 @@ class StepFunction:
         losses, flags = results[len(state) + 1], results[len(state) + 2]
         rows = list(results[len(state) + 3 :])
         fn_updates = {s: (r if _is_rng(s) else r[-1]) for s, r in zip(state, finals)}
-        inputs = [n_steps] if static_k is None else []
+        inputs = [n_steps] if static_k is None else feeds
         return inputs, [losses, flags, *rows], fn_updates
 
     def _mode(self, backend):
+        if backend == JAX_TIER:  # XLA fuses and works in place itself: PyTensor's passes only cost time
+            return get_mode("jax", for_scan=True).excluding("fusion", "inplace")
         return tiers.quick_mode() if backend == "quick" else get_mode(backend, for_scan=True)
 
     def _compile(self, backend, static_k, tracked=(), key=None):
@@ -248,6 +266,7 @@ class StepFunction:
         with warnings.catch_warnings(), quick as misses:
             # JAX keeps its own copy of each generator and advances it between calls: expected
             warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
+            warnings.filterwarnings("ignore", message="Skipping .* as JAX tracing would remove it")
             fn = pytensor.function(inputs, outputs, updates=fn_updates, mode=self._mode(backend), on_unused_input="ignore")
         if misses is not None:
             self.quick_fallbacks = len(misses)
@@ -268,23 +287,43 @@ class StepFunction:
                 return run(last[1])
 
             return call
+        if backend == JAX_TIER:
+            draws = self._draws_by[key[2:]].draw
+            return lambda k: fn(*draws(k))
         return lambda k: fn()
 
     # ---- tiers (symvi.variational.tiers): backend "auto" = quick VM now, Numba once ready
     def _tier(self, tracked: tuple = ()) -> str:
-        """The backend of the next chunk of an ``auto`` fit: "numba" once it is compiled, else "quick"."""
+        """The backend of the next chunk of an ``auto`` fit: "numba" once it is compiled, else
+        the first tier (JAX fed with numpy's draws where JAX is installed, else the quick C VM)."""
         numba_key = self._key("numba", None, tracked)
         tkey = numba_key[2:]
         job = self._tiers.get(tkey)
-        if numba_key in self._fns or job is False:
-            return "numba" if numba_key in self._fns else "quick"
+        if numba_key in self._fns:
+            return "numba"
+        if job is False:  # no background compile (any more): the tier this fit stays on
+            return self._stay.get(tkey, "numba")
         if job is None:
             graph = self._built[numba_key] = self._graph("numba", None, tracked)
             key = tiers.graph_key(graph[1], graph[2])
             if tiers.numba_ready(key):
                 self._tiers[tkey] = False
-                _log.debug("graph %s compiled by Numba before: no quick tier", key)
+                _log.debug("graph %s compiled by Numba before: no first tier", key)
                 return "numba"
+            # (not with a minibatch control variate: near its reference point a step's gradient
+            # is a difference of nearly equal terms, and one ulp of rounding in a step grows
+            # to 1e-4 within a few steps, so JAX's and Numba's fits would visibly differ)
+            jax_tier = tiers.jax_available() and getattr(self, "control_variate", None) is None
+            draws = tiers.LoopDraws.find([self._loss, *tracked], self._updates) if jax_tier else None
+            if draws is None and not self.quick_tier:  # symvi's default without a JAX tier: Numba now
+                self._tiers[tkey] = False
+                return "numba"
+            if draws is not None:
+                _log.debug("graph %s new to Numba: JAX tier, Numba in the background", key)
+                self._draws_by[tkey] = draws
+                self._stay[tkey] = JAX_TIER
+                self._tiers[tkey] = tiers.BackgroundCompile(graph, key)
+                return JAX_TIER
             quick_key = self._key("quick", None, tracked)
             quick_graph = self._built[quick_key] = self._graph("quick", None, tracked)
             self._compiled("quick", None, tracked)
@@ -298,17 +337,21 @@ class StepFunction:
                 self._tiers[tkey] = False
                 return "numba"
             _log.debug("graph %s new to Numba: quick tier, Numba in the background", key)
+            self._stay[tkey] = "quick"
             job = self._tiers[tkey] = tiers.BackgroundCompile(graph, key, quick_graph=quick_graph)
+        first = self._stay[tkey]
         if job.ready():
             self._tiers[tkey] = False
+            self._stay.pop(tkey, None)
             _log.debug("background Numba compile ready: switching")
             return "numba"
         if job.failure is not None and job.superseded:
             del self._tiers[tkey]  # queue it again if this step runs on (e.g. refine)
         elif job.failure is not None:
-            warnings.warn(f"symvi: {job.failure}; the fit goes on with the quick compiled loop", RuntimeWarning, stacklevel=4)
+            what = "JAX" if first == JAX_TIER else "quick compiled"
+            warnings.warn(f"symvi: {job.failure}; the fit goes on with the {what} loop", RuntimeWarning, stacklevel=4)
             self._tiers[tkey] = False
-        return "quick"
+        return first
 
     def cancel_background(self) -> None:
         """Stop background Numba compiles of this step (Ctrl-C): the fit keeps its quick loop."""
@@ -320,7 +363,9 @@ class StepFunction:
     @property
     def fixed_length(self) -> bool:
         """Whether each loop length is a separate compile (JAX)."""
-        return self.backend != "auto" and fixed_length_loops(resolve_backend(self.backend))
+        if self.backend == "auto":  # before the first chunk: the JAX tier if JAX is there
+            return tiers.jax_available() if self._on_jax_tier is None else self._on_jax_tier
+        return fixed_length_loops(resolve_backend(self.backend))
 
     def chunk_sizes(self, k: int) -> int:
         """Largest loop length <= k that the backend runs without a new compile."""
@@ -344,15 +389,54 @@ class StepFunction:
         else:
             backend = self._tier(tracked) if self.backend == "auto" else resolve_backend(self.backend)
             self.last_backend = backend
+            if self.backend == "auto":
+                self._on_jax_tier = backend == JAX_TIER
+            if backend in _FIXED and k != self.chunk_sizes(k):  # lengths compiled: 1000, 100, 10, 1
+                return self._run_pieces(k, tracked)
+            if backend == JAX_TIER and self._key(backend, k, tracked) not in self._fns:
+                self._last_call = None
+                fn = self._first_jax_call(k, tracked)
+                if fn is None:  # JAX could not compile this loop: Numba (in-process) instead
+                    return self.run(k, tracked)
+                return self._finish(backend, fn, tracked)
             fn = self._compiled(backend, k, tracked)
             self.compiled_now |= self._compiled_in_tier
             self._compiled_in_tier = False
             # the next call may reuse this choice unless it can change: a backend read from the
             # context, the auto tier still waiting for Numba, or JAX (one loop per length)
-            settled = self.backend is not None and backend not in ("quick", "jax")
+            settled = self.backend is not None and backend not in ("quick", *_FIXED)
             self._last_call = (self.backend, tracked, backend, fn) if settled else None
-        losses, flags, *rows = fn(k)
-        if backend == "jax":  # JAX leaves read-only buffers that Numba cannot take
+        return self._finish(backend, fn(k), tracked)
+
+    def _first_jax_call(self, k: int, tracked: tuple):
+        """The first call of a JAX-tier loop (JAX traces and compiles at its first call).
+
+        Returns its outputs, or None where JAX cannot compile the loop (an op without a JAX
+        implementation): the fit then goes to Numba, and nothing of its state has changed.
+        """
+        key = self._key(JAX_TIER, k, tracked)
+        tkey = key[2:]
+        draws = self._draws_by[tkey]
+        states = [r.get_value(borrow=True).bit_generator.state for r in draws.rngs]
+        try:
+            fn = self._compiled(JAX_TIER, k, tracked)
+            return fn(k)
+        except Exception as err:  # noqa: BLE001 - any JAX failure: the fit goes on with Numba
+            _log.debug("the JAX tier cannot run this loop (%s: %s): Numba", type(err).__name__, err)
+            self._fns.pop(key, None)
+            for r, st in zip(draws.rngs, states):  # draws made for the failed call are not used
+                r.get_value(borrow=True).bit_generator.state = st
+            job = self._tiers.get(tkey)
+            if job not in (None, False):
+                job.cancel(reason=None)
+            self._tiers[tkey] = False
+            self._stay[tkey] = "numba"
+            return None
+
+    def _finish(self, backend, outputs, tracked):
+        """``run``'s result from a compiled loop's outputs (losses, flags, tracked rows)."""
+        losses, flags, *rows = outputs
+        if backend in _FIXED:  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
                 if not _is_rng(s):
                     s.set_value(np.array(s.get_value()), borrow=True)
@@ -363,6 +447,22 @@ class StepFunction:
             names = [p.name for p, f in zip(self.params, flags[j]) if not f] or ["loss"]
             losses, rows = losses[:j], [r[:j] for r in rows]
         return (losses, names, rows) if tracked else (losses, names)
+
+    def _run_pieces(self, k: int, tracked: tuple):
+        """``run(k)`` as calls of the loop lengths a fixed-length backend compiles."""
+        parts = []
+        while k > 0:
+            piece = self.chunk_sizes(k)
+            out = self.run(piece, tracked)
+            parts.append(out)
+            k -= piece
+            if out[1] is not None:  # a bad step: the call ends there
+                break
+        losses = np.concatenate([p[0] for p in parts])
+        if not tracked:
+            return losses, parts[-1][1]
+        rows = [np.concatenate(r) for r in zip(*(p[2] for p in parts))]
+        return losses, parts[-1][1], rows
 
     def snapshot(self) -> list:
         """Copies of every state value (for :meth:`restore`)."""

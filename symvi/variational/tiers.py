@@ -46,11 +46,22 @@ import warnings
 from collections import deque
 from pathlib import Path
 
+import numpy as np
+
 from pytensor.graph.utils import MethodNotDefined
 
 _patch_lock = threading.Lock()
 
-__all__ = ["quick_mode", "cached_c_only", "graph_key", "numba_ready", "mark_numba_ready", "BackgroundCompile"]
+__all__ = [
+    "quick_mode",
+    "cached_c_only",
+    "graph_key",
+    "numba_ready",
+    "mark_numba_ready",
+    "BackgroundCompile",
+    "LoopDraws",
+    "jax_available",
+]
 
 
 def state_dir() -> Path:
@@ -144,6 +155,93 @@ def numba_ready(key: str) -> bool:
 
 def mark_numba_ready(key: str) -> None:
     _ready_marker(key).touch()
+
+
+def jax_available() -> bool:
+    """Whether JAX can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("jax") is not None and os.environ.get("SYMVI_JAX_TIER", "1") != "0"
+
+
+class LoopDraws:
+    """The random draws of a compiled loop, made in numpy before each call.
+
+    The JAX tier feeds a loop whose random nodes are replaced by inputs holding every step's
+    draws.  Drawn from the loop's own generators (advanced in place), in the order the Numba
+    loop would draw them, they are the numbers the Numba loop draws (PyTensor's Numba
+    random variables follow numpy's algorithms), so a fit that switches from the JAX tier to
+    Numba continues the same random stream.  :meth:`find` returns None where that cannot hold:
+    a generator shared by two draws (they interleave), a draw whose parameters depend on the
+    loop's state, a multivariate draw, or noise that is not a RandomVariable.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> rng = pytensor.shared(np.random.default_rng(0))
+    >>> x = pt.random.normal(0.0, 1.0, size=(2,), rng=rng)
+    >>> d = LoopDraws.find([x], {rng: x.owner.outputs[0]})
+    >>> (z,) = d.draw(3)
+    >>> z.shape, bool((z == np.random.default_rng(0).standard_normal((3, 2))).all())
+    ((3, 2), True)
+    """
+
+    def __init__(self, nodes: list, params_fn):
+        self.nodes = nodes
+        self.rngs = [n.inputs[0] for n in nodes]
+        self.values = [n.outputs[1] for n in nodes]
+        self._params = params_fn
+
+    @classmethod
+    def find(cls, exprs, updates: dict) -> LoopDraws | None:
+        """The draws of the graph of ``exprs`` with ``updates`` (shared variable -> next value)."""
+        from pytensor.compile.sharedvalue import SharedVariable
+        from pytensor.graph.traversal import ancestors, io_toposort
+        from pytensor.tensor.random.op import RandomVariable
+        from pytensor.tensor.random.type import RandomGeneratorType
+
+        from symvi.pytensorf import ONE_SHOT_MODE
+
+        outs = list(exprs) + [v for k, v in updates.items() if not isinstance(k.type, RandomGeneratorType)]
+        from symvi.variational.nodes import FreshNoise
+
+        moving = {s for s in updates if not isinstance(s.type, RandomGeneratorType)}
+        found, used = [], set()
+        for node in io_toposort([], outs):
+            randomish = any(isinstance(v.type, RandomGeneratorType) for v in node.inputs + node.outputs)
+            if not randomish and not isinstance(node.op, FreshNoise):
+                continue
+            if not isinstance(node.op, RandomVariable) or node.op.ndim_supp != 0:
+                return None
+            rng = node.inputs[0]
+            if not isinstance(rng, SharedVariable) or rng in used or updates.get(rng) is not node.outputs[0]:
+                return None
+            if moving & set(ancestors(node.inputs[1:])):
+                return None
+            used.add(rng)
+            found.append(node)
+        if not found:
+            return cls([], lambda: [])
+        import pytensor
+
+        inputs = [i for n in found for i in n.inputs[1:]]
+        params_fn = pytensor.function([], inputs, mode=ONE_SHOT_MODE, on_unused_input="ignore")
+        return cls(found, params_fn)
+
+    def draw(self, k: int) -> list:
+        """Every draw of ``k`` steps, one array per random node (leading axis: the step)."""
+        if not self.nodes:
+            return []
+        values = iter(self._params())
+        out = []
+        for node, rng in zip(self.nodes, self.rngs):
+            size, *params = (next(values) for _ in node.inputs[1:])
+            if size is None:
+                size = np.broadcast_shapes(*(np.shape(p) for p in params))
+            gen = rng.get_value(borrow=True)
+            draws = node.op.rng_fn(gen, *params, (k, *tuple(size)))
+            out.append(np.asarray(draws, dtype=node.outputs[1].dtype))
+        return out
 
 
 #: a quick loop with more ops than this lacking compiled C code (so running their Python

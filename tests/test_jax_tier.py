@@ -1,0 +1,186 @@
+"""The JAX tier of symvi's default fit (symvi/variational/tiers.py, step.py): where JAX is
+installed, a model new to Numba starts stepping on a JAX loop fed with draws made in numpy from
+the loop's own generators, and moves to Numba once a background process has compiled it.  The
+draws are the ones Numba makes, so the fit does not depend on where (or whether) it switches."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import symvi as pm
+from symvi.variational import step as step_module
+from symvi.variational import tiers
+
+pytest.importorskip("jax")
+
+Y = np.random.default_rng(5).normal(1.5, 1.0, size=40)
+N_STEPS = 300
+
+
+def _model(dist="Normal"):
+    with pm.Model() as m:
+        mu = getattr(pm, dist)("mu", 0.0, 10.0)
+        sd = pm.HalfNormal("sd", 2.0)
+        pm.Normal("y", mu, sd, observed=Y)
+    return m
+
+
+def _fit(model, backend=None, method="advi", callbacks=(), n=N_STEPS, **kwargs):
+    used = []
+
+    def record(approx, losses, i):
+        used.append(approx.inference._state[0].last_backend)
+
+    record.every = 50  # chunk boundaries (and so the switch points) at fixed steps
+    inference = pm.ADVI(model=model, random_seed=3) if method == "advi" else pm.FullRankADVI(model=model, random_seed=3)
+    inference.fit(n, backend=backend, progressbar=False, callbacks=[record, *callbacks], **kwargs)
+    return inference, used
+
+
+class _FakeJob:
+    """A background compile that reports ready after ``after`` polls (never: None)."""
+
+    def __init__(self, after):
+        self.after, self.polls, self.failure, self.superseded = after, 0, None, False
+
+    def ready(self):
+        self.polls += 1
+        return self.after is not None and self.polls > self.after
+
+    def cancel(self, reason=None):
+        pass
+
+
+@pytest.fixture
+def jax_tier(monkeypatch):
+    """The JAX tier on (the test suite turns it off), every graph new to Numba."""
+    monkeypatch.setenv("SYMVI_JAX_TIER", "1")
+    monkeypatch.setattr(tiers, "numba_ready", lambda key: False)
+
+
+def _same(a, b, rtol=1e-10):
+    np.testing.assert_allclose(a.hist, b.hist, rtol=rtol)
+    for k, v in a.approx.get_params().items():
+        np.testing.assert_allclose(b.approx.get_params()[k], v, rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+def test_default_fit_starts_on_jax_and_matches_numba_wherever_it_switches(jax_tier, monkeypatch, method):
+    reference, used = _fit(_model(), backend="numba", method=method)
+    assert set(used) == {"numba"}
+    never = _FakeJob(None)
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: never)
+    _fit(_model(), method=method)
+    polls = never.polls  # the fit's chunks (its learning-rate trials included)
+    for after, expected in [(None, {"jax-tier"}), (polls // 3, {"jax-tier", "numba"}), (polls - 3, {"jax-tier", "numba"})]:
+        job = _FakeJob(after)
+        monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, job=job, **k: job)
+        fit, used = _fit(_model(), method=method)  # no backend: symvi's default
+        assert set(used) == expected, (after, used)
+        assert len(fit.hist) == N_STEPS
+        _same(reference, fit)
+
+
+def test_default_without_jax_tier_compiles_numba(monkeypatch):
+    monkeypatch.setattr(tiers, "numba_ready", lambda key: False)
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: pytest.fail("no background compile"))
+    _, used = _fit(_model())  # SYMVI_JAX_TIER=0 (conftest)
+    assert set(used) == {"numba"}
+
+
+def test_default_minibatch_fit_with_a_control_variate_stays_on_numba(jax_tier, monkeypatch):
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: pytest.fail("no background compile"))
+    data = np.random.default_rng(1).normal(2.0, 1.0, size=500)
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu, 1.0, observed=pm.Minibatch(data, batch_size=50, random_seed=9), total_size=len(data))
+    inference = pm.ADVI(model=m, random_seed=2)
+    inference.fit(100, progressbar=False)
+    assert inference._state[0].control_variate is not None
+    assert inference._state[0].last_backend == "numba"
+
+
+def test_loop_with_a_tracker_and_minibatches_matches_numba(jax_tier, monkeypatch):
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: _FakeJob(None))
+    data = np.random.default_rng(1).normal(2.0, 1.0, size=500)
+
+    def model():
+        with pm.Model() as m:
+            mu = pm.Normal("mu", 0.0, 10.0)
+            batch = pm.Minibatch(data, batch_size=50, random_seed=9)
+            pm.Normal("y", mu, 1.0, observed=batch, total_size=len(data))
+        return m
+
+    fits = []
+    for backend in ("numba", None):
+        inference = pm.ADVI(model=model(), random_seed=2)
+        tracker = pm.callbacks.Tracker(mean=inference.approx.mean.eval, std=inference.approx.std.eval)
+        tracker.every = 1
+        optimizer = pm.adam(learning_rate=0.05)  # (a default minibatch fit has a control variate: Numba)
+        inference.fit(200, backend=backend, progressbar=False, callbacks=[tracker], obj_optimizer=optimizer)
+        fits.append((inference, tracker))
+        assert inference._state[0].last_backend == ("numba" if backend else "jax-tier")
+    (a, ta), (b, tb) = fits
+    _same(a, b)
+    np.testing.assert_allclose(np.asarray(ta["mean"]), np.asarray(tb["mean"]), rtol=1e-10)
+
+
+def test_loop_jax_cannot_compile_goes_to_numba_with_the_same_draws(jax_tier, monkeypatch):
+    reference, _ = _fit(_model(), backend="numba")
+    cancelled = []
+
+    class Job(_FakeJob):
+        def cancel(self, reason=None):
+            cancelled.append(reason)
+
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: Job(None))
+    original = step_module.StepFunction._compile
+
+    def no_jax(self, backend, *args, **kwargs):
+        if backend == step_module.JAX_TIER:
+            raise NotImplementedError("no JAX implementation of some op")
+        return original(self, backend, *args, **kwargs)
+
+    monkeypatch.setattr(step_module.StepFunction, "_compile", no_jax)
+    fit, used = _fit(_model())
+    assert set(used) == {"numba"} and cancelled
+    _same(reference, fit)
+
+
+def test_background_failure_on_the_jax_tier_warns_once_and_the_fit_goes_on(jax_tier, monkeypatch):
+    job = _FakeJob(None)
+    job.ready = lambda: setattr(job, "failure", "the background Numba compile was killed (signal 9)") or False
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: job)
+    with pytest.warns(RuntimeWarning, match="killed .* goes on with the JAX loop"):
+        fit, used = _fit(_model())
+    assert len(fit.hist) == N_STEPS and set(used) == {"jax-tier"}
+
+
+def test_loop_draws_equal_numbas_in_order():
+    rng = pytensor.shared(np.random.default_rng(4))
+    idx = pytensor.shared(np.random.default_rng(5))
+    z = pt.random.normal(0.0, 1.0, size=(3,), rng=rng)
+    i = pt.random.integers(0, 100, size=(2,), rng=idx, dtype="int64")
+    updates = {rng: z.owner.outputs[0], idx: i.owner.outputs[0]}
+    draws = tiers.LoopDraws.find([z.sum() + i.sum()], updates)
+    drawn = dict(zip(draws.values, draws.draw(4)))
+    a, b = drawn[z], drawn[i]
+    f = pytensor.function([], [z, i], updates=updates, mode="NUMBA")
+    rng.set_value(np.random.default_rng(4))
+    idx.set_value(np.random.default_rng(5))
+    rows = [f() for _ in range(4)]
+    np.testing.assert_array_equal(a, np.stack([r[0] for r in rows]))
+    np.testing.assert_array_equal(b, np.stack([r[1] for r in rows]))
+
+
+def test_loop_draws_refuse_what_numpy_cannot_draw_ahead():
+    rng = pytensor.shared(np.random.default_rng(0))
+    w = pytensor.shared(np.ones(2), name="w")
+    shared_gen = pt.random.normal(size=(2,), rng=rng)
+    other = pt.random.normal(size=(2,), rng=rng)
+    assert tiers.LoopDraws.find([shared_gen + other], {rng: shared_gen.owner.outputs[0]}) is None  # one generator, two draws
+    moving = pt.random.normal(w, 1.0, rng=rng)
+    assert tiers.LoopDraws.find([moving], {rng: moving.owner.outputs[0], w: w * 2}) is None  # depends on the state
+    mvn = pt.random.multivariate_normal(np.zeros(2), np.eye(2), rng=rng)
+    assert tiers.LoopDraws.find([mvn], {rng: mvn.owner.outputs[0]}) is None  # multivariate
