@@ -184,3 +184,25 @@ def test_loop_draws_refuse_what_numpy_cannot_draw_ahead():
     assert tiers.LoopDraws.find([moving], {rng: moving.owner.outputs[0], w: w * 2}) is None  # depends on the state
     mvn = pt.random.multivariate_normal(np.zeros(2), np.eye(2), rng=rng)
     assert tiers.LoopDraws.find([mvn], {rng: mvn.owner.outputs[0]}) is None  # multivariate
+
+
+def test_several_draws_per_step_and_svgd_match_numba(jax_tier, monkeypatch):
+    """obj_n_mc > 1 draws with a lifted size (folded back for JAX: the draw is found again by
+    its generator); ASVGD's particles draw too."""
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: _FakeJob(None))
+    for kwargs in (dict(method="advi", obj_n_mc=3, obj_optimizer=pm.adam(learning_rate=0.05)), dict(method="asvgd")):
+        fits = []
+        for backend in ("numba", None):
+            with _model():
+                approx = pm.fit(100, backend=backend, progressbar=False, random_seed=4, **kwargs)
+            fits.append(approx)
+            assert approx.inference._state[0].last_backend == ("numba" if backend else "jax-tier")
+        np.testing.assert_allclose(fits[0].hist, fits[1].hist, rtol=1e-10)
+
+
+def test_float32_fits_stay_on_numba(jax_tier, monkeypatch):
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: pytest.fail("no background compile"))
+    monkeypatch.setattr(pytensor.config, "floatX", "float32")
+    with _model():
+        approx = pm.fit(50, progressbar=False, random_seed=4)
+    assert approx.inference._state[0].last_backend == "numba"

@@ -211,12 +211,17 @@ class StepFunction:
         if backend in _FIXED:  # JAX traces shapes: lifted integer constants (reshape targets) go back in
             folded = fold_lifted_integers([loss] + [updates[s] for s in state])
             loss, updates = folded[0], dict(zip(state, folded[1:]))
+        if drawn:  # folding rebuilt the random nodes: each is found again by its generator
+            again = {r: nxt.owner.outputs[1] for r, nxt in rng_updates([loss, *updates.values()]).items()}
+            if set(again) != set(draws.rngs):
+                raise ValueError("the JAX tier's loop would draw its own random numbers")
+            drawn = [*drawn, *(again[r] for r in draws.rngs)]
 
         def one_step(*inner):
-            noise, inner = inner[: len(drawn)], inner[len(drawn) :]
+            noise, inner = inner[: len(drawn) // 2], inner[len(drawn) // 2 :]
             alive = inner[-1]
             cur = inner[:-1]
-            repl = dict(zip(state, cur)) | dict(zip(drawn, noise))
+            repl = dict(zip(state, cur)) | dict(zip(drawn, noise + noise))
             new = graph_replace([updates[s] for s in state] + [loss], repl, strict=False)
             new_vals, step_loss = new[:-1], new[-1]
             finite = [pt.all(pt.isfinite(new_vals[i])) for i in param_idx]
@@ -229,7 +234,7 @@ class StepFunction:
             reported = pt.switch(ok, step_loss, np.nan).astype(step_loss.dtype)  # no upcast in the loop
             flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
             # tracked expressions read the state after this step (the last good one after a bad step)
-            seen = graph_replace(list(tracked), dict(zip(state, out)), strict=False) if tracked else []
+            seen = graph_replace(list(tracked), dict(zip(state, out)) | dict(zip(drawn, noise + noise)), strict=False) if tracked else []
             # sample_node draws (in tracked expressions, or a custom objective) must be redrawn
             # at every step, not moved out of the loop as loop constants: tie them to the carried flag
             return tie_noise_to_loop([*out, ok, reported, flags, *seen], alive)
@@ -237,7 +242,7 @@ class StepFunction:
         n_steps = pt.iscalar("K")
         length = n_steps if static_k is None else static_k
         init = [*state, pt.constant(np.bool_(True))]
-        feeds = [pt.tensor(dtype=v.dtype, shape=(static_k, *v.type.shape), name=f"draws{i}") for i, v in enumerate(drawn)]
+        feeds = [pt.tensor(dtype=v.dtype, shape=(static_k, *v.type.shape), name=f"draws{i}") for i, v in enumerate(drawn[: len(drawn) // 2])]
         results = pytensor.scan(
             one_step,
             sequences=feeds,
@@ -313,7 +318,8 @@ class StepFunction:
             # (not with a minibatch control variate: near its reference point a step's gradient
             # is a difference of nearly equal terms, and one ulp of rounding in a step grows
             # to 1e-4 within a few steps, so JAX's and Numba's fits would visibly differ)
-            jax_tier = tiers.jax_available() and getattr(self, "control_variate", None) is None
+            # float32 loops neither: JAX and Numba round float32 differently (1e-7 apart)
+            jax_tier = tiers.jax_available() and getattr(self, "control_variate", None) is None and self._float64()
             draws = tiers.LoopDraws.find([self._loss, *tracked], self._updates) if jax_tier else None
             if draws is None and not self.quick_tier:  # symvi's default without a JAX tier: Numba now
                 self._tiers[tkey] = False
@@ -352,6 +358,9 @@ class StepFunction:
             warnings.warn(f"symvi: {job.failure}; the fit goes on with the {what} loop", RuntimeWarning, stacklevel=4)
             self._tiers[tkey] = False
         return first
+
+    def _float64(self) -> bool:
+        return all(getattr(s.type, "dtype", "float64") not in ("float32", "float16") for s in self.state) and self._loss.dtype == "float64"
 
     def cancel_background(self) -> None:
         """Stop background Numba compiles of this step (Ctrl-C): the fit keeps its quick loop."""
