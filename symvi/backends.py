@@ -2,8 +2,9 @@
 
 The backend is chosen, in order, by an explicit ``backend=`` argument, the innermost
 ``with symvi.backend(...)`` block, the ``SYMVI_BACKEND`` environment variable, else
-``"numba"`` (PyTensor 3's default linker).  ``"auto"`` makes fits start on a quick tier and
-move to Numba once it is compiled (see :mod:`symvi.variational.tiers`).
+``"numba"`` (PyTensor 3's default linker) - except a fit's loop, whose default
+(:func:`fit_backend`) starts on JAX where it is installed and moves to Numba once that is
+compiled (see :mod:`symvi.variational.tiers`); ``"auto"`` asks for those tiers explicitly.
 
 Examples
 --------

@@ -260,8 +260,8 @@ class StepFunction:
         return inputs, [losses, flags, *rows], fn_updates
 
     def _mode(self, backend):
-        if backend == JAX_TIER:  # XLA fuses and works in place itself: PyTensor's passes only cost time
-            return get_mode("jax", for_scan=True).excluding("fusion", "inplace")
+        if backend == JAX_TIER:
+            return tiers.jax_tier_mode()
         return tiers.quick_mode() if backend == "quick" else get_mode(backend, for_scan=True)
 
     def _compile(self, backend, static_k, tracked=(), key=None):
