@@ -200,8 +200,9 @@ class Inference:
 
         Keyword arguments: ``obj_optimizer``, ``obj_n_mc``, ``total_grad_norm_constraint``,
         ``more_obj_params``, ``more_updates``, ``more_replacements``.  ``backend`` ("numba",
-        "c" or "jax"; default from :func:`symvi.backend` / ``SYMVI_BACKEND``) picks the
-        compiler; parameters and optimizer state carry over when it changes.
+        "c", "jax" or "auto"; else :func:`symvi.backend` / ``SYMVI_BACKEND``; else a loop new
+        to Numba starts on JAX and moves to Numba once compiled, :func:`symvi.backends.fit_backend`)
+        picks the compiler; parameters and optimizer state carry over when it changes.
         ``score=False`` runs without recording ``hist``.  ``diagnose=True`` prints the PSIS
         k-hat reading of the result (:func:`symvi.variational.diagnostics.diagnose`).
 

@@ -1,23 +1,27 @@
 """Tiered compilation of the training loop: step at once, switch to Numba when it is ready.
 
-A graph Numba has never seen takes 10-30 s to compile (almost all of it Numba's type
-inference), while PyTensor's virtual machine with per-op C code - shared by every model and
-cached on disk after the first use - starts a new model in about a second.  So a fit with
-``backend="auto"`` (or ``SYMVI_BACKEND=auto``):
+A graph Numba has never seen takes 5-30 s to compile (almost all of it Numba's type
+inference), while JAX compiles the same loop in about a second.  So a fit with no backend
+chosen (or ``backend="auto"``):
 
-1. compiles the loop for the *quick tier* (the C VM without elementwise fusion, whose op
-   modules are reused across models; an op whose C module is not compiled yet runs in
-   Python) and starts stepping at once - unless more than ``MAX_FALLBACKS`` ops lack C code
-   (a fresh install): then that loop would be slower than waiting, the fit compiles Numba at
-   once and the background process compiles the missing C modules for later models;
+1. compiles the loop for a *first tier* and starts stepping at once.  Where JAX is installed
+   that is JAX (:func:`jax_tier_mode`), fed with every step's random draws made in numpy from
+   the loop's own generators (:class:`LoopDraws`), which are the numbers Numba's loop draws.
+   Otherwise (``backend="auto"`` only; the default then compiles Numba at once) it is the
+   *quick tier*: the C VM without elementwise fusion, whose op modules are reused across
+   models; an op whose C module is not compiled yet runs in Python - unless more than
+   ``MAX_FALLBACKS`` ops lack C code (a fresh install): then that loop would be slower than
+   waiting, the fit compiles Numba at once and the background process compiles the missing C
+   modules for later models;
 2. hands the same graph, pickled, to a background process (lower priority) that compiles it
    with Numba, which writes PyTensor's on-disk Numba cache;
 3. between two compiled chunks, once the background process has finished, loads the Numba
    loop in-process (now a cache hit) and carries on with it.  Parameters, optimizer state
-   and random generators are shared variables, so the switch changes nothing but speed.
+   and random generators are shared variables, so the switch changes nothing but speed
+   (and, from JAX, the last bits of rounding).
 
 A graph whose Numba compile finished before (in this process or an earlier one) goes to
-Numba directly.  A background compile that fails or is killed leaves the fit on the quick
+Numba directly.  A background compile that fails or is killed leaves the fit on the first
 tier with one warning; the process is ended at interpreter exit, when the fit is interrupted,
 and never outlives the session that started it.
 
