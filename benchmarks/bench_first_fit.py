@@ -8,11 +8,11 @@ with PyTensor's compile directory in one of three states:
   who ran anything before: the notebook situation of a model never compiled before;
 * ``warm``: the same model was fitted before (re-running an unchanged cell in a new process).
 
-Configurations: symvi's default (Numba), symvi with ``backend="auto"`` (the quick tier, Numba
-when compiled - see ``symvi/variational/tiers.py``; its library state is warmed with ``auto``
-too, so it holds the C op modules an ``auto`` user's earlier fits left), ``"c"``, ``"jax"``
-(where jax is installed; its random draws differ from the other backends'), the default without
-``symvi/numba_compile.py`` ("symvi numba-plain", ``SYMVI_NUMBA_GLUE=0``), PyMC 5.28.5
+Configurations: symvi's default (a loop new to Numba starts on the JAX tier and moves to Numba
+when a background process has compiled it - see ``symvi/variational/tiers.py``), ``"numba"``
+(the default until session 10), ``"auto"`` (the same tiers; where JAX is missing the quick C
+VM first; its library state is warmed with ``auto`` too), ``"c"``, ``"jax"`` (JAX's own random
+draws), Numba without ``symvi/numba_compile.py`` ("symvi numba-plain", ``SYMVI_NUMBA_GLUE=0``), PyMC 5.28.5
 (``$PYMC_PYTHON``, default ``/tmp/venv-pymc/bin/python``) and NumPyro (``$NUMPYRO_PYTHON``;
 JAX keeps no compile cache between processes, so it has one column; only the seed
 workloads it implements).  Missing interpreters are skipped.
@@ -20,6 +20,7 @@ workloads it implements).  Missing interpreters are skipped.
 Usage::
 
     python benchmarks/bench_first_fit.py [--models gamma,kidiq] [--states cold,library,warm] [-n 20000]
+    python benchmarks/bench_first_fit.py --tracker --states library   # watched: a Tracker at every step
     python benchmarks/bench_first_fit.py --oneoff 5      # goal 3: first one-off calls of a process
     python benchmarks/bench_first_fit.py --phases gamma_lognormal,gamma_halfcauchy
 
@@ -50,7 +51,14 @@ ONEOFF_WORKER = HERE / "workers" / "oneoff_worker.py"
 PHASE_WORKER = HERE / "workers" / "phase_worker.py"
 MODELS = ["gamma", "mixture", "logreg", "digits", "eight_schools", "kidiq", "sblrc", "low_dim_gauss_mix"]
 NUMPYRO_MODELS = {"gamma", "logreg", "digits"}
-SYMVI_CONFIGS = {"symvi default": None, "symvi auto": "auto", "symvi c": "c", "symvi jax": "jax", "symvi numba-plain": None}
+SYMVI_CONFIGS = {
+    "symvi default": None,
+    "symvi numba": "numba",
+    "symvi auto": "auto",
+    "symvi c": "c",
+    "symvi jax": "jax",
+    "symvi numba-plain": "numba",
+}
 #: environment of a configuration: "numba-plain" is the default without symvi.numba_compile
 CONFIG_ENV = {"symvi numba-plain": {"SYMVI_NUMBA_GLUE": "0"}}
 
@@ -86,7 +94,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--states", default="cold,library,warm")
-    p.add_argument("--configs", default="symvi default,symvi auto,symvi c,pymc,numpyro")
+    p.add_argument("--configs", default="symvi default,symvi numba,pymc,numpyro")
     p.add_argument("--method", default="fullrank_advi")
     p.add_argument("-n", type=int, default=20000)
     p.add_argument("--pymc-python", default=os.environ.get("PYMC_PYTHON", "/tmp/venv-pymc/bin/python"))
@@ -94,11 +102,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(HERE / "results" / "first_fit.json"))
     p.add_argument("--oneoff", type=int, default=0, help="time first one-off calls in R fresh processes")
     p.add_argument("--phases", default="", help="models whose first/warm fit CPU time to split by phase")
+    p.add_argument("--tracker", action="store_true", help="watched fits: a Tracker of q's mean and sd at every step")
     args = p.parse_args(argv)
+    if args.tracker:
+        os.environ["FIRST_FIT_TRACKER"] = "1"
     if args.oneoff or args.phases:
         return side_runs(args)
     models, states = args.models.split(","), args.states.split(",")
-    configs = [c for c in args.configs.split(",") if c]
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     pythons = {c: sys.executable for c in SYMVI_CONFIGS}
     pythons["pymc"], pythons["numpyro"] = args.pymc_python, args.numpyro_python
     configs = [c for c in configs if Path(pythons[c]).exists() or print(f"skipping {c}: no {pythons[c]}")]
@@ -182,16 +193,18 @@ def print_table(results):
             cols.append(key)
     models = list(dict.fromkeys(r["model"] for r in results))
     cell = {(r["model"], r["config"], r["state"]): r for r in results}
-    print("| model | " + " | ".join(f"{c} {s}" for c, s in cols) + " | PyMC / symvi default (library) |")
-    print("|---" * (len(cols) + 2) + "|")
+    print("| model | " + " | ".join(f"{c} {s}" for c, s in cols) + " | PyMC / symvi default (library) | same, import + fit |")
+    print("|---" * (len(cols) + 3) + "|")
     for m in models:
         vals = []
         for c, s in cols:
             r = cell.get((m, c, s))
             vals.append("-" if r is None else ("err" if "error" in r else f"{r['fit_s']:.1f}"))
         a, b = cell.get((m, "pymc", "library")), cell.get((m, "symvi default", "library"))
-        ratio = f"{a['fit_s'] / b['fit_s']:.1f}x" if a and b and "fit_s" in a and "fit_s" in b else "-"
-        print(f"| {m} | " + " | ".join(vals) + f" | {ratio} |")
+        both = a and b and "fit_s" in a and "fit_s" in b
+        ratio = f"{a['fit_s'] / b['fit_s']:.1f}x" if both else "-"
+        total = f"{(a['fit_s'] + a['import_s']) / (b['fit_s'] + b['import_s']):.1f}x" if both else "-"
+        print(f"| {m} | " + " | ".join(vals) + f" | {ratio} | {total} |")
 
 
 if __name__ == "__main__":

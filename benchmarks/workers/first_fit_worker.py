@@ -1,7 +1,8 @@
 """One first fit in a fresh process, for bench_first_fit.py (runs under symvi's, PyMC's or
 NumPyro's interpreter).
 
-Usage: ``python first_fit_worker.py FRAMEWORK MODEL METHOD N [BACKEND]``; prints one JSON
+Usage: ``python first_fit_worker.py FRAMEWORK MODEL METHOD N [BACKEND]``
+(``FIRST_FIT_TRACKER=1``: with a ``Tracker`` of q's mean and sd called at every step); prints one JSON
 line: the wall time of ``pm.fit(N, method=METHOD)`` (compile included, as a user meets it),
 the import time, and the final average loss.
 """
@@ -51,7 +52,12 @@ def fit_pm(framework, model, method, n, backend):
     kwargs = {"backend": backend} if framework == "symvi" and backend not in (None, "default") else {}
     t0 = time.perf_counter()
     with m:
-        approx = pm.fit(n, method=method, progressbar=False, random_seed=1, **kwargs)
+        if os.environ.get("FIRST_FIT_TRACKER"):  # the watched fit: a Tracker called at every step
+            inference = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}[method](random_seed=1)
+            tracker = pm.callbacks.Tracker(mean=inference.approx.mean.eval, std=inference.approx.std.eval)
+            approx = inference.fit(n, progressbar=False, callbacks=[tracker], **kwargs)
+        else:
+            approx = pm.fit(n, method=method, progressbar=False, random_seed=1, **kwargs)
     wall = time.perf_counter() - t0
     step = getattr(getattr(approx, "inference", None), "_state", None)
     last = getattr(step[0], "last_backend", None) if step else None

@@ -202,26 +202,28 @@ class StepFunction:
     def _graph(self, backend, static_k, tracked=()):
         """``(inputs, [losses, flags, *tracked rows], updates)`` of the K-step loop for ``backend``."""
         loss, updates, state = self._loss, self._updates, self.state
-        drawn = []  # the JAX tier: random nodes whose draws come in as sequences
+        drawn = []  # the JAX tier: the draws (values of random nodes) that come in as sequences
         if backend == JAX_TIER:
             draws = self._draws_by[self._key("numba", None, tracked)[2:]]
-            drawn = draws.values
+            drawn = list(draws.values)
             state = [s for s in state if s not in set(draws.rngs)]
         param_idx = [state.index(p) for p in self.params]
         if backend in _FIXED:  # JAX traces shapes: lifted integer constants (reshape targets) go back in
             folded = fold_lifted_integers([loss] + [updates[s] for s in state])
             loss, updates = folded[0], dict(zip(state, folded[1:]))
+        refolded = drawn
         if drawn:  # folding rebuilt the random nodes: each is found again by its generator
             again = {r: nxt.owner.outputs[1] for r, nxt in rng_updates([loss, *updates.values()]).items()}
             if set(again) != set(draws.rngs):
                 raise ValueError("the JAX tier's loop would draw its own random numbers")
-            drawn = [*drawn, *(again[r] for r in draws.rngs)]
+            refolded = [again[r] for r in draws.rngs]
 
         def one_step(*inner):
-            noise, inner = inner[: len(drawn) // 2], inner[len(drawn) // 2 :]
+            noise, inner = inner[: len(drawn)], inner[len(drawn) :]
+            fed = dict(zip(drawn, noise)) | dict(zip(refolded, noise))  # (tracked expressions are not folded)
             alive = inner[-1]
             cur = inner[:-1]
-            repl = dict(zip(state, cur)) | dict(zip(drawn, noise + noise))
+            repl = dict(zip(state, cur)) | fed
             new = graph_replace([updates[s] for s in state] + [loss], repl, strict=False)
             new_vals, step_loss = new[:-1], new[-1]
             finite = [pt.all(pt.isfinite(new_vals[i])) for i in param_idx]
@@ -234,7 +236,7 @@ class StepFunction:
             reported = pt.switch(ok, step_loss, np.nan).astype(step_loss.dtype)  # no upcast in the loop
             flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
             # tracked expressions read the state after this step (the last good one after a bad step)
-            seen = graph_replace(list(tracked), dict(zip(state, out)) | dict(zip(drawn, noise + noise)), strict=False) if tracked else []
+            seen = graph_replace(list(tracked), dict(zip(state, out)) | fed, strict=False) if tracked else []
             # sample_node draws (in tracked expressions, or a custom objective) must be redrawn
             # at every step, not moved out of the loop as loop constants: tie them to the carried flag
             return tie_noise_to_loop([*out, ok, reported, flags, *seen], alive)
@@ -242,7 +244,7 @@ class StepFunction:
         n_steps = pt.iscalar("K")
         length = n_steps if static_k is None else static_k
         init = [*state, pt.constant(np.bool_(True))]
-        feeds = [pt.tensor(dtype=v.dtype, shape=(static_k, *v.type.shape), name=f"draws{i}") for i, v in enumerate(drawn[: len(drawn) // 2])]
+        feeds = [pt.tensor(dtype=v.dtype, shape=(static_k, *v.type.shape), name=f"draws{i}") for i, v in enumerate(drawn)]
         results = pytensor.scan(
             one_step,
             sequences=feeds,
@@ -363,7 +365,7 @@ class StepFunction:
         return all(getattr(s.type, "dtype", "float64") not in ("float32", "float16") for s in self.state) and self._loss.dtype == "float64"
 
     def cancel_background(self) -> None:
-        """Stop background Numba compiles of this step (Ctrl-C): the fit keeps its quick loop."""
+        """Stop background Numba compiles of this step (Ctrl-C): the fit keeps its first tier."""
         for tkey, job in list(self._tiers.items()):
             if job is not False:
                 job.cancel(reason="the fit was interrupted")
