@@ -206,3 +206,40 @@ def test_float32_fits_stay_on_numba(jax_tier, monkeypatch):
     with _model():
         approx = pm.fit(50, progressbar=False, random_seed=4)
     assert approx.inference._state[0].last_backend == "numba"
+
+
+def test_ctrl_c_on_the_jax_tier_ends_the_background_process(jax_tier, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
+    procs = []
+
+    def interrupt(approx, losses, i):
+        job = approx.inference._state[0]._tiers.get(())
+        if i == 100:
+            procs.append(job.proc)
+            assert job.proc.poll() is None  # still compiling
+            raise KeyboardInterrupt
+
+    fit, used = _fit(_model(), callbacks=[interrupt])
+    assert len(fit.hist) == 100 and set(used) == {"jax-tier"}  # the state of step 100 is kept
+    assert procs and procs[0].poll() is not None
+    assert not tiers._running and not tiers._queue
+
+
+def test_real_background_compile_switches_the_fit_to_numba(monkeypatch):
+    """The real child process: it compiles the loop with Numba (a disk-cache hit here: the
+    reference fit compiled it), the fit on the JAX tier loads it at the next chunk."""
+    monkeypatch.setenv("SYMVI_JAX_TIER", "1")
+    reference, _ = _fit(_model(), backend="numba")
+    graph = reference._state[0]._graph("numba", None)
+    tiers._ready_marker(tiers.graph_key(graph[1], graph[2])).unlink()  # as if never compiled
+
+    def wait(approx, losses, i):
+        job = approx.inference._state[0]._tiers.get(())
+        if i == 100 and job not in (None, False) and job.proc is not None:
+            job.proc.wait(timeout=600)
+
+    fit, used = _fit(_model(), callbacks=[wait])
+    assert used[:2] == ["jax-tier", "jax-tier"] and used[-1] == "numba", used
+    _same(reference, fit)

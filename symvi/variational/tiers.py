@@ -327,8 +327,10 @@ class BackgroundCompile:
         """True once the Numba compile finished; False while it runs, waits or has failed
         (and always False for a job that compiles C modules only)."""
         _pump()
-        if self.failure is not None or self.proc is None:
+        if self.failure is not None:
             return False
+        if self.proc is None:  # waiting, or skipped because an earlier job compiled this graph
+            return self not in _queue and numba_ready(self.key)
         rc = self.proc.poll()
         if rc is None:
             return False
