@@ -227,17 +227,31 @@ def test_ctrl_c_on_the_jax_tier_ends_the_background_process(jax_tier, monkeypatc
     assert not tiers._running and not tiers._queue
 
 
-def test_real_background_compile_switches_the_fit_to_numba(monkeypatch):
+HELD_CHILD = """
+import os, runpy, sys, time
+while not os.path.exists(sys.argv[1]):  # held until the test lets it compile
+    time.sleep(0.05)
+sys.argv = ["tiers", *sys.argv[2:]]
+runpy.run_module("symvi.variational.tiers", run_name="__main__")
+"""
+
+
+def test_real_background_compile_switches_the_fit_to_numba(monkeypatch, tmp_path):
     """The real child process: it compiles the loop with Numba (a disk-cache hit here: the
     reference fit compiled it), the fit on the JAX tier loads it at the next chunk."""
+    import sys
+
     monkeypatch.setenv("SYMVI_JAX_TIER", "1")
     reference, _ = _fit(_model(), backend="numba")
     graph = reference._state[0]._graph("numba", None)
     tiers._ready_marker(tiers.graph_key(graph[1], graph[2])).unlink()  # as if never compiled
+    go = tmp_path / "go"
+    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", HELD_CHILD, str(go)])
 
     def wait(approx, losses, i):
         job = approx.inference._state[0]._tiers.get(())
         if i == 100 and job not in (None, False) and job.proc is not None:
+            go.touch()
             job.proc.wait(timeout=600)
 
     fit, used = _fit(_model(), callbacks=[wait])
