@@ -326,3 +326,15 @@ def test_nan_in_a_minibatch_covariate_is_found_at_its_row():
         pm.Normal("obs", Xb @ b, 1, observed=yb, total_size=5000)
     with pytest.raises(ValueError, match=r"'obs' first at row 2468"):
         pm.fit(10, model=m, random_seed=0, progressbar=False)
+
+
+def test_seeded_minibatch_fit_repeats_exactly():
+    """``fit(random_seed=...)`` seeds the minibatch indices too (PyMC does): two runs agree."""
+    data = np.random.default_rng(1).normal(2.0, 1.0, size=500)
+    hists = []
+    for _ in range(2):
+        with pm.Model():
+            mu = pm.Normal("mu", 0.0, 10.0)
+            pm.Normal("y", mu, 1.0, observed=pm.Minibatch(data, batch_size=50), total_size=len(data))
+            hists.append(pm.fit(100, random_seed=2, progressbar=False).hist)
+    np.testing.assert_array_equal(hists[0], hists[1])

@@ -30,7 +30,7 @@ from symvi.logprob import rv_replacements
 from symvi.model import modelcontext
 from symvi.variational.checkpoint import checkpointable
 from symvi.variational.memory import check_fullrank_fits
-from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs
+from symvi.pytensorf import ONE_SHOT_MODE, compile_fn, new_rng, reseed_rngs, seed_sequence
 
 if TYPE_CHECKING:  # imported where used: xarray and pandas take ~70 MB and ~1 s to import
     import xarray as xr
@@ -157,6 +157,10 @@ class Approximation:
         self.layout = Layout(self.model, point)
         self.dtype = self.layout.dtype
         self.rng = new_rng(random_seed)
+        #: seeds the fit loop's other generators (Minibatch indices) when ``random_seed`` is
+        #: given, so that a seeded minibatch fit repeats exactly, as in PyMC
+        seeded = random_seed is not None and not isinstance(random_seed, np.random.Generator | np.random.BitGenerator)
+        self.data_seed = seed_sequence(random_seed).spawn(1)[0] if seeded else None
         self._start = self.layout.ravel(point)
         #: a start point or start sigmas were given (default fits then start there, not at a
         #: Pathfinder Gaussian: :mod:`symvi.variational.warmstart`)

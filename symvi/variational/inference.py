@@ -23,10 +23,12 @@ import numbers
 import time
 
 import numpy as np
+from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.gc_pause import paused
 from symvi.logprob import param_constants
 from symvi.model import modelcontext
+from symvi.pytensorf import reseed_rngs
 from symvi.streaming import chunk_hooks
 from symvi.backends import TIERED, chosen_backend, fit_backend, resolve_backend
 from symvi.variational import adapt
@@ -180,6 +182,10 @@ class Inference:
             )
             step.chunk_hooks = hooks
             step.control_variate = self._control_variate
+            seeds = getattr(self.approx, "data_seed", None)
+            others = [s for s in step.state if isinstance(s.type, RandomGeneratorType) and s is not self.approx.rng]
+            if seeds is not None and others:  # a seeded fit's minibatch indices repeat too
+                reseed_rngs(others, seeds)
             self._steps[key] = step
         return self._steps[key]
 
