@@ -11,6 +11,7 @@ import pytest
 import symvi as pm
 from symvi.variational import step as step_module
 from symvi.variational import tiers
+from test_tiers import _FakeJob  # a background compile that reports ready after n polls
 
 pytest.importorskip("jax")
 
@@ -36,20 +37,6 @@ def _fit(model, backend=None, method="advi", callbacks=(), n=N_STEPS, **kwargs):
     inference = pm.ADVI(model=model, random_seed=3) if method == "advi" else pm.FullRankADVI(model=model, random_seed=3)
     inference.fit(n, backend=backend, progressbar=False, callbacks=[record, *callbacks], **kwargs)
     return inference, used
-
-
-class _FakeJob:
-    """A background compile that reports ready after ``after`` polls (never: None)."""
-
-    def __init__(self, after):
-        self.after, self.polls, self.failure, self.superseded = after, 0, None, False
-
-    def ready(self):
-        self.polls += 1
-        return self.after is not None and self.polls > self.after
-
-    def cancel(self, reason=None):
-        pass
 
 
 @pytest.fixture
@@ -206,25 +193,6 @@ def test_float32_fits_stay_on_numba(jax_tier, monkeypatch):
     with _model():
         approx = pm.fit(50, progressbar=False, random_seed=4)
     assert approx.inference._state[0].last_backend == "numba"
-
-
-def test_ctrl_c_on_the_jax_tier_ends_the_background_process(jax_tier, monkeypatch):
-    import sys
-
-    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
-    procs = []
-
-    def interrupt(approx, losses, i):
-        job = approx.inference._state[0]._tiers.get(())
-        if i == 100:
-            procs.append(job.proc)
-            assert job.proc.poll() is None  # still compiling
-            raise KeyboardInterrupt
-
-    fit, used = _fit(_model(), callbacks=[interrupt])
-    assert len(fit.hist) == 100 and set(used) == {"jax-tier"}  # the state of step 100 is kept
-    assert procs and procs[0].poll() is not None
-    assert not tiers._running and not tiers._queue
 
 
 HELD_CHILD = """

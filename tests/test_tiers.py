@@ -119,7 +119,11 @@ def test_killed_background_compile_leaves_the_fit_on_the_quick_tier(new_graph, m
     assert len(fit.hist) == N_STEPS and set(used) == {"quick"}
 
 
-def test_ctrl_c_during_background_compile_leaves_no_process(new_graph, monkeypatch):
+@pytest.mark.parametrize("jax_tier", ["0", "1"])  # the first tier: the quick C VM, or JAX
+def test_ctrl_c_during_background_compile_leaves_no_process(new_graph, monkeypatch, jax_tier):
+    if jax_tier == "1":
+        pytest.importorskip("jax")
+    monkeypatch.setenv("SYMVI_JAX_TIER", jax_tier)
     monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
     procs = []
 
@@ -130,8 +134,9 @@ def test_ctrl_c_during_background_compile_leaves_no_process(new_graph, monkeypat
             assert job.proc.poll() is None  # still compiling
             raise KeyboardInterrupt
 
-    fit, _ = _fit(_model(), callbacks=[interrupt])
+    fit, used = _fit(_model(), callbacks=[interrupt])
     assert len(fit.hist) == 100  # the state of step 100 is kept
+    assert set(used) == {"jax-tier" if jax_tier == "1" else "quick"}
     assert procs and procs[0].poll() is not None  # the background process is gone
     assert not tiers._running and not tiers._queue
 
