@@ -169,6 +169,11 @@ def test_loop_draws_refuse_what_numpy_cannot_draw_ahead():
     assert tiers.LoopDraws.find([shared_gen + other], {rng: shared_gen.owner.outputs[0]}) is None  # one generator, two draws
     moving = pt.random.normal(w, 1.0, rng=rng)
     assert tiers.LoopDraws.find([moving], {rng: moving.owner.outputs[0], w: w * 2}) is None  # depends on the state
+    other = pytensor.shared(np.random.default_rng(1))
+    scale = pt.random.gamma(2.0, 1.0, rng=other)
+    nested = pt.random.normal(0.0, scale, rng=rng)
+    nested_updates = {rng: nested.owner.outputs[0], other: scale.owner.outputs[0]}
+    assert tiers.LoopDraws.find([nested], nested_updates) is None  # a parameter drawn itself
     mvn = pt.random.multivariate_normal(np.zeros(2), np.eye(2), rng=rng)
     assert tiers.LoopDraws.find([mvn], {rng: mvn.owner.outputs[0]}) is None  # multivariate
 

@@ -195,7 +195,7 @@ class LoopDraws:
     random variables follow numpy's algorithms), so a fit that switches from the JAX tier to
     Numba continues the same random stream.  :meth:`find` returns None where that cannot hold:
     a generator shared by two draws (they interleave), a draw whose parameters depend on the
-    loop's state, a multivariate draw, or noise that is not a RandomVariable.
+    loop's state or on another draw, a multivariate draw, or noise that is not a RandomVariable.
 
     Examples
     --------
@@ -223,10 +223,9 @@ class LoopDraws:
         from pytensor.tensor.random.type import RandomGeneratorType
 
         from symvi.pytensorf import ONE_SHOT_MODE
-
-        outs = list(exprs) + [v for k, v in updates.items() if not isinstance(k.type, RandomGeneratorType)]
         from symvi.variational.nodes import FreshNoise
 
+        outs = list(exprs) + [v for k, v in updates.items() if not isinstance(k.type, RandomGeneratorType)]
         moving = {s for s in updates if not isinstance(s.type, RandomGeneratorType)}
         found, used = [], set()
         for node in io_toposort([], outs):
@@ -238,8 +237,11 @@ class LoopDraws:
             rng = node.inputs[0]
             if not isinstance(rng, SharedVariable) or rng in used or updates.get(rng) is not node.outputs[0]:
                 return None
-            if moving & set(ancestors(node.inputs[1:])):
+            upstream = set(ancestors(node.inputs[1:]))
+            if moving & upstream:  # parameters that change with the loop's state
                 return None
+            if any(v.owner is not None and isinstance(v.owner.op, RandomVariable | FreshNoise) for v in upstream):
+                return None  # parameters drawn themselves: numpy could not draw them ahead
             used.add(rng)
             found.append(node)
         if not found:
