@@ -23,7 +23,6 @@ import numbers
 import time
 
 import numpy as np
-from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.gc_pause import paused
 from symvi.logprob import param_constants
@@ -183,7 +182,7 @@ class Inference:
             step.chunk_hooks = hooks
             step.control_variate = self._control_variate
             seeds = getattr(self.approx, "data_seed", None)
-            others = [s for s in step.state if isinstance(s.type, RandomGeneratorType) and s is not self.approx.rng]
+            others = [g for g in step.generators if g is not self.approx.rng]
             if seeds is not None and others:  # a seeded fit's minibatch indices repeat too
                 reseed_rngs(others, seeds)
             self._steps[key] = step

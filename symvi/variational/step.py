@@ -475,6 +475,11 @@ class StepFunction:
         rows = [np.concatenate(r) for r in zip(*(p[2] for p in parts))]
         return losses, parts[-1][1], rows
 
+    @property
+    def generators(self) -> list:
+        """The random generators the loop carries (shared variables)."""
+        return [self.state[i] for i in self._rng_positions]
+
     def snapshot(self) -> list:
         """Copies of every state value (for :meth:`restore`)."""
         return [s.get_value(borrow=False) for s in self.state]
