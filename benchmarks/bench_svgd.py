@@ -45,8 +45,10 @@ HERE = Path(__file__).resolve().parent
 
 
 # ---------------------------------------------------------------------- data (parent only)
-def iris_data(seed: int = 0):
+def iris_data(seed: int = 0, synthetic: bool = False):
     try:
+        if synthetic:  # the same numbers in every interpreter, whether sklearn is there or not
+            raise ImportError
         from sklearn.datasets import load_iris
 
         X, y = load_iris(return_X_y=True)

@@ -30,6 +30,16 @@ def build_pm(pm, model):
             s = pm.HalfNormal("s", 1.0)
             pm.Normal("y", pm.math.dot(X, w), s, observed=X @ np.array([1.0, -1.0, 0.5]) + rng.normal(size=50))
         return m
+    if model == "iris":  # the seed notebook's SVGD model (bench_svgd.py), its synthetic data
+        import bench_svgd
+        import pytensor.tensor as pt
+
+        X, _, y, _, _ = bench_svgd.iris_data(synthetic=True)
+        with pm.Model() as m:
+            beta = pm.Normal("beta", 0, sigma=1e2, shape=(4, 3))
+            a = pm.Normal("a", sigma=1e4, shape=(3,))
+            pm.Categorical("obs", p=pt.special.softmax(pm.math.dot(X, beta) + a, axis=-1), observed=y)
+        return m
     if model in POSTERIORDB:
         import posteriordb_models
 
