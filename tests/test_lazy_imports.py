@@ -1,5 +1,6 @@
 """symvi.lazy_imports: xarray's dask probe deferred until dask arrays can exist; ArviZ imported
-with its Numba ufuncs cached (issue 13, first one-off calls)."""
+with its Numba ufuncs cached, and ahead in interactive sessions; one-shot functions inline
+OpFromGraph ops (issue 13, first one-off calls)."""
 
 import subprocess
 import sys
@@ -78,3 +79,63 @@ def test_arviz_import_restores_numba_vectorize():
     lw = np.log(np.random.default_rng(0).exponential(size=200))
     _, khat = az.psislw(lw, reff=1.0)
     assert np.isfinite(khat)
+
+
+def test_arviz_waits_for_an_import_ahead_before_returning(monkeypatch):
+    class Thread:  # stands for the background import: its module may be incomplete until joined
+        joined = 0
+
+        def join(self):
+            type(self).joined += 1
+
+    monkeypatch.setattr(lazy_imports, "_ahead", Thread())
+    assert lazy_imports.arviz().__name__ == "arviz"
+    assert Thread.joined == 1
+
+
+def test_interactive_sessions_import_arviz_after_a_fit_and_scripts_do_not():
+    code = textwrap.dedent(
+        """
+        import sys
+        import symvi as pm
+        from symvi import lazy_imports
+
+        def fit():
+            with pm.Model():
+                pm.Normal("x", 0, 1)
+                return pm.fit(20, progressbar=False, random_seed=1, obj_optimizer=pm.adam(learning_rate=0.1))
+
+        fit()
+        print(lazy_imports._ahead is None, "arviz" in sys.modules)   # a script: nothing ahead
+        sys.ps1 = ">>> "                                              # what the REPL sets
+        approx = fit()
+        print(lazy_imports._ahead is not None)
+        idata = approx.sample(10, random_seed=1)                      # waits for it
+        print(lazy_imports._ahead.is_alive(), lazy_imports.ahead_failure, type(idata).__name__)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:3] == ["True False", "True", "False None InferenceData"]
+
+
+def test_one_shot_functions_inline_softmax_instead_of_compiling_it_with_numba():
+    """Softmax is an OpFromGraph: run by the Python linker it would compile its inner graph in the
+    default (Numba) mode, 5-9 s at a categorical model's start-point check."""
+    import pytensor
+    import pytensor.tensor as pt
+    import scipy.special as ss
+    from pytensor.compile.builders import OpFromGraph
+
+    from symvi.pytensorf import ONE_SHOT_MODE
+
+    x = pt.matrix("x")
+    y = pt.special.log_softmax(2.0 * pt.special.softmax(x, axis=1), axis=-1).sum()
+    f = pytensor.function([x], [y, pytensor.grad(y, x)], mode=ONE_SHOT_MODE)
+    assert not any(isinstance(n.op, OpFromGraph) for n in f.maker.fgraph.apply_nodes)
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    value, grad = f(X)
+    np.testing.assert_allclose(value, ss.log_softmax(2.0 * ss.softmax(X, axis=1), axis=-1).sum(), rtol=1e-12)
+    eps = 1e-6
+    bumped = X.copy()
+    bumped[1, 2] += eps
+    np.testing.assert_allclose(grad[1, 2], (f(bumped)[0] - value) / eps, rtol=1e-4)

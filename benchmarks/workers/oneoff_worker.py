@@ -5,6 +5,8 @@ Usage: ``python oneoff_worker.py CALL [CALL ...]`` with CALL in ``sample``, ``di
 ``sample_node``, ``ppc``.  Fits the seed gamma model (ADVI, 2 000 steps; the library caches are
 expected warm), then times each CALL in the order given and prints one JSON line with the fit's
 and each call's wall and process CPU seconds, and which heavy modules were imported when.
+``ONEOFF_PAUSE=s``: the session is interactive (``sys.ps1`` set, as a REPL or notebook has it)
+and the calls start ``s`` seconds after the fit (the next cell).
 """
 
 import json
@@ -34,9 +36,13 @@ def main(calls):
         import threading
 
         threading.Thread(target=lambda: __import__("arviz"), daemon=True).start()
+    pause = float(os.environ.get("ONEOFF_PAUSE", "0"))
+    if pause:  # a notebook: an interactive session (as the REPL marks it), the next cell `pause` s later
+        sys.ps1 = ">>> "
     with model:
         row["fit"] = timed(lambda: row.__setitem__("approx", pm.fit(2000, progressbar=False, random_seed=1)))
     approx = row.pop("approx")
+    time.sleep(pause)
     row["imported_after_fit"] = sorted(m for m in ("arviz", "xarray", "dask", "dask.array") if m in sys.modules)
     actions = {
         "sample": lambda: approx.sample(1000, random_seed=2),

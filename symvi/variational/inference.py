@@ -29,6 +29,7 @@ from symvi.logprob import param_constants
 from symvi.model import modelcontext
 from symvi.pytensorf import reseed_rngs
 from symvi.streaming import chunk_hooks
+from symvi.lazy_imports import import_arviz_soon
 from symvi.backends import TIERED, chosen_backend, fit_backend, resolve_backend
 from symvi.variational import adapt
 from symvi.variational import convergence, warmstart
@@ -276,6 +277,7 @@ class Inference:
             self._state = (step, callbacks, score)
             self._fit_kwargs = dict(kwargs)
             approx = self._iterate(n, step, callbacks, progressbar, score, stop_tol, report_tol)
+            import_arviz_soon()  # interactive sessions: the next cell's sample/summary needs it
         except FloatingPointError:
             if deferred_check:  # a bad start point: name its terms (ValueError, as for small data)
                 _check_start_logp(self.approx, kwargs.get("more_replacements"))
