@@ -9,6 +9,7 @@ import sys
 import warnings
 
 import numpy as np
+import pytensor.tensor as pt
 import pytest
 
 import symvi as pm
@@ -48,6 +49,10 @@ class _FakeJob:
 
     def __init__(self, after):
         self.after, self.polls, self.failure, self.superseded = after, 0, None, False
+        self.released = 0
+
+    def release(self):
+        self.released += 1
 
     def ready(self):
         self.polls += 1
@@ -241,3 +246,17 @@ def test_cache_misses_run_the_python_perform(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     missed, value = out.stdout.split()
     assert missed == "True" and float(value) == 2.0 * (1.0 + np.e)
+
+
+def test_a_held_background_compile_starts_only_when_released(monkeypatch, tmp_path):
+    monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(tiers, "state_dir", lambda: tmp_path)
+    x = pt.dscalar("x")
+    job = tiers.BackgroundCompile(([x], [2 * x], {}), "held-job-key", hold=True)
+    try:
+        assert job.proc is None and not job.ready()  # queued, not started
+        job.release()
+        assert job.proc is not None and job.proc.poll() is None  # started now
+    finally:
+        job.cancel()
+    assert job.proc.poll() is not None

@@ -330,7 +330,9 @@ class StepFunction:
                 _log.debug("graph %s new to Numba: JAX tier, Numba in the background", key)
                 self._draws_by[tkey] = draws
                 self._stay[tkey] = JAX_TIER
-                self._tiers[tkey] = tiers.BackgroundCompile(graph, key)
+                # held until XLA has compiled the JAX loop: on 2 cores a Numba compile
+                # started now would slow the first result by ~0.4 s
+                self._tiers[tkey] = tiers.BackgroundCompile(graph, key, hold=True)
                 return JAX_TIER
             quick_key = self._key("quick", None, tracked)
             quick_graph = self._built[quick_key] = self._graph("quick", None, tracked)
@@ -431,7 +433,7 @@ class StepFunction:
         states = [r.get_value(borrow=True).bit_generator.state for r in draws.rngs]
         try:
             fn = self._compiled(JAX_TIER, k, tracked)
-            return fn(k)
+            out = fn(k)
         except Exception as err:  # noqa: BLE001 - any JAX failure: the fit goes on with Numba
             _log.debug("the JAX tier cannot run this loop (%s: %s): Numba", type(err).__name__, err)
             self._fns.pop(key, None)
@@ -443,6 +445,10 @@ class StepFunction:
             self._tiers[tkey] = False
             self._stay[tkey] = "numba"
             return None
+        job = self._tiers.get(tkey)
+        if job not in (None, False):  # the JAX loop is compiled: Numba's turn
+            job.release()
+        return out
 
     def _finish(self, backend, outputs, tracked):
         """``run``'s result from a compiled loop's outputs (losses, flags, tracked rows)."""
