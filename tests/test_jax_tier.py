@@ -256,3 +256,26 @@ def test_numba_background_compile_waits_for_the_jax_loop_to_compile(jax_tier, mo
     _fit(_model())
     assert made == [{"hold": True}]
     assert events[0] == ("ran", "jax-tier") and events[1] == ("release", None)  # (again after each new loop length: no-ops)
+
+
+def test_xla_compiles_the_first_jax_loop_during_the_warm_start_and_the_fit_waits_for_it(jax_tier, monkeypatch):
+    made = []
+
+    class Recorded(tiers.XlaPrefetch):
+        def __init__(self, fn, args):
+            super().__init__(fn, args)
+            self.waited = 0
+            made.append(self)
+
+        def wait(self):
+            self.waited += 1
+            super().wait()
+
+    reference, _ = _fit(_model(), backend="numba")
+    monkeypatch.setattr(tiers, "XlaPrefetch", Recorded)
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: _FakeJob(None))
+    fit, used = _fit(_model())
+    assert set(used) == {"jax-tier"}
+    assert len(made) == 1 and made[0].waited == 1 and made[0].error is None
+    assert fit._state[0]._prefetch is None
+    _same(reference, fit)  # the prefetch's call changed nothing: no state stored, generators rewound

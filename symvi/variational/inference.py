@@ -269,6 +269,7 @@ class Inference:
                 if step.chunk_hooks:  # a data stream cannot be rewound for the trials: no search
                     self.set_adaptive_state(adapt.STREAM_RATE)
                 else:
+                    step.prepare(adapt.SEARCH_STEPS)  # the JAX tier: XLA compiles meanwhile
                     if warmstart.applies(self, kwargs.get("more_replacements")):
                         self.warm_start = warmstart.warm_start(self)
                     refresh_control_variate(step, self.approx)

@@ -174,6 +174,8 @@ class StepFunction:
         self._stay: dict = {}  # per tracked set: the first tier, while Numba is not loaded
         self._draws_by: dict = {}  # per tracked set: the JAX tier's tiers.LoopDraws
         self._on_jax_tier: bool | None = None  # None: no auto chunk has run yet
+        self._prefetch = None  # tiers.XlaPrefetch of the first JAX-tier loop (prepare)
+        self._jax_ran: set = set()  # JAX-tier loops called once (compiled by then)
         self.quick_tier = True  # an auto fit without a JAX tier starts on the quick C VM (else Numba)
         self.quick_fallbacks = 0  # ops of the quick loop without compiled C code (run in Python)
         self._compiled_in_tier = False
@@ -406,7 +408,7 @@ class StepFunction:
                 self._on_jax_tier = backend == JAX_TIER
             if backend in _FIXED and k != self.chunk_sizes(k):  # lengths compiled: 1000, 100, 10, 1
                 return self._run_pieces(k, tracked)
-            if backend == JAX_TIER and self._key(backend, k, tracked) not in self._fns:
+            if backend == JAX_TIER and self._key(backend, k, tracked) not in self._jax_ran:
                 self._last_call = None
                 fn = self._first_jax_call(k, tracked)
                 if fn is None:  # JAX could not compile this loop: Numba (in-process) instead
@@ -421,6 +423,45 @@ class StepFunction:
             self._last_call = (self.backend, tracked, backend, fn) if settled else None
         return self._finish(backend, fn(k), tracked)
 
+    def prepare(self, k: int) -> None:
+        """Start compiling the loop of a first ``run(k)`` where that can overlap other work.
+
+        On the JAX tier (an ``auto`` fit of a loop new to Numba), PyTensor converts the loop
+        here and XLA compiles it in a thread (:class:`tiers.XlaPrefetch`), while the caller
+        goes on (a fit computes its warm start); the first ``run`` waits for it.  Elsewhere
+        nothing happens.
+
+        Examples
+        --------
+        >>> import numpy as np, pytensor, pytensor.tensor as pt
+        >>> from symvi.variational.optimizers import adam
+        >>> w = pytensor.shared(np.array([3.0]), name="w")
+        >>> step = StepFunction(pt.sum(w**2), [w], adam(learning_rate=0.1))
+        >>> step.backend = "numba"
+        >>> step.prepare(100)                  # not a tiered fit: nothing to start
+        >>> step._prefetch is None
+        True
+        """
+        if self.backend != "auto" or self._prefetch is not None or not tiers.jax_available():
+            return
+        if self._tier(()) != JAX_TIER:
+            return
+        k = self.chunk_sizes(k)
+        key = self._key(JAX_TIER, k, ())
+        if key in self._fns:
+            return
+        draws = self._draws_by[key[2:]]
+        states = [r.get_value(borrow=True).bit_generator.state for r in draws.rngs]
+        try:
+            self._compiled(JAX_TIER, k, ())
+            args = draws.draw(k)  # the first call's shapes (the generators are rewound below)
+            self._prefetch = tiers.XlaPrefetch(self.functions[key], args)
+        except Exception as err:  # noqa: BLE001 - the first run compiles again and handles it
+            _log.debug("no XLA prefetch (%s: %s)", type(err).__name__, err)
+        finally:
+            for r, st in zip(draws.rngs, states):
+                r.get_value(borrow=True).bit_generator.state = st
+
     def _first_jax_call(self, k: int, tracked: tuple):
         """The first call of a JAX-tier loop (JAX traces and compiles at its first call).
 
@@ -433,6 +474,9 @@ class StepFunction:
         states = [r.get_value(borrow=True).bit_generator.state for r in draws.rngs]
         try:
             fn = self._compiled(JAX_TIER, k, tracked)
+            if self._prefetch is not None:  # XLA compiling this loop already (prepare)
+                self._prefetch.wait()
+                self._prefetch = None
             out = fn(k)
         except Exception as err:  # noqa: BLE001 - any JAX failure: the fit goes on with Numba
             _log.debug("the JAX tier cannot run this loop (%s: %s): Numba", type(err).__name__, err)
@@ -445,6 +489,7 @@ class StepFunction:
             self._tiers[tkey] = False
             self._stay[tkey] = "numba"
             return None
+        self._jax_ran.add(key)
         job = self._tiers.get(tkey)
         if job not in (None, False):  # the JAX loop is compiled: Numba's turn
             job.release()
