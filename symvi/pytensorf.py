@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 from pytensor.graph.replace import clone_replace
@@ -41,16 +42,22 @@ def _inline_op_from_graph(fgraph, node):
     return clone_replace(op.inner_outputs, replace=dict(zip(op.inner_inputs, node.inputs)))
 
 
+class _OneShotMode(Mode):
+    """The Python linker; its only rewrite inlines OpFromGraph nodes.  Run by the Python
+    linker, such a node compiles its inner graph in PyTensor's default mode, i.e. with Numba:
+    5-9 s for the softmax of a categorical model's start-point check.  Pickled by name (its
+    rewriter holds closures): processes that receive it (Dask workers) build their own."""
+
+    def __reduce__(self):
+        return _one_shot_mode, ()
+
+
 def _one_shot_mode():
     from pytensor.compile.builders import OpFromGraph
-    from pytensor.compile.mode import Mode
     from pytensor.graph.rewriting.basic import EquilibriumGraphRewriter, node_rewriter
 
-    # the only rewrite: OpFromGraph nodes are inlined.  Run by the Python linker, such a node
-    # compiles its inner graph in PyTensor's default mode, i.e. with Numba: 5-9 s for the
-    # softmax of a categorical model's start-point check, once per machine and op type
     inline = node_rewriter([OpFromGraph])(_inline_op_from_graph)
-    return Mode(linker="py", optimizer=EquilibriumGraphRewriter([inline], max_use_ratio=100))
+    return _OneShotMode(linker="py", optimizer=EquilibriumGraphRewriter([inline], max_use_ratio=100))
 
 
 # For functions evaluated once or a few times (initial points, posterior/prior draws,

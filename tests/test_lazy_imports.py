@@ -135,6 +135,10 @@ def test_one_shot_functions_inline_softmax_instead_of_compiling_it_with_numba():
     X = np.random.default_rng(0).normal(size=(4, 3))
     value, grad = f(X)
     np.testing.assert_allclose(value, ss.log_softmax(2.0 * ss.softmax(X, axis=1), axis=-1).sum(), rtol=1e-12)
+    import pickle  # Dask workers receive the mode pickled: it must travel and still inline
+
+    again = pytensor.function([x], y, mode=pickle.loads(pickle.dumps(ONE_SHOT_MODE)))
+    assert not any(isinstance(n.op, OpFromGraph) for n in again.maker.fgraph.apply_nodes)
     eps = 1e-6
     bumped = X.copy()
     bumped[1, 2] += eps
