@@ -450,17 +450,12 @@ class StepFunction:
         key = self._key(JAX_TIER, k, ())
         if key in self._fns:
             return
-        draws = self._draws_by[key[2:]]
-        states = [r.get_value(borrow=True).bit_generator.state for r in draws.rngs]
         try:
             self._compiled(JAX_TIER, k, ())
-            args = draws.draw(k)  # the first call's shapes (the generators are rewound below)
+            args = self._draws_by[key[2:]].peek(k)  # the first call's shapes
             self._prefetch = tiers.XlaPrefetch(self.functions[key], args)
         except Exception as err:  # noqa: BLE001 - the first run compiles again and handles it
             _log.debug("no XLA prefetch (%s: %s)", type(err).__name__, err)
-        finally:
-            for r, st in zip(draws.rngs, states):
-                r.get_value(borrow=True).bit_generator.state = st
 
     def _first_jax_call(self, k: int, tracked: tuple):
         """The first call of a JAX-tier loop (JAX traces and compiles at its first call).
@@ -471,7 +466,7 @@ class StepFunction:
         key = self._key(JAX_TIER, k, tracked)
         tkey = key[2:]
         draws = self._draws_by[tkey]
-        states = [r.get_value(borrow=True).bit_generator.state for r in draws.rngs]
+        at = draws.positions()
         try:
             fn = self._compiled(JAX_TIER, k, tracked)
             if self._prefetch is not None:  # XLA compiling this loop already (prepare)
@@ -481,8 +476,7 @@ class StepFunction:
         except Exception as err:  # noqa: BLE001 - any JAX failure: the fit goes on with Numba
             _log.debug("the JAX tier cannot run this loop (%s: %s): Numba", type(err).__name__, err)
             self._fns.pop(key, None)
-            for r, st in zip(draws.rngs, states):  # draws made for the failed call are not used
-                r.get_value(borrow=True).bit_generator.state = st
+            draws.rewind(at)  # draws made for the failed call are not used
             job = self._tiers.get(tkey)
             if job not in (None, False):
                 job.cancel(reason=None)

@@ -293,6 +293,23 @@ class LoopDraws:
         params_fn = pytensor.function([], inputs, mode=ONE_SHOT_MODE, on_unused_input="ignore")
         return cls(found, params_fn)
 
+    def positions(self) -> list:
+        """Where each generator stands (for :meth:`rewind`)."""
+        return [r.get_value(borrow=True).bit_generator.state for r in self.rngs]
+
+    def rewind(self, positions: list) -> None:
+        """Put the generators back where :meth:`positions` found them."""
+        for r, st in zip(self.rngs, positions):
+            r.get_value(borrow=True).bit_generator.state = st
+
+    def peek(self, k: int) -> list:
+        """:meth:`draw` without advancing the generators (the shapes of a call to come)."""
+        at = self.positions()
+        try:
+            return self.draw(k)
+        finally:
+            self.rewind(at)
+
     def draw(self, k: int) -> list:
         """Every draw of ``k`` steps, one array per random node (leading axis: the step)."""
         if not self.nodes:
