@@ -366,8 +366,22 @@ class Model(ModelAPI):
 
     # ------------------------------------------------------------------ densities
     def logp(self, vars=None, jacobian: bool = True, sum: bool = True):
-        """Symbolic log density over the value variables (see :mod:`symvi.logprob`)."""
-        return logprob.model_logp(self, vars=vars, jacobian=jacobian, sum=sum)
+        """Symbolic log density over the value variables (see :mod:`symvi.logprob`).
+
+        The whole model's graph is built once per model state (a fit asks for it several
+        times: start-point check, objective, warm start); any change to the model rebuilds it.
+        """
+        if vars is not None:
+            return logprob.model_logp(self, vars=vars, jacobian=jacobian, sum=sum)
+        state = (self.version, len(self.free_RVs), len(self.observed_RVs), len(self.potentials), pytensor.config.floatX)
+        cached = self.__dict__.get("_logp_graphs")
+        if cached is None or cached[0] != state:  # (graphs of an earlier state are not asked for again)
+            cached = self._logp_graphs = (state, {})
+        graphs = cached[1]
+        if (jacobian, sum) not in graphs:
+            graphs[jacobian, sum] = logprob.model_logp(self, jacobian=jacobian, sum=sum)
+        out = graphs[jacobian, sum]
+        return list(out) if isinstance(out, list) else out
 
     def compile_logp(self, vars=None, jacobian: bool = True, sum: bool = True, batched: bool = False):
         """Compiled log density taking a point dict ``{value var name: array}``.

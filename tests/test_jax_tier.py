@@ -10,7 +10,7 @@ import pytest
 
 import symvi as pm
 from symvi.variational import step as step_module
-from symvi.variational import tiers
+from symvi.variational import jax_loop, tiers
 from test_tiers import _FakeJob  # a background compile that reports ready after n polls
 
 pytest.importorskip("jax")
@@ -216,8 +216,7 @@ def test_real_background_compile_switches_the_fit_to_numba(monkeypatch, tmp_path
 
     monkeypatch.setenv("SYMVI_JAX_TIER", "1")
     reference, _ = _fit(_model(), backend="numba")
-    graph = reference._state[0]._graph("numba", None)
-    tiers._ready_marker(tiers.graph_key(graph[1], graph[2])).unlink()  # as if never compiled
+    tiers._ready_marker(reference._state[0]._numba_key(())).unlink()  # as if never compiled
     go = tmp_path / "go"
     monkeypatch.setattr(tiers, "COMMAND", [sys.executable, "-c", HELD_CHILD, str(go)])
 
@@ -254,14 +253,14 @@ def test_numba_background_compile_waits_for_the_jax_loop_to_compile(jax_tier, mo
     monkeypatch.setattr(step_module.StepFunction, "_compiled", logged)
     monkeypatch.setattr(tiers, "BackgroundCompile", make)
     _fit(_model())
-    assert made == [{"hold": True}]
+    assert len(made) == 1 and made[0]["hold"] is True and set(made[0]["spec"]) == {"loss", "updates", "state", "params", "tracked"}
     assert events[0] == ("ran", "jax-tier") and events[1] == ("release", None)  # (again after each new loop length: no-ops)
 
 
 def test_xla_compiles_the_first_jax_loop_during_the_warm_start_and_the_fit_waits_for_it(jax_tier, monkeypatch):
     made = []
 
-    class Recorded(tiers.XlaPrefetch):
+    class Recorded(jax_loop.XlaPrefetch):
         def __init__(self, fn, args):
             super().__init__(fn, args)
             self.waited = 0
@@ -272,10 +271,36 @@ def test_xla_compiles_the_first_jax_loop_during_the_warm_start_and_the_fit_waits
             super().wait()
 
     reference, _ = _fit(_model(), backend="numba")
-    monkeypatch.setattr(tiers, "XlaPrefetch", Recorded)
+    monkeypatch.setattr(step_module, "XlaPrefetch", Recorded)
     monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: _FakeJob(None))
     fit, used = _fit(_model())
     assert set(used) == {"jax-tier"}
     assert len(made) == 1 and made[0].waited == 1 and made[0].error is None
     assert fit._state[0]._prefetch is None
     _same(reference, fit)  # the prefetch's call changed nothing: no state stored, generators rewound
+
+
+def test_jax_loop_takes_data_of_a_new_shape():
+    """The step's shared variables come in with static shapes (JAX needs constant shapes);
+    data of another shape (set_data between fits) builds the step again."""
+    data = pytensor.shared(np.arange(4.0), name="data")
+    x, noise = pt.dscalar("x"), pt.dscalar("noise")
+    new_x = x + noise * data[data.shape[0] - 1]  # an index from the data's shape
+    loop = jax_loop.JaxLoop([x], [noise], [new_x, data.shape[0]], [data], tiers.jax_tier_mode())
+    (last,), (n,) = loop([np.float64(0.0)], [np.ones(3)], 3)
+    assert float(last) == 3 * 3.0 and np.asarray(n).tolist() == [4, 4, 4]
+    data.set_value(np.arange(10.0))
+    (last,), (n,) = loop([np.float64(0.0)], [np.ones(2)], 2)
+    assert float(last) == 2 * 9.0 and np.asarray(n).tolist() == [10, 10]
+    assert loop.attempt == 0  # the light rewrites were enough
+
+
+def test_jax_loop_falls_back_to_shape_inference_where_jax_cannot_trace():
+    """A shape the types do not fix (a constant slice's length) needs PyTensor's shape
+    inference before JAX can trace the step: the loop builds it again with it."""
+    data = pytensor.shared(np.arange(4.0), name="data")
+    x, noise = pt.dscalar("x"), pt.dscalar("noise")
+    new_x = x + noise * pt.mean(data[: data.shape[0] // 2])  # mean divides by the slice's shape
+    loop = jax_loop.JaxLoop([x], [noise], [new_x], [data], tiers.jax_tier_mode())
+    (last,), _ = loop([np.float64(0.0)], [np.ones(3)], 3)
+    assert float(last) == 3 * 0.5 and loop.attempt == 1

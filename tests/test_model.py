@@ -478,3 +478,24 @@ def test_bad_data():
 def test_public_api_exports():
     for name in ["Model", "Deterministic", "Potential", "Data", "set_data", "draw", "sample_prior_predictive"]:
         assert hasattr(symvi, name), name
+
+
+def test_logp_graph_is_built_once_per_model_state():
+    """A fit asks for the model's log density several times: one graph per model state, and
+    any change to the model (a new variable, a potential) gives a new one."""
+    import pytensor
+
+    with pm.Model() as m:
+        x = pm.Normal("x", 0.0, 1.0)
+        first = m.logp()
+        assert m.logp() is first and m.logp(jacobian=False) is not first
+        terms = m.logp(sum=False)
+        assert m.logp(sum=False) == terms and m.logp(sum=False) is not terms  # a new list each time
+        pm.Normal("y", x, 1.0, observed=np.array([0.5]))
+        second = m.logp()
+        pm.Potential("pen", -(x**2))
+        third = m.logp()
+    assert second is not first and third is not second
+    f = pytensor.function([m.rvs_to_values[x]], [first, second, third], mode="FAST_COMPILE")
+    prior, lik = stats.norm.logpdf(1.0), stats.norm.logpdf(0.5, 1.0, 1.0)
+    np.testing.assert_allclose(f(1.0), [prior, prior + lik, prior + lik - 1.0])

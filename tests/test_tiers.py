@@ -164,8 +164,7 @@ def test_quick_loop_lacking_c_modules_goes_to_numba_and_compiles_them_in_the_bac
 def test_edited_prior_values_keep_the_graph_and_new_distributions_do_not():
     def key(model):
         step = pm.ADVI(model=model, random_seed=1).step_function()
-        graph = step._graph("numba", None)
-        return tiers.graph_key(graph[1], graph[2])
+        return step._numba_key(())
 
     assert key(_model(10.0)) == key(_model(2.5))
     assert key(_model(10.0)) != key(_model(10.0, dist="Cauchy"))
@@ -189,6 +188,26 @@ def test_background_process_compiles_and_marks_the_graph(tmp_path):
     assert job.ready(), job.failure
     assert tiers.numba_ready(key)
     tiers._ready_marker(key).unlink()
+
+
+def test_background_process_builds_the_loop_of_a_step(tmp_path):
+    """Given the step's expressions (the JAX tier's hand-over), the child builds the Numba loop
+    itself, as the fit would: the fit then loads it from Numba's disk cache."""
+    from pytensor.link.numba.cache import NUMBA_CACHE_PATH
+
+    model = _model(3.5)
+    step = pm.ADVI(model=model, random_seed=1).step_function()
+    key = "test-spec-" + step._numba_key(())
+    spec = {"loss": step._loss, "updates": step._updates, "state": step.state, "params": step.params, "tracked": ()}
+    job = tiers.BackgroundCompile(None, key, spec=spec)
+    job.proc.wait(timeout=600) if job.proc is not None else None
+    assert job.ready(), job.failure
+    tiers._ready_marker(key).unlink()
+    cache = NUMBA_CACHE_PATH
+    before = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    step.backend = "numba"
+    step.run(1)
+    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == before  # all read from the cache
 
 
 ORPHAN_SCRIPT = """

@@ -1,14 +1,11 @@
 """One optimisation step, compiled as a loop of K steps per call.
 
 ``StepFunction`` takes the objective's loss (and optionally explicit gradients), applies the
-optimizer, and wraps the single-step update in a ``scan`` whose carried state is every
-shared variable the step changes: parameters, optimizer state, and the random generators
-(noise for the Monte Carlo estimate, minibatch indices).  Drawing noise inside the step keeps
-results identical whatever K is.  The function is compiled once and reused for every chunk,
-``fit`` and ``refine`` call.
-
-A step whose loss or new parameters are not finite is not applied: the scan carries an
-``alive`` flag, and every later step of the chunk is a no-op that reports NaN.
+optimizer, and compiles the loop :func:`~symvi.variational.loop_graph.loop_graph` builds: a
+``scan`` carrying every shared variable the step changes (parameters, optimizer state, random
+generators).  Drawing noise inside the step keeps results identical whatever K is.  The
+function is compiled once and reused for every chunk, ``fit`` and ``refine`` call; a step that
+is not finite is not applied (the loop reports NaN from there).
 
 ``run(k, tracked=exprs)`` also records each expression of ``exprs`` after every step as an
 extra output of the loop (``Tracker`` of symbolic expressions): one more compiled function
@@ -27,27 +24,18 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph.replace import graph_replace
-from pytensor.tensor.random.type import RandomGeneratorType
 
 from symvi.backends import fixed_length_loops, get_mode, resolve_backend
-from symvi.pytensorf import fold_lifted_integers, lift_constants, rng_updates
+from symvi.pytensorf import lift_constants, rng_updates
 from symvi.variational import tiers
 from symvi.variational.fastcall import direct_call, fast_numba_vm
-from symvi.variational.nodes import tie_noise_to_loop
+from symvi.variational.jax_loop import JaxLoop, XlaPrefetch
+from symvi.variational.loop_graph import _FIXED, JAX_TIER, LOOP_FORMAT, _is_rng, loop_graph  # noqa: F401 (JAX_TIER: re-exported)
 from symvi.variational.optimizers import total_norm_constraint
 
 __all__ = ["StepFunction"]
 
 _log = logging.getLogger("symvi.tiers")
-
-#: the JAX tier of ``backend="auto"``: JAX's loop fed with draws made in numpy (tiers.LoopDraws)
-JAX_TIER = "jax-tier"
-_FIXED = ("jax", JAX_TIER)  # backends whose loops have a fixed length
-
-
-def _is_rng(var) -> bool:
-    return isinstance(var.type, RandomGeneratorType)
 
 
 def _keeps_inputs(fn) -> bool:
@@ -174,7 +162,7 @@ class StepFunction:
         self._stay: dict = {}  # per tracked set: the first tier, while Numba is not loaded
         self._draws_by: dict = {}  # per tracked set: the JAX tier's tiers.LoopDraws
         self._on_jax_tier: bool | None = None  # None: no auto chunk has run yet
-        self._prefetch = None  # tiers.XlaPrefetch of the first JAX-tier loop (prepare)
+        self._prefetch = None  # jax_loop.XlaPrefetch of the first JAX-tier loop (prepare)
         self._jax_ran: set = set()  # JAX-tier loops called once (compiled by then)
         self.quick_tier = True  # an auto fit without a JAX tier starts on the quick C VM (else Numba)
         self.quick_fallbacks = 0  # ops of the quick loop without compiled C code (run in Python)
@@ -202,66 +190,12 @@ class StepFunction:
         return self._fns[key]
 
     def _graph(self, backend, static_k, tracked=()):
-        """``(inputs, [losses, flags, *tracked rows], updates)`` of the K-step loop for ``backend``."""
-        loss, updates, state = self._loss, self._updates, self.state
-        drawn = []  # the JAX tier: the draws (values of random nodes) that come in as sequences
-        if backend == JAX_TIER:
-            draws = self._draws_by[self._key("numba", None, tracked)[2:]]
-            drawn = list(draws.values)
-            state = [s for s in state if s not in set(draws.rngs)]
-        param_idx = [state.index(p) for p in self.params]
-        if backend in _FIXED:  # JAX traces shapes: lifted integer constants (reshape targets) go back in
-            folded = fold_lifted_integers([loss] + [updates[s] for s in state])
-            loss, updates = folded[0], dict(zip(state, folded[1:]))
-        refolded = drawn
-        if drawn:  # folding rebuilt the random nodes: each is found again by its generator
-            again = {r: nxt.owner.outputs[1] for r, nxt in rng_updates([loss, *updates.values()]).items()}
-            if set(again) != set(draws.rngs):
-                raise ValueError("the JAX tier's loop would draw its own random numbers")
-            refolded = [again[r] for r in draws.rngs]
-
-        def one_step(*inner):
-            noise, inner = inner[: len(drawn)], inner[len(drawn) :]
-            fed = dict(zip(drawn, noise)) | dict(zip(refolded, noise))  # (tracked expressions are not folded)
-            alive = inner[-1]
-            cur = inner[:-1]
-            repl = dict(zip(state, cur)) | fed
-            new = graph_replace([updates[s] for s in state] + [loss], repl, strict=False)
-            new_vals, step_loss = new[:-1], new[-1]
-            finite = [pt.all(pt.isfinite(new_vals[i])) for i in param_idx]
-            ok = pt.and_(alive, pt.isfinite(step_loss))
-            for f in finite:
-                ok = pt.and_(ok, f)
-            out = []
-            for s, old, nv in zip(state, cur, new_vals):
-                out.append(nv if _is_rng(s) else pt.switch(ok, nv, old).astype(old.dtype))
-            reported = pt.switch(ok, step_loss, np.nan).astype(step_loss.dtype)  # no upcast in the loop
-            flags = pt.stack([pt.and_(f, alive) for f in finite]) if finite else pt.zeros(0, dtype="bool")
-            # tracked expressions read the state after this step (the last good one after a bad step)
-            seen = graph_replace(list(tracked), dict(zip(state, out)) | fed, strict=False) if tracked else []
-            # sample_node draws (in tracked expressions, or a custom objective) must be redrawn
-            # at every step, not moved out of the loop as loop constants: tie them to the carried flag
-            return tie_noise_to_loop([*out, ok, reported, flags, *seen], alive)
-
-        n_steps = pt.iscalar("K")
-        length = n_steps if static_k is None else static_k
-        init = [*state, pt.constant(np.bool_(True))]
-        feeds = [pt.tensor(dtype=v.dtype, shape=(static_k, *v.type.shape), name=f"draws{i}") for i, v in enumerate(drawn)]
-        results = pytensor.scan(
-            one_step,
-            sequences=feeds,
-            outputs_info=init + [None] * (2 + len(tracked)),
-            n_steps=length,
-            return_updates=False,
-            # the VMs run the loop body in this mode; Numba rewrites it with this mode's extra rewrites
-            mode=self._mode(backend) if backend in ("c", "quick", "numba") else None,
-        )
-        finals = results[: len(state)]
-        losses, flags = results[len(state) + 1], results[len(state) + 2]
-        rows = list(results[len(state) + 3 :])
-        fn_updates = {s: (r if _is_rng(s) else r[-1]) for s, r in zip(state, finals)}
-        inputs = [n_steps] if static_k is None else feeds
-        return inputs, [losses, flags, *rows], fn_updates
+        """``(inputs, [losses, flags, *tracked rows], updates)`` of the K-step loop for ``backend``
+        (the JAX tier: one step's graph, see :func:`loop_graph`)."""
+        draws = self._draws_by[self._key("numba", None, tracked)[2:]] if backend == JAX_TIER else None
+        # the VMs run the loop body in the backend's mode; Numba rewrites it with its extra rewrites
+        mode = self._mode(backend) if backend in ("c", "quick", "numba") else None
+        return loop_graph(self._loss, self._updates, self.state, self.params, backend, static_k, tuple(tracked), draws, mode)
 
     def _mode(self, backend):
         if backend == JAX_TIER:
@@ -270,6 +204,8 @@ class StepFunction:
 
     def _compile(self, backend, static_k, tracked=(), key=None):
         built = self._built.pop(key, None)  # the graph _tier built to hash it
+        if backend == JAX_TIER:
+            return self._compile_jax_tier(key, tracked)
         inputs, outputs, fn_updates = built or self._graph(backend, static_k, tracked)
         quick = tiers.cached_c_only() if backend == "quick" else contextlib.nullcontext()
         with warnings.catch_warnings(), quick as misses:
@@ -280,7 +216,7 @@ class StepFunction:
         if misses is not None:
             self.quick_fallbacks = len(misses)
         if backend == "numba" and static_k is None:  # later fits of this graph go to Numba at once
-            tiers.mark_numba_ready(tiers.graph_key(outputs, fn_updates))
+            tiers.mark_numba_ready(self._numba_key(tracked))
         fn.trust_input = True  # run() passes the loop length as the int32 scalar it is
         self.functions[key] = fn  # the compiled pytensor function, for inspection (dtypes, ops)
         self.keeps_inputs = getattr(self, "keeps_inputs", True) and _keeps_inputs(fn)
@@ -296,10 +232,29 @@ class StepFunction:
                 return run(last[1])
 
             return call
-        if backend == JAX_TIER:
-            draws = self._draws_by[key[2:]].draw
-            return lambda k: fn(*draws(k))
         return lambda k: fn()
+
+    def _compile_jax_tier(self, key, tracked):
+        """The JAX tier's loop for ``key``: ``call(k)`` draws ``k`` steps' noise in numpy, runs
+        the steps in JAX and stores the new state (as writable numpy arrays, which Numba takes)."""
+        state, carried, noise, outputs, consts = self._graph(JAX_TIER, key[1], tracked)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping .* as JAX tracing would remove it")
+            loop = JaxLoop(carried, noise, outputs, consts, tiers.jax_tier_mode())
+        self.functions[key] = loop
+        draws = self._draws_by[key[2:]].draw
+        cells = [s.container.storage for s in state]
+
+        def call(k, noise_values=None):
+            values = [c[0] for c in cells] + [np.True_]
+            final, stacked = loop(values, draws(k) if noise_values is None else noise_values, k)
+            for cell, v in zip(cells, final[:-1]):
+                cell[0] = np.array(v)
+            return stacked
+
+        call.arguments = lambda k: ([c[0] for c in cells] + [np.True_], self._draws_by[key[2:]].peek(k), k)
+        call.loop = loop
+        return call
 
     # ---- tiers (symvi.variational.tiers): backend "auto" = quick VM now, Numba once ready
     def _tier(self, tracked: tuple = ()) -> str:
@@ -313,8 +268,7 @@ class StepFunction:
         if job is False:  # no background compile (any more): the tier this fit stays on
             return self._stay.get(tkey, "numba")
         if job is None:
-            graph = self._built[numba_key] = self._graph("numba", None, tracked)
-            key = tiers.graph_key(graph[1], graph[2])
+            key = self._numba_key(tracked)
             if tiers.numba_ready(key):
                 self._tiers[tkey] = False
                 _log.debug("graph %s compiled by Numba before: no first tier", key)
@@ -334,8 +288,11 @@ class StepFunction:
                 self._stay[tkey] = JAX_TIER
                 # held until XLA has compiled the JAX loop: on 2 cores a Numba compile
                 # started now would slow the first result by ~0.4 s
-                self._tiers[tkey] = tiers.BackgroundCompile(graph, key, hold=True)
+                # (the background process builds the Numba loop from the step's expressions)
+                spec = {"loss": self._loss, "updates": self._updates, "state": self.state, "params": self.params, "tracked": tracked}
+                self._tiers[tkey] = tiers.BackgroundCompile(None, key, hold=True, spec=spec)
                 return JAX_TIER
+            graph = self._built[numba_key] = self._graph("numba", None, tracked)
             quick_key = self._key("quick", None, tracked)
             quick_graph = self._built[quick_key] = self._graph("quick", None, tracked)
             self._compiled("quick", None, tracked)
@@ -364,6 +321,11 @@ class StepFunction:
             warnings.warn(f"symvi: {job.failure}; the fit goes on with the {what} loop", RuntimeWarning, stacklevel=4)
             self._tiers[tkey] = False
         return first
+
+    def _numba_key(self, tracked: tuple) -> str:
+        """The disk key of this step's Numba loop (with ``tracked`` rows): a hash of the step's
+        expressions, which determine the loop (:func:`loop_graph`, format ``LOOP_FORMAT``)."""
+        return tiers.graph_key([self._loss, *tracked], self._updates, salt=f"loop {LOOP_FORMAT}")
 
     def _float64(self) -> bool:
         return all(getattr(s.type, "dtype", "float64") not in ("float32", "float16") for s in self.state) and self._loss.dtype == "float64"
@@ -427,7 +389,7 @@ class StepFunction:
         """Start compiling the loop of a first ``run(k)`` where that can overlap other work.
 
         On the JAX tier (an ``auto`` fit of a loop new to Numba), PyTensor converts the loop
-        here and XLA compiles it in a thread (:class:`tiers.XlaPrefetch`), while the caller
+        here and XLA compiles it in a thread (:class:`jax_loop.XlaPrefetch`), while the caller
         goes on (a fit computes its warm start); the first ``run`` waits for it.  Elsewhere
         nothing happens.
 
@@ -451,9 +413,8 @@ class StepFunction:
         if key in self._fns:
             return
         try:
-            self._compiled(JAX_TIER, k, ())
-            args = self._draws_by[key[2:]].peek(k)  # the first call's shapes
-            self._prefetch = tiers.XlaPrefetch(self.functions[key], args)
+            call = self._compiled(JAX_TIER, k, ())
+            self._prefetch = XlaPrefetch(call.loop, call.arguments(k))  # the first call's arguments
         except Exception as err:  # noqa: BLE001 - the first run compiles again and handles it
             _log.debug("no XLA prefetch (%s: %s)", type(err).__name__, err)
 
@@ -492,10 +453,11 @@ class StepFunction:
     def _finish(self, backend, outputs, tracked):
         """``run``'s result from a compiled loop's outputs (losses, flags, tracked rows)."""
         losses, flags, *rows = outputs
-        if backend in _FIXED:  # JAX leaves read-only buffers that Numba cannot take
+        if backend == "jax":  # JAX leaves read-only buffers that Numba cannot take
             for s in self.state:
                 if not _is_rng(s):
                     s.set_value(np.array(s.get_value()), borrow=True)
+        if backend in _FIXED:
             losses, flags, rows = np.asarray(losses), np.asarray(flags), [np.asarray(r) for r in rows]
         names = None
         if not (math.isfinite(losses[0]) if len(losses) == 1 else np.isfinite(losses).all()):
@@ -561,3 +523,4 @@ class StepFunction:
                 s.set_value(v.generator(), borrow=True)
             else:
                 s.set_value(v, borrow=False)
+

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import hashlib
 import io
 import os
@@ -93,60 +92,23 @@ def quick_mode():
 
 
 def jax_tier_mode():
-    """The PyTensor mode of the JAX tier: JAX with PyTensor's canonical and stabilising
-    rewrites only.
+    """The PyTensor mode whose rewrites the JAX tier's step gets: PyTensor's canonical and
+    stabilising rewrites only (:class:`symvi.variational.jax_loop.JaxLoop` converts the step
+    and loops it in JAX; the mode's linker is not used).
 
     XLA fuses, works in place, simplifies and hoists loop invariants itself; PyTensor's other
-    passes (specialisation, scan rewrites, fusion) took about half of a new loop's compile
-    (kidiq: 0.47 s instead of 0.98) and changed neither results (1e-15 relative to Numba
-    over 100 steps on seven models) nor, measurably, JAX's time per step.
+    passes (specialisation, fusion) took about half of a new loop's compile (kidiq: 0.47 s
+    instead of 0.98) and changed neither results (1e-15 relative to Numba over 100 steps on
+    seven models) nor, measurably, JAX's time per step.  The stabilising rewrites stay: they
+    need the canonical forms, and without them the tier would overflow where Numba's loop
+    does not (``log(sigmoid(x))``'s gradient, ``log(1 - erf(x))``).
     """
     from pytensor.compile.mode import Mode
     from pytensor.graph.rewriting.db import RewriteDatabaseQuery
-
-    query = RewriteDatabaseQuery(include=["canonicalize", "stabilize", "jax"], exclude=["inplace", "fusion", "scan_make_inplace"])
-    return Mode(_tier_jax_linker(), query)
-
-
-#: XLA options of the JAX tier's loop: XLA:CPU's older elemental emitters compile a loop in about
-#: two thirds of the time of its fusion emitters (kidiq FullRank: 0.33-0.39 s instead of
-#: 0.50-0.52), and the tier's loop runs for seconds only
-XLA_TIER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-
-
-@functools.cache
-def _tier_jax_linker_class() -> type:
     from pytensor.link.jax.linker import JAXLinker
 
-    class TierJAXLinker(JAXLinker):
-        """PyTensor's JAX linker, jitting with :data:`XLA_TIER_OPTIONS` (without them where
-        this jaxlib does not know them)."""
-
-        def jit_compile(self, fn):
-            import jax
-
-            plain = super().jit_compile(fn)
-            if self.scalar_shape_inputs:  # (the tier's loops have none; keep PyTensor's wrapper)
-                return plain
-            tuned = jax.jit(fn, compiler_options=XLA_TIER_OPTIONS)
-            chosen = [tuned]
-
-            def call(*args):
-                try:
-                    return chosen[0](*args)
-                except Exception:
-                    if chosen[0] is plain:
-                        raise
-                    chosen[0] = plain  # an option this XLA lacks: compile without the options
-                    return plain(*args)
-
-            return call
-
-    return TierJAXLinker
-
-
-def _tier_jax_linker():
-    return _tier_jax_linker_class()()
+    query = RewriteDatabaseQuery(include=["canonicalize", "stabilize", "jax"], exclude=["inplace", "fusion", "scan_make_inplace"])
+    return Mode(JAXLinker(), query)
 
 
 class ModuleNotCompiled(MethodNotDefined):
@@ -188,7 +150,7 @@ def cached_c_only():
             ModuleCache.module_from_key = original
 
 
-def graph_key(outputs, updates: dict) -> str:
+def graph_key(outputs, updates: dict, salt: str = "") -> str:
     """A structural hash of a graph (ops, types, constants and shared-variable names).
 
     Two graphs with the same key compile to the same Numba code, so the key tells whether a
@@ -203,7 +165,7 @@ def graph_key(outputs, updates: dict) -> str:
     text += "|".join(f"{s.name}:{s.type}" for s in shared)
     import pytensor
 
-    text += f"|pytensor {pytensor.__version__}|numba_fastmath {pytensor.config.numba__fastmath}"
+    text += f"|pytensor {pytensor.__version__}|numba_fastmath {pytensor.config.numba__fastmath}|{salt}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -380,7 +342,8 @@ _running: list = []
 
 
 class BackgroundCompile:
-    """Compile ``graph = (inputs, outputs, updates)`` with Numba in another process.
+    """Compile ``graph = (inputs, outputs, updates)`` with Numba in another process (or the loop
+    of a step given as ``spec``, the keyword arguments of :func:`loop_graph.loop_graph`).
 
     ``quick_graph``, compiled there afterwards with the quick tier's mode and gcc allowed,
     fills the C op cache, so that later new models find their op modules compiled.
@@ -390,7 +353,9 @@ class BackgroundCompile:
     blocking; ``failure`` holds a one-line reason when the compile failed or was killed.
     """
 
-    def __init__(self, graph: tuple | None, key: str, quick_graph: tuple | None = None, hold: bool = False):
+    def __init__(
+        self, graph: tuple | None, key: str, quick_graph: tuple | None = None, hold: bool = False, spec: dict | None = None
+    ):
         self.key = key
         self.held = hold  # queued but not started until release() (the first tier is compiling)
         self.failure: str | None = None
@@ -401,6 +366,8 @@ class BackgroundCompile:
         try:
             with os.fdopen(fd, "wb") as f:
                 payload = [None if g is None else (list(g[0]), list(g[1]), list(g[2].items())) for g in (graph, quick_graph)]
+                if spec is not None:  # the step's expressions: the process builds the loop (loop_graph)
+                    payload[0] = dict(spec, updates=list(spec["updates"].items()))
                 pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as err:  # noqa: BLE001 - an unpicklable graph: stay on the quick tier
             self.failure = f"the graph could not be handed to a background process ({type(err).__name__}: {err})"
@@ -538,6 +505,12 @@ def _main(argv: list[str]) -> int:
     for graph, mode in zip(payload, modes):
         if graph is None:
             continue
+        if isinstance(graph, dict):  # a step: its Numba loop, built as the fit would build it
+            from symvi.variational.loop_graph import loop_graph
+
+            spec = dict(graph, updates=dict(graph["updates"]))
+            graph = loop_graph(backend="numba", static_k=None, mode=mode, **spec)
+            graph = (graph[0], graph[1], list(graph[2].items()))
         inputs, outputs, updates = graph
         fn = pytensor.function(inputs, outputs, updates=dict(updates), mode=mode, on_unused_input="ignore")
         if mode is modes[0]:
