@@ -27,7 +27,7 @@ import numpy as np
 from symvi.gc_pause import paused
 from symvi.logprob import param_constants
 from symvi.model import modelcontext
-from symvi.pytensorf import reseed_rngs
+from symvi.pytensorf import reseed_rngs, without_creation_traces
 from symvi.streaming import chunk_hooks
 from symvi.lazy_imports import import_arviz_soon
 from symvi.backends import TIERED, chosen_backend, fit_backend, resolve_backend
@@ -191,6 +191,7 @@ class Inference:
 
     # ---- public loop
     @paused  # (symvi.gc_pause: no full collections over the graphs being built)
+    @without_creation_traces  # (the fit's own graphs: no stack kept per node)
     def fit(
         self,
         n: int | None = 10000,
@@ -511,6 +512,7 @@ register_method("fullrank_advi", FullRankADVI)
 
 
 @paused
+@without_creation_traces
 def fit(
     n: int | None = 10000,
     method="advi",
