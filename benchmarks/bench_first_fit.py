@@ -28,8 +28,9 @@ Writes ``benchmarks/results/first_fit.json`` and prints a markdown table.  ``--o
 instead times the first ``approx.sample(1000)``, ``diagnose()``, ``sample_node(...).eval()``
 and ``sample_posterior_predictive`` of a fresh process after a fit of the seed gamma model
 (benchmarks/workers/oneoff_worker.py; library-warm compile directory; R processes, medians of
-wall and process CPU seconds), as a script runs them (right after the fit) and as a notebook does
-(an interactive session, the calls in a cell 3 s after the fit's).  ``--phases M,...`` splits a FullRankADVI fit's process CPU
+wall and process CPU seconds), as a script runs them (right after the fit), as a script that
+imports ArviZ at its top does (PyMC's examples start with ``import arviz as az``) and as a
+notebook does (an interactive session, the calls in a cell 3 s after the fit's).  ``--phases M,...`` splits a FullRankADVI fit's process CPU
 time into PyTensor rewriting, Numba conversion, Numba compile and the rest
 (benchmarks/workers/phase_worker.py), first for the model as a new structure (library-warm),
 then fully warm.
@@ -173,18 +174,22 @@ def side_runs(args) -> int:
         if args.oneoff:
             calls = ["sample", "diagnose", "sample_node", "ppc"]
             _json_line([sys.executable, str(ONEOFF_WORKER), *calls], env)  # compiles the gamma model once
-            # a script (calls right after the fit) and a notebook (interactive, next cell 3 s later)
-            nb_env = dict(env, ONEOFF_PAUSE="3")
-            rows = [_json_line([sys.executable, str(ONEOFF_WORKER), *calls], env) for _ in range(args.oneoff)]
-            nb_rows = [_json_line([sys.executable, str(ONEOFF_WORKER), *calls], nb_env) for _ in range(args.oneoff)]
-            rows, nb_rows = ([r for r in rs if "error" not in r] for rs in (rows, nb_rows))
-            print(f"| first call in a fresh process (medians of {len(rows)} / {len(nb_rows)}) | script: wall s | process CPU s | notebook, next cell: wall s |")
-            print("|---|---|---|---|")
+            # a script (calls right after the fit), a script that imports ArviZ at its top (as
+            # PyMC's docs do: `import arviz as az`) and a notebook (interactive, next cell 3 s later)
+            cases = [env, dict(env, ONEOFF_IMPORT_ARVIZ="1"), dict(env, ONEOFF_PAUSE="3")]
+            runs = [[_json_line([sys.executable, str(ONEOFF_WORKER), *calls], e) for _ in range(args.oneoff)] for e in cases]
+            rows, az_rows, nb_rows = ([r for r in rs if "error" not in r] for rs in runs)
+            print(
+                f"| first call in a fresh process (medians of {len(rows)} / {len(az_rows)} / {len(nb_rows)}) "
+                "| script: wall s | process CPU s | script with `import arviz` at its top: wall s | notebook, next cell: wall s |"
+            )
+            print("|---|---|---|---|---|")
             for call in ["fit"] + calls:
                 wall = statistics.median(r[call]["wall_s"] for r in rows)
                 cpu = statistics.median(r[call]["cpu_s"] for r in rows)
+                az_wall = statistics.median(r[call]["wall_s"] for r in az_rows)
                 nb_wall = statistics.median(r[call]["wall_s"] for r in nb_rows)
-                print(f"| {call} | {wall:.3f} | {cpu:.3f} | {nb_wall:.3f} |")
+                print(f"| {call} | {wall:.3f} | {cpu:.3f} | {az_wall:.3f} | {nb_wall:.3f} |")
         for model in [m for m in args.phases.split(",") if m]:
             for state in ("new structure", "fully warm"):
                 row = _json_line([sys.executable, str(PHASE_WORKER), model, str(args.n)], env)

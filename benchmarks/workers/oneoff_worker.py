@@ -6,7 +6,8 @@ Usage: ``python oneoff_worker.py CALL [CALL ...]`` with CALL in ``sample``, ``di
 expected warm), then times each CALL in the order given and prints one JSON line with the fit's
 and each call's wall and process CPU seconds, and which heavy modules were imported when.
 ``ONEOFF_PAUSE=s``: the session is interactive (``sys.ps1`` set, as a REPL or notebook has it)
-and the calls start ``s`` seconds after the fit (the next cell).
+and the calls start ``s`` seconds after the fit (the next cell).  ``ONEOFF_IMPORT_ARVIZ=1``: the
+script imports ArviZ before symvi, as PyMC's examples do (``import arviz as az``).
 """
 
 import json
@@ -27,6 +28,8 @@ def timed(fn):
 def main(calls):
     import numpy as np
 
+    if os.environ.get("ONEOFF_IMPORT_ARVIZ"):  # a script that starts with `import arviz as az`
+        import arviz  # noqa: F401
     import symvi as pm
     import workloads
 

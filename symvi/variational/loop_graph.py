@@ -9,7 +9,7 @@ Tracked expressions are recorded after every step as extra outputs.
 
 It is a function of the step's expressions alone, so the background process of a tiered fit
 (:mod:`symvi.variational.tiers`) builds the same Numba loop as the fit would.  The JAX tier
-takes one step instead (:func:`jax_step_graph`), which :class:`~symvi.variational.jax_loop.JaxLoop`
+takes one step instead, which :class:`~symvi.variational.jax_loop.JaxLoop`
 loops in JAX.
 """
 
@@ -25,7 +25,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 from symvi.pytensorf import fold_lifted_integers, rng_updates
 from symvi.variational.nodes import tie_noise_to_loop
 
-__all__ = ["loop_graph", "jax_step_graph", "JAX_TIER", "LOOP_FORMAT"]
+__all__ = ["loop_graph", "JAX_TIER", "LOOP_FORMAT"]
 
 #: the JAX tier of ``backend="auto"``: JAX's loop fed with draws made in numpy (tiers.LoopDraws)
 JAX_TIER = "jax-tier"
@@ -44,8 +44,19 @@ def loop_graph(loss, updates, state, params, backend, static_k, tracked=(), draw
 
     A function of the step's expressions alone, so that a background process can build the
     Numba loop from them (:class:`tiers.BackgroundCompile`).  The JAX tier's loop is one step
-    (:func:`jax_step_graph`, looped by :class:`jax_loop.JaxLoop`), fed with ``draws``.
+    (:func:`_jax_step_graph`, looped by :class:`jax_loop.JaxLoop`), fed with ``draws``.
     ``mode``: the mode the VMs run the loop body in (Numba rewrites it with its extra rewrites).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> w = pytensor.shared(np.array([2.0]), name="w")
+    >>> loss = pt.sum(w**2)
+    >>> inputs, outputs, updates = loop_graph(loss, {w: w - 0.25 * pt.grad(loss, w)}, [w], [w], "c", None)
+    >>> f = pytensor.function(inputs, outputs, updates=updates)
+    >>> losses, flags = f(3)
+    >>> losses.tolist(), w.get_value().tolist()
+    ([4.0, 1.0, 0.25], [0.25])
     """
     drawn = []  # the JAX tier: the draws (values of random nodes) that come in as sequences
     if backend == JAX_TIER:
@@ -86,7 +97,7 @@ def loop_graph(loss, updates, state, params, backend, static_k, tracked=(), draw
         return tie_noise_to_loop([*out, ok, reported, flags, *seen], alive)
 
     if backend == JAX_TIER:  # one step, looped by jax.lax.scan (jax_loop.JaxLoop)
-        return jax_step_graph(one_step, state, drawn, draws)
+        return _jax_step_graph(one_step, state, drawn, draws)
     n_steps = pt.iscalar("K")
     length = n_steps if static_k is None else static_k
     init = [*state, pt.constant(np.bool_(True))]
@@ -107,7 +118,7 @@ def loop_graph(loss, updates, state, params, backend, static_k, tracked=(), draw
     return inputs, [losses, flags, *rows], fn_updates
 
 
-def jax_step_graph(one_step, state, drawn, draws):
+def _jax_step_graph(one_step, state, drawn, draws):
     """``(state, carried, noise, outputs, consts)`` of one step of the JAX tier's loop.
 
     The carried values and the draws get their shapes as static types: JAX needs shapes
