@@ -304,3 +304,17 @@ def test_jax_loop_falls_back_to_shape_inference_where_jax_cannot_trace():
     loop = jax_loop.JaxLoop([x], [noise], [new_x], [data], tiers.jax_tier_mode())
     (last,), _ = loop([np.float64(0.0)], [np.ones(3)], 3)
     assert float(last) == 3 * 0.5 and loop.attempt == 1
+
+
+def test_every_loop_length_shares_one_converted_step(jax_tier, monkeypatch):
+    """JAX compiles each loop length (1000, 100, 10, 1) separately; PyTensor rewrites and
+    converts the step once for all of them."""
+    monkeypatch.setattr(tiers, "BackgroundCompile", lambda *a, **k: _FakeJob(None))
+    built = []
+    original = jax_loop.JaxLoop._build
+    monkeypatch.setattr(jax_loop.JaxLoop, "_build", lambda self: built.append(self) or original(self))
+    fit, used = _fit(_model(), n=123)  # chunks of 50 (the callback), run as 10-step loops, then 1-step ones
+    step = fit._state[0]
+    lengths = {key[1] for key in step._fns if key[0] == step_module.JAX_TIER}
+    assert set(used) == {"jax-tier"} and len(lengths) >= 2, lengths
+    assert len(built) == 1 and len(step._jax_loops) == 1

@@ -161,6 +161,7 @@ class StepFunction:
         self._tiers: dict = {}  # per tracked set: tiers.BackgroundCompile of its Numba loop, or False
         self._stay: dict = {}  # per tracked set: the first tier, while Numba is not loaded
         self._draws_by: dict = {}  # per tracked set: the JAX tier's tiers.LoopDraws
+        self._jax_loops: dict = {}  # per tracked set: (state, jax_loop.JaxLoop) of the JAX tier
         self._on_jax_tier: bool | None = None  # None: no auto chunk has run yet
         self._prefetch = None  # jax_loop.XlaPrefetch of the first JAX-tier loop (prepare)
         self._jax_ran: set = set()  # JAX-tier loops called once (compiled by then)
@@ -237,22 +238,25 @@ class StepFunction:
     def _compile_jax_tier(self, key, tracked):
         """The JAX tier's loop for ``key``: ``call(k)`` draws ``k`` steps' noise in numpy, runs
         the steps in JAX and stores the new state (as writable numpy arrays, which Numba takes)."""
-        state, carried, noise, outputs, consts = self._graph(JAX_TIER, key[1], tracked)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Skipping .* as JAX tracing would remove it")
-            loop = JaxLoop(carried, noise, outputs, consts, tiers.jax_tier_mode())
+        tkey = key[2:]
+        if tkey not in self._jax_loops:  # one converted step for every loop length (XLA compiles each)
+            state, carried, noise, outputs, consts = self._graph(JAX_TIER, key[1], tracked)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Skipping .* as JAX tracing would remove it")
+                self._jax_loops[tkey] = (state, JaxLoop(carried, noise, outputs, consts, tiers.jax_tier_mode()))
+        state, loop = self._jax_loops[tkey]
         self.functions[key] = loop
-        draws = self._draws_by[key[2:]].draw
+        draws = self._draws_by[tkey]
         cells = [s.container.storage for s in state]
 
-        def call(k, noise_values=None):
+        def call(k):
             values = [c[0] for c in cells] + [np.True_]
-            final, stacked = loop(values, draws(k) if noise_values is None else noise_values, k)
+            final, stacked = loop(values, draws.draw(k), k)
             for cell, v in zip(cells, final[:-1]):
                 cell[0] = np.array(v)
             return stacked
 
-        call.arguments = lambda k: ([c[0] for c in cells] + [np.True_], self._draws_by[key[2:]].peek(k), k)
+        call.arguments = lambda k: ([c[0] for c in cells] + [np.True_], draws.peek(k), k)
         call.loop = loop
         return call
 
