@@ -288,49 +288,6 @@ class LoopDraws:
         return out
 
 
-class XlaPrefetch:
-    """XLA's compile of a JAX-tier loop, in a thread, before the loop's first call.
-
-    ``fn`` is the loop's PyTensor function (JAX linker) and ``args`` its first call's inputs.
-    XLA compiles with the GIL released, so the fit computes its warm start meanwhile.  The
-    thread calls the loop's jitted function once and drops what it returns, which leaves the
-    compiled loop in JAX's cache: the fit's first call then only runs it.  Nothing of the fit
-    changes (the call's new state is not stored).  Raises where ``fn`` is not a JAX-linked
-    function (nothing is started then).
-
-    Examples
-    --------
-    >>> import numpy as np, pytensor, pytensor.tensor as pt
-    >>> x = pt.vector("x")
-    >>> f = pytensor.function([x], 2 * x, mode="JAX")
-    >>> job = XlaPrefetch(f, [np.ones(3)]); job.wait()
-    >>> job.error is None, f(np.ones(3)).tolist()
-    (True, [2.0, 2.0, 2.0])
-    """
-
-    def __init__(self, fn, args: list):
-        thunk = fn.vm  # PyTensor's JIT linker: thunk(fgraph_jit, thunk_inputs, thunk_outputs)
-        jitted = thunk.__defaults__[0]
-        if not callable(jitted) or len(thunk.inputs) != len(fn.maker.fgraph.inputs):
-            raise TypeError("not a JAX-linked PyTensor function")
-        given = {id(c.storage): a for c, a in zip(fn.input_storage, args)}
-        values = [given.get(id(cell), cell[0]) for cell in thunk.inputs]
-        self.error: BaseException | None = None
-        # not a daemon: an exiting interpreter waits for XLA (a second) instead of killing it
-        self._thread = threading.Thread(target=self._run, args=(jitted, values), name="symvi-xla-prefetch")
-        self._thread.start()
-
-    def _run(self, jitted, values) -> None:
-        try:
-            jitted(*values)
-        except BaseException as err:  # noqa: BLE001 - the first real call compiles again and reports it
-            self.error = err
-
-    def wait(self) -> None:
-        """Block until the compile is done (its failure, if any, is in ``error``)."""
-        self._thread.join()
-
-
 #: a quick loop with more ops than this lacking compiled C code (so running their Python
 #: implementation) is slower than waiting for Numba: such a fit compiles Numba at once
 MAX_FALLBACKS = 3
