@@ -5,16 +5,19 @@ inference), while JAX compiles the same loop in about a second.  So a fit with n
 chosen (or ``backend="auto"``):
 
 1. compiles the loop for a *first tier* and starts stepping at once.  Where JAX is installed
-   that is JAX (:func:`jax_tier_mode`), fed with every step's random draws made in numpy from
-   the loop's own generators (:class:`LoopDraws`), which are the numbers Numba's loop draws.
+   that is JAX (one step converted with :func:`jax_tier_mode`'s rewrites and looped by
+   :class:`symvi.variational.jax_loop.JaxLoop`), fed with every step's random draws made in
+   numpy from the loop's own generators (:class:`LoopDraws`), which are the numbers Numba's
+   loop draws.
    Otherwise (``backend="auto"`` only; the default then compiles Numba at once) it is the
    *quick tier*: the C VM without elementwise fusion, whose op modules are reused across
    models; an op whose C module is not compiled yet runs in Python - unless more than
    ``MAX_FALLBACKS`` ops lack C code (a fresh install): then that loop would be slower than
    waiting, the fit compiles Numba at once and the background process compiles the missing C
    modules for later models;
-2. hands the same graph, pickled, to a background process (lower priority) that compiles it
-   with Numba, which writes PyTensor's on-disk Numba cache;
+2. hands the graph (after the JAX tier: the step's expressions, from which it builds the same
+   loop with :func:`symvi.variational.loop_graph.loop_graph`), pickled, to a background process
+   (lower priority) that compiles it with Numba, which writes PyTensor's on-disk Numba cache;
 3. between two compiled chunks, once the background process has finished, loads the Numba
    loop in-process (now a cache hit) and carries on with it.  Parameters, optimizer state
    and random generators are shared variables, so the switch changes nothing but speed
