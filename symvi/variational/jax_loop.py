@@ -100,10 +100,10 @@ class JaxLoop:
         self._jitted = jax.jit(loop, static_argnames="length", **options)
 
     def __call__(self, carry_values, noise_values, k: int):
-        if self._const_shapes() != self.shapes:  # new data of another shape
+        consts = tuple(c.get_value(borrow=True) for c in self.consts)
+        if [np.shape(v) for v in consts] != self.shapes:  # new data of another shape
             self._build()
         carry = tuple(np.asarray(v) for v in carry_values)
-        consts = tuple(c.get_value(borrow=True) for c in self.consts)
         while True:
             try:
                 return self._jitted(carry, tuple(noise_values), consts, length=int(k))

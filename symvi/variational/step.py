@@ -249,14 +249,16 @@ class StepFunction:
         draws = self._draws_by[tkey]
         cells = [s.container.storage for s in state]
 
+        def carry():  # the state now, and the alive flag
+            return [c[0] for c in cells] + [np.True_]
+
         def call(k):
-            values = [c[0] for c in cells] + [np.True_]
-            final, stacked = loop(values, draws.draw(k), k)
+            final, stacked = loop(carry(), draws.draw(k), k)
             for cell, v in zip(cells, final[:-1]):
                 cell[0] = np.array(v)
             return stacked
 
-        call.arguments = lambda k: ([c[0] for c in cells] + [np.True_], draws.peek(k), k)
+        call.arguments = lambda k: (carry(), draws.peek(k), k)
         call.loop = loop
         return call
 
